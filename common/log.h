@@ -1,0 +1,44 @@
+/* Structured logging: one JSON object per line on stderr, so `kubectl logs | jq` works.
+ * Usage: log_info("pod applied", LOG_STR("pod", uid), LOG_INT("slot", 3)); */
+#ifndef PCMC_COMMON_LOG_H
+#define PCMC_COMMON_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
+enum log_field_type { LOG_FIELD_END, LOG_FIELD_STR, LOG_FIELD_INT, LOG_FIELD_DOUBLE, LOG_FIELD_BOOL };
+
+struct log_field {
+	const char *key;
+	enum log_field_type type;
+	union {
+		const char *s;
+		long long i;
+		double d;
+		bool b;
+	} v;
+};
+
+#define LOG_STR(k, x)    ((struct log_field){ .key = (k), .type = LOG_FIELD_STR, .v.s = (x) })
+#define LOG_INT(k, x)    ((struct log_field){ .key = (k), .type = LOG_FIELD_INT, .v.i = (long long)(x) })
+#define LOG_DOUBLE(k, x) ((struct log_field){ .key = (k), .type = LOG_FIELD_DOUBLE, .v.d = (double)(x) })
+#define LOG_BOOL(k, x)   ((struct log_field){ .key = (k), .type = LOG_FIELD_BOOL, .v.b = (bool)(x) })
+/* An errno value (positive or negative) as "error": strerror text plus "errno": number. */
+#define LOG_ERRNO(x)     LOG_INT("errno", (x) < 0 ? -(x) : (x)), LOG_STR("error", log_strerror(x))
+
+#define log_at(level, msg, ...) \
+	log_emit((level), (msg), (const struct log_field[]){ { .key = NULL, .type = LOG_FIELD_BOOL }, ##__VA_ARGS__, { .key = NULL, .type = LOG_FIELD_END } })
+#define log_debug(msg, ...) log_at(LOG_LEVEL_DEBUG, msg, ##__VA_ARGS__)
+#define log_info(msg, ...)  log_at(LOG_LEVEL_INFO, msg, ##__VA_ARGS__)
+#define log_warn(msg, ...)  log_at(LOG_LEVEL_WARN, msg, ##__VA_ARGS__)
+#define log_error(msg, ...) log_at(LOG_LEVEL_ERROR, msg, ##__VA_ARGS__)
+
+/* Fields start after a leading placeholder (key NULL) and end at LOG_FIELD_END. */
+void log_emit(enum log_level level, const char *msg, const struct log_field *fields);
+/* Messages below this level are dropped; default info, or PCMC_LOG_LEVEL=debug|info|warn|error. */
+void log_set_level(enum log_level level);
+/* The component name put in every line ("agent", "controller", ...). */
+void log_set_component(const char *component);
+const char *log_strerror(int err);
+
+#endif
