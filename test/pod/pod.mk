@@ -15,4 +15,4 @@ $(BUILD)/libpcmc-testpod.a: $(TESTPOD_LIB_OBJS)
 $(BUILD)/pcmc-testpod: $(BUILD)/test/pod/cli.o $(BUILD)/libpcmc-testpod.a $(BUILD)/libpcmc-common.a
 	$(CC) $(LDFLAGS) $< $(TESTPOD_LDLIBS) -o $@
 
-ALL_TARGETS += $(BUILD)/libpcmc-testpod.a
+ALL_TARGETS += $(BUILD)/libpcmc-testpod.a $(BUILD)/pcmc-testpod

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -80,6 +81,8 @@ int server_main(struct testpod *pod, int index, int ready_fd)
 	int n = 0;
 
 	signal(SIGPIPE, SIG_IGN);
+	snprintf(greeting, sizeof(greeting), index < 0 ? "pcmc-pause" : "pcmc-server-%d", index);
+	prctl(PR_SET_NAME, greeting); /* what ps shows */
 	if (index < 0 || !serving)
 		return pause_forever(ready_fd);
 	snprintf(greeting, sizeof(greeting), "pcmc %s\n", pod->name);

@@ -167,6 +167,11 @@ int testpod_destroy_checked(struct testpod *pod)
 	return err;
 }
 
+void testpod_release(struct testpod *pod)
+{
+	free(pod);
+}
+
 void testpod_destroy(struct testpod *pod)
 {
 	testpod_destroy_checked(pod);

@@ -40,6 +40,8 @@ struct testpod;
 int testpod_create(const struct testpod_spec *spec, struct testpod **out);
 /* Kills its processes by pid, removes veth, netns, cgroups, frees pod; NULL-safe. */
 void testpod_destroy(struct testpod *pod);
+/* Frees the struct only: the pod keeps running (the CLI, after saving its state). NULL-safe. */
+void testpod_release(struct testpod *pod);
 /* Same as destroy, but reports the first cleanup failure (0 or -errno). Always frees pod. */
 int testpod_destroy_checked(struct testpod *pod);
 
