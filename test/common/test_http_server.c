@@ -1,0 +1,528 @@
+/* The HTTP server as its clients use it: real requests over 127.0.0.1 with libcurl (routes,
+ * errors, a 5 MiB policy body, keep-alive clients in parallel) and raw sockets for malformed input. */
+#include "common/http_server.h"
+#include "test/common/tap_main.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+struct reply {
+	long status;
+	char *body;
+	size_t len;
+	char allow[128];
+	char content_type[128];
+	long connects;  /* new connections curl opened for this request */
+};
+
+static size_t collect_body(char *data, size_t size, size_t n, void *userdata)
+{
+	struct reply *r = userdata;
+	char *grown = realloc(r->body, r->len + size * n + 1);
+
+	if (!grown)
+		return 0;
+	r->body = grown;
+	memcpy(r->body + r->len, data, size * n);
+	r->len += size * n;
+	r->body[r->len] = '\0';
+	return size * n;
+}
+
+static void copy_header_value(char *dst, size_t cap, const char *line, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || strncasecmp(line, name, k) != 0)
+		return;
+	line += k;
+	n -= k;
+	while (n && (*line == ' '))
+		line++, n--;
+	while (n && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+		n--;
+	snprintf(dst, cap, "%.*s", (int)n, line);
+}
+
+static size_t collect_header(char *line, size_t size, size_t n, void *userdata)
+{
+	struct reply *r = userdata;
+
+	copy_header_value(r->allow, sizeof(r->allow), line, size * n, "allow:");
+	copy_header_value(r->content_type, sizeof(r->content_type), line, size * n, "content-type:");
+	return size * n;
+}
+
+/* One request on handle c (reused, so keep-alive applies). Returns the curl result. */
+static CURLcode request(CURL *c, const char *method, const char *url, const void *body, size_t len,
+			const char *const *headers, struct reply *r)
+{
+	struct curl_slist *list = NULL;
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	curl_easy_reset(c);
+	for (; headers && *headers; headers++)
+		list = curl_slist_append(list, *headers);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	} else if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
+	curl_slist_free_all(list);
+	return rc;
+}
+
+static uint64_t checksum(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* --- handlers the tests route to --- */
+
+static void reply_ok(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	(void)ctx;
+	(void)req;
+	resp->body = strdup("ok\n");
+	resp->body_len = 3;
+}
+
+/* Reports what the server parsed, one field a line. */
+static void reply_request_fields(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	int n;
+
+	(void)ctx;
+	n = asprintf(&resp->body, "method=%s\npath=%s\nquery=%s\nauthorization=%s\ncontent_type=%s\nbody_len=%zu\n",
+		     req->method, req->path, req->query ? req->query : "(none)",
+		     req->authorization ? req->authorization : "(none)",
+		     req->content_type ? req->content_type : "(none)", req->body_len);
+	resp->body_len = n > 0 ? (size_t)n : 0;
+	resp->content_type = "text/plain; charset=utf-8";
+}
+
+/* Echoes the body and answers 201, recording the checksum the server saw in ctx. */
+static void echo_policy(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	uint64_t *seen = ctx;
+
+	*seen = checksum(req->body, req->body_len);
+	resp->status = 201;
+	resp->content_type = "application/octet-stream";
+	resp->body = malloc(req->body_len ? req->body_len : 1);
+	if (req->body_len)
+		memcpy(resp->body, req->body, req->body_len);
+	resp->body_len = req->body_len;
+}
+
+static void reply_teapot_without_body(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	(void)ctx;
+	(void)req;
+	resp->status = 418;
+}
+
+/* --- fixture: a server on 127.0.0.1 with an ephemeral port, serving on its own thread --- */
+
+static struct http_server *server;
+static uint64_t policy_checksum;
+static char base_url[64];
+
+static void start_server(size_t max_body)
+{
+	struct http_server_opts opts = { .bind_address = "127.0.0.1", .port = 0, .max_body = max_body };
+
+	ck_assert_int_eq(http_server_new(&opts, &server), 0);
+	ck_assert_int_eq(http_server_route(server, "GET", "/healthz", reply_ok, NULL), 0);
+	ck_assert_int_eq(http_server_route(server, "GET", "/v1/policy", reply_request_fields, NULL), 0);
+	ck_assert_int_eq(http_server_route(server, "PUT", "/v1/policy", echo_policy, &policy_checksum), 0);
+	ck_assert_int_eq(http_server_route(server, "POST", "/fields", reply_request_fields, NULL), 0);
+	ck_assert_int_eq(http_server_route(server, "GET", "/teapot", reply_teapot_without_body, NULL), 0);
+	ck_assert_int_eq(http_server_route(server, "GET", "/healthz", reply_ok, NULL), -EEXIST);
+	ck_assert_int_gt(http_server_port(server), 0);
+	snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%d", http_server_port(server));
+	ck_assert_int_eq(http_server_start_thread(server), 0);
+}
+
+static void setup_default(void)
+{
+	start_server(8u << 20);
+}
+
+static void teardown(void)
+{
+	http_server_free(server);
+	server = NULL;
+}
+
+static char *url(const char *path)
+{
+	static __thread char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s%s", base_url, path);
+	return buf;
+}
+
+START_TEST(healthz_answers_ok_with_handler_body)
+{
+	CURL *c = curl_easy_init();
+	struct reply r;
+
+	ck_assert_int_eq(request(c, "GET", url("/healthz"), NULL, 0, NULL, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	ck_assert_str_eq(r.content_type, "text/plain");
+	free(r.body);
+
+	ck_assert_int_eq(request(c, "GET", url("/teapot"), NULL, 0, NULL, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 418);
+	ck_assert_uint_eq(r.len, 0);
+	free(r.body);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
+START_TEST(handler_sees_method_path_query_bearer_token_and_content_type)
+{
+	const char *headers[] = { "Authorization: Bearer s3cr3t-token", NULL };
+	const char *json_headers[] = { "Content-Type: application/json", NULL };
+	CURL *c = curl_easy_init();
+	struct reply r;
+
+	ck_assert_int_eq(request(c, "GET", url("/v1/policy?node=n1&watch=1"), NULL, 0, headers, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "method=GET\npath=/v1/policy\nquery=node=n1&watch=1\n"
+				 "authorization=Bearer s3cr3t-token\ncontent_type=(none)\nbody_len=0\n");
+	ck_assert_str_eq(r.content_type, "text/plain; charset=utf-8");
+	free(r.body);
+
+	ck_assert_int_eq(request(c, "POST", url("/fields"), "{\"a\":1}", 7, json_headers, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "method=POST\npath=/fields\nquery=(none)\nauthorization=(none)\n"
+				 "content_type=application/json\nbody_len=7\n");
+	free(r.body);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
+START_TEST(service_account_sized_bearer_token_reaches_handler)
+{
+	char token[4096 + 64] = "Authorization: Bearer ";
+	const char *headers[] = { token, NULL };
+	CURL *c = curl_easy_init();
+	struct reply r;
+	size_t at = strlen(token);
+
+	for (size_t i = 0; i < 4096; i++)
+		token[at + i] = (char)('a' + i % 26);
+	token[at + 4096] = '\0';
+	ck_assert_int_eq(request(c, "GET", url("/v1/policy"), NULL, 0, headers, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, token + strlen("Authorization: ")));
+	free(r.body);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
+START_TEST(unknown_path_is_404)
+{
+	CURL *c = curl_easy_init();
+	struct reply r;
+
+	ck_assert_int_eq(request(c, "GET", url("/v1/nope"), NULL, 0, NULL, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert_str_eq(r.content_type, "application/json");
+	ck_assert_str_eq(r.body, "{\"error\":\"not found\"}\n");
+	free(r.body);
+	/* The connection stays usable after an error. */
+	ck_assert_int_eq(request(c, "GET", url("/healthz"), NULL, 0, NULL, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(r.connects, 0);
+	free(r.body);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
+START_TEST(known_path_with_other_method_is_405_with_allow)
+{
+	CURL *c = curl_easy_init();
+	struct reply r;
+
+	ck_assert_int_eq(request(c, "DELETE", url("/v1/policy"), NULL, 0, NULL, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_str_eq(r.allow, "GET, PUT");
+	free(r.body);
+	ck_assert_int_eq(request(c, "POST", url("/healthz"), "x", 1, NULL, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_str_eq(r.allow, "GET");
+	free(r.body);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
+static void fill_pseudo_random(unsigned char *buf, size_t len, uint32_t seed)
+{
+	for (size_t i = 0; i < len; i++) {
+		seed = seed * 1664525u + 1013904223u;
+		buf[i] = (unsigned char)(seed >> 24);
+	}
+}
+
+START_TEST(five_mib_policy_put_is_assembled_and_echoed_intact)
+{
+	/* Without and with "Expect: 100-continue" (curl's default for large bodies). */
+	const char *no_expect[] = { "Expect:", "Content-Type: application/json", NULL };
+	const char *const *variants[] = { no_expect, NULL };
+	size_t len = 5u << 20;
+	unsigned char *body = malloc(len);
+	CURL *c = curl_easy_init();
+
+	fill_pseudo_random(body, len, 42);
+	for (int v = 0; v < 2; v++) {
+		struct reply r;
+
+		policy_checksum = 0;
+		ck_assert_int_eq(request(c, "PUT", url("/v1/policy"), body, len, variants[v], &r), CURLE_OK);
+		ck_assert_int_eq(r.status, 201);
+		ck_assert_uint_eq(r.len, len);
+		ck_assert_uint_eq(checksum(r.body, r.len), checksum(body, len));
+		ck_assert(memcmp(r.body, body, len) == 0);
+		free(r.body);
+	}
+	/* The handler ran in this process (server thread), so its checksum is visible here. */
+	ck_assert_uint_eq(policy_checksum, checksum(body, len));
+	free(body);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
+START_TEST(body_over_max_body_is_413_and_server_keeps_serving)
+{
+	const char *no_expect[] = { "Expect:", NULL };
+	const char *with_expect[] = { "Expect: 100-continue", NULL };
+	size_t len = (1u << 20) + 1;
+	char *body = calloc(1, len);
+	CURL *c = curl_easy_init();
+	struct reply r;
+
+	ck_assert_int_eq(request(c, "PUT", url("/v1/policy"), body, len, with_expect, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 413);
+	free(r.body);
+	ck_assert_int_eq(request(c, "PUT", url("/v1/policy"), body, len, no_expect, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 413);
+	free(r.body);
+	/* Exactly max_body is accepted. */
+	ck_assert_int_eq(request(c, "PUT", url("/v1/policy"), body, len - 1, no_expect, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 201);
+	ck_assert_uint_eq(r.len, len - 1);
+	free(r.body);
+	free(body);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
+static void setup_one_mib(void)
+{
+	start_server(1u << 20);
+}
+
+/* Sends raw bytes on a fresh connection and returns what came back before close (or 2 s). */
+static char *raw_exchange(const char *bytes)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(server)) };
+	struct timeval tv = { .tv_sec = 2 };
+	static char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ck_assert_int_eq(write(fd, bytes, strlen(bytes)), (ssize_t)strlen(bytes));
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* Framing the server decides on gets 400. What libwebsockets' own parser refuses never reaches
+ * the server: it answers 403 to an unknown method and closes on an unparseable header line. */
+START_TEST(malformed_request_is_refused)
+{
+	const char *bad_framing[] = {
+		"PUT /v1/policy HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 12x\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+	};
+	char *got;
+
+	for (size_t i = 0; i < sizeof(bad_framing) / sizeof(bad_framing[0]); i++) {
+		got = raw_exchange(bad_framing[i]);
+		ck_assert_msg(strncmp(got, "HTTP/1.1 400", 12) == 0, "request %zu answered \"%.40s\"", i, got);
+	}
+	got = raw_exchange("BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_msg(strncmp(got, "HTTP/1.0 403", 12) == 0, "unknown method answered \"%.40s\"", got);
+	got = raw_exchange("\x01\x02\x03 garbage\r\n\r\n");
+	ck_assert_msg(strncmp(got, "HTTP/1.0 403", 12) == 0, "garbage answered \"%.40s\"", got);
+	got = raw_exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n");
+	ck_assert_msg(got[0] == '\0', "bad header line answered \"%.40s\"", got);
+	/* Chunked bodies are refused: every client of the agent knows its body's length. */
+	got = raw_exchange("PUT /v1/policy HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+	ck_assert_msg(strncmp(got, "HTTP/1.1 411", 12) == 0, "chunked answered \"%.40s\"", got);
+	/* And the server still answers a well-formed request. */
+	ck_assert_ptr_nonnull(strstr(raw_exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+				     "\r\n\r\nok\n"));
+}
+END_TEST
+
+struct client_run {
+	int requests;
+	int failures;
+	long connects;
+};
+
+static void *keep_alive_client(void *arg)
+{
+	struct client_run *run = arg;
+	CURL *c = curl_easy_init();
+	char body[2048];
+
+	memset(body, 'p', sizeof(body));
+	for (int i = 0; i < run->requests; i++) {
+		struct reply r;
+		bool put = i % 3 == 0;
+		CURLcode rc = put ? request(c, "PUT", url("/v1/policy"), body, sizeof(body), NULL, &r)
+				  : request(c, "GET", url("/healthz"), NULL, 0, NULL, &r);
+
+		if (rc != CURLE_OK || r.status != (put ? 201 : 200) || r.len != (put ? sizeof(body) : 3))
+			run->failures++;
+		run->connects += r.connects;
+		free(r.body);
+	}
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+START_TEST(twenty_keep_alive_clients_in_parallel)
+{
+	enum { CLIENTS = 20, REQUESTS = 50 };
+	pthread_t threads[CLIENTS];
+	struct client_run runs[CLIENTS];
+
+	for (int i = 0; i < CLIENTS; i++) {
+		runs[i] = (struct client_run){ .requests = REQUESTS };
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, keep_alive_client, &runs[i]), 0);
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		pthread_join(threads[i], NULL);
+		ck_assert_int_eq(runs[i].failures, 0);
+		/* One connection for all 50 requests: keep-alive held. */
+		ck_assert_int_eq(runs[i].connects, 1);
+	}
+}
+END_TEST
+
+static void *stop_soon(void *arg)
+{
+	usleep(200 * 1000);
+	http_server_stop(arg);
+	return NULL;
+}
+
+START_TEST(run_returns_after_stop_from_another_thread)
+{
+	struct http_server_opts opts = { .bind_address = "127.0.0.1" };
+	struct http_server *s;
+	pthread_t stopper;
+
+	ck_assert_int_eq(http_server_new(&opts, &s), 0);
+	ck_assert_int_eq(pthread_create(&stopper, NULL, stop_soon, s), 0);
+	ck_assert_int_eq(http_server_run(s), 0);
+	pthread_join(stopper, NULL);
+	http_server_free(s);
+}
+END_TEST
+
+START_TEST(busy_port_is_reported)
+{
+	struct http_server_opts opts = { .bind_address = "127.0.0.1" };
+	struct http_server *s;
+
+	opts.port = http_server_port(server);
+	ck_assert_int_eq(http_server_new(&opts, &s), -EADDRINUSE);
+}
+END_TEST
+
+static Suite *http_server_suite(void)
+{
+	Suite *s = suite_create("http_server");
+	TCase *tc = tcase_create("served over 127.0.0.1");
+	TCase *small = tcase_create("1 MiB body limit");
+	TCase *life = tcase_create("lifecycle");
+
+	tcase_add_checked_fixture(tc, setup_default, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, healthz_answers_ok_with_handler_body);
+	tcase_add_test(tc, handler_sees_method_path_query_bearer_token_and_content_type);
+	tcase_add_test(tc, service_account_sized_bearer_token_reaches_handler);
+	tcase_add_test(tc, unknown_path_is_404);
+	tcase_add_test(tc, known_path_with_other_method_is_405_with_allow);
+	tcase_add_test(tc, five_mib_policy_put_is_assembled_and_echoed_intact);
+	tcase_add_test(tc, malformed_request_is_refused);
+	tcase_add_test(tc, twenty_keep_alive_clients_in_parallel);
+	tcase_add_test(tc, busy_port_is_reported);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(small, setup_one_mib, teardown);
+	tcase_set_timeout(small, 30);
+	tcase_add_test(small, body_over_max_body_is_413_and_server_keeps_serving);
+	suite_add_tcase(s, small);
+
+	tcase_set_timeout(life, 10);
+	tcase_add_test(life, run_returns_after_stop_from_another_thread);
+	suite_add_tcase(s, life);
+	return s;
+}
+
+int main(void)
+{
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = run_suite_with_tap(http_server_suite());
+	curl_global_cleanup();
+	return rc;
+}
