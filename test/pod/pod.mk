@@ -16,3 +16,10 @@ $(BUILD)/pcmc-testpod: $(BUILD)/test/pod/cli.o $(BUILD)/libpcmc-testpod.a $(BUIL
 	$(CC) $(LDFLAGS) $< $(TESTPOD_LDLIBS) -o $@
 
 ALL_TARGETS += $(BUILD)/libpcmc-testpod.a $(BUILD)/pcmc-testpod
+
+$(BUILD)/test/pod/pod_test.o: CFLAGS += $(shell pkg-config --cflags check) -DTESTPOD_CLI='"$(BUILD)/pcmc-testpod"'
+$(BUILD)/test-pod: $(BUILD)/test/pod/pod_test.o $(BUILD)/libpcmc-testpod.a $(BUILD)/libpcmc-common.a
+	$(CC) $(LDFLAGS) $< $(TESTPOD_LDLIBS) $(shell pkg-config --libs check) -o $@
+
+ALL_TARGETS += $(BUILD)/test-pod
+TEST_SUITES += $(BUILD)/test-pod

@@ -75,7 +75,7 @@ static int pause_forever(int ready_fd)
 int server_main(struct testpod *pod, int index, int ready_fd)
 {
 	struct pollfd fds[2 * TESTPOD_MAX_PORTS];
-	bool serving = pod->serve_mask == 0 || (pod->serve_mask & (1u << index));
+	bool serving = index >= 0 && (pod->serve_mask == 0 || (pod->serve_mask & (1u << index)));
 	bool shared = pod->serve_mask == 0 && pod->n_containers > 1;
 	char greeting[64];
 	int n = 0;

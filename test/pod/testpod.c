@@ -131,7 +131,7 @@ int testpod_create(const struct testpod_spec *spec, struct testpod **out)
 	*out = pod;
 	return 0;
 fail:
-	log_error("cannot create test pod", LOG_STR("pod", pod->name), LOG_ERRNO(err));
+	log_error("cannot create test pod", LOG_STR("pod", spec->name ? spec->name : ""), LOG_ERRNO(err));
 	testpod_destroy(pod);
 	return err;
 }

@@ -1,0 +1,488 @@
+/* Self-test of the test pod helper against the real kernel: cgroup layout for both drivers and
+ * all QoS classes, host->pod TCP/UDP over IPv4 and IPv6, restart, cleanup, and the CLI. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test/pod/testclient.h"
+#include "test/pod/testpod.h"
+
+#ifndef TESTPOD_CLI
+#define TESTPOD_CLI "build/pcmc-testpod"
+#endif
+
+#define TCP_PORT 8080
+#define UDP_PORT 5353
+
+/* ---- fixtures ---- */
+
+static void random_uid(char *buf)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/uuid", "re");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, 37, f));
+	fclose(f);
+	buf[36] = '\0';
+}
+
+static struct testpod *make_pod(const char *name, int last_octet, enum testpod_driver driver,
+				enum testpod_qos qos, int n_containers, char *uid_out)
+{
+	char uid[40], v4[32], v6[64];
+	struct testpod_spec spec = {
+		.name = name, .uid = uid, .driver = driver, .qos = qos,
+		.ipv4 = v4, .ipv6 = v6, .tcp_ports = { TCP_PORT }, .n_tcp = 1,
+		.udp_ports = { UDP_PORT }, .n_udp = 1, .n_containers = n_containers,
+		.serve_mask = 1, /* container 0 serves: deterministic */
+	};
+	struct testpod *pod = NULL;
+	int err;
+
+	random_uid(uid);
+	if (uid_out)
+		strcpy(uid_out, uid);
+	snprintf(v4, sizeof(v4), "10.244.250.%d", last_octet);
+	snprintf(v6, sizeof(v6), "fd00:10:244:fa::%x", last_octet);
+	err = testpod_create(&spec, &pod);
+	ck_assert_msg(err == 0, "testpod_create(%s): %s", name, strerror(-err));
+	return pod;
+}
+
+static bool path_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* The "0::/..." line of /proc/<pid>/cgroup as an absolute path under root. */
+static bool cgroup_of(pid_t pid, const char *root, char *buf, size_t len)
+{
+	char path[64], line[4096];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(buf, len, "%s%s", root, line + 3);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+struct where {
+	const char *root, *cgroup, *netns;
+};
+
+/* Runs inside the pod: exit 0 when /proc/self says we are in the container cgroup and netns. */
+static int check_inside(void *arg)
+{
+	const struct where *w = arg;
+	struct stat mine, pods;
+	char cg[4096];
+
+	if (!cgroup_of(getpid(), w->root, cg, sizeof(cg)) || strcmp(cg, w->cgroup) != 0)
+		return 1;
+	if (stat("/proc/self/ns/net", &mine) < 0 || stat(w->netns, &pods) < 0 || mine.st_ino != pods.st_ino)
+		return 2;
+	return 0;
+}
+
+static bool hex64(const char *s)
+{
+	if (!s || strlen(s) != 64)
+		return false;
+	for (; *s; s++)
+		if (!strchr("0123456789abcdef", *s))
+			return false;
+	return true;
+}
+
+/* ---- cgroup layout ---- */
+
+static const struct {
+	enum testpod_driver driver;
+	enum testpod_qos qos;
+	const char *pod_fmt;       /* %s = uid (systemd: with _), under the root */
+	const char *container_fmt; /* %s = container id */
+} layouts[] = {
+	{ TESTPOD_CGROUPFS, TESTPOD_GUARANTEED, "/kubepods/pod%s", "/%s" },
+	{ TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, "/kubepods/burstable/pod%s", "/%s" },
+	{ TESTPOD_CGROUPFS, TESTPOD_BESTEFFORT, "/kubepods/besteffort/pod%s", "/%s" },
+	{ TESTPOD_SYSTEMD, TESTPOD_GUARANTEED, "/kubepods.slice/kubepods-pod%s.slice", "/cri-containerd-%s.scope" },
+	{ TESTPOD_SYSTEMD, TESTPOD_BURSTABLE,
+	  "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice", "/cri-containerd-%s.scope" },
+	{ TESTPOD_SYSTEMD, TESTPOD_BESTEFFORT,
+	  "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice", "/cri-containerd-%s.scope" },
+};
+
+static void check_layout(int i)
+{
+	char uid[40], want_pod[4096], want_c[8192], name[32];
+	struct testpod *pod;
+
+	snprintf(name, sizeof(name), "tp-layout-%d", i);
+	pod = make_pod(name, 10 + i, layouts[i].driver, layouts[i].qos, 2, uid);
+	if (layouts[i].driver == TESTPOD_SYSTEMD)
+		for (char *p = uid; *p; p++)
+			if (*p == '-')
+				*p = '_';
+	snprintf(want_pod, sizeof(want_pod), "%s", testpod_cgroup_root(pod));
+	snprintf(want_pod + strlen(want_pod), sizeof(want_pod) - strlen(want_pod), layouts[i].pod_fmt, uid);
+	ck_assert_str_eq(testpod_cgroup_dir(pod), want_pod);
+	ck_assert(path_exists(want_pod));
+	for (int c = 0; c < 2; c++) {
+		struct where w = { testpod_cgroup_root(pod), testpod_container_cgroup_dir(pod, c),
+				   testpod_netns_path(pod) };
+		char tail[128];
+
+		ck_assert(hex64(testpod_container_id(pod, c)));
+		snprintf(tail, sizeof(tail), layouts[i].container_fmt, testpod_container_id(pod, c));
+		snprintf(want_c, sizeof(want_c), "%s%s", want_pod, tail);
+		ck_assert_str_eq(testpod_container_cgroup_dir(pod, c), want_c);
+		ck_assert(path_exists(want_c));
+		ck_assert_int_eq(testpod_wait(testpod_spawn(pod, c, check_inside, &w), 10000), 0);
+	}
+	ck_assert_str_ne(testpod_container_id(pod, 0), testpod_container_id(pod, 1));
+	ck_assert_uint_ne(testpod_cgroup_id(testpod_container_cgroup_dir(pod, 0)), 0);
+	testpod_destroy(pod);
+}
+
+/* One named test per driver x QoS, so the TAP line says which layout broke. */
+#define LAYOUT_TEST(name, i) \
+	START_TEST(name) { check_layout(i); } END_TEST
+LAYOUT_TEST(cgroupfs_guaranteed_cgroups_match_kubelet_and_spawned_process_is_inside, 0)
+LAYOUT_TEST(cgroupfs_burstable_cgroups_match_kubelet_and_spawned_process_is_inside, 1)
+LAYOUT_TEST(cgroupfs_besteffort_cgroups_match_kubelet_and_spawned_process_is_inside, 2)
+LAYOUT_TEST(systemd_guaranteed_cgroups_match_kubelet_and_spawned_process_is_inside, 3)
+LAYOUT_TEST(systemd_burstable_cgroups_match_kubelet_and_spawned_process_is_inside, 4)
+LAYOUT_TEST(systemd_besteffort_cgroups_match_kubelet_and_spawned_process_is_inside, 5)
+
+/* ---- traffic ---- */
+
+START_TEST(tcp_and_udp_over_ipv4_and_ipv6_from_the_host_answer)
+{
+	struct testpod *pod = make_pod("tp-traffic", 20, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1, NULL);
+	char greeting[64];
+
+	ck_assert_int_eq(testclient_tcp_greeting("10.244.250.20", TCP_PORT, 3000, greeting, sizeof(greeting)), 0);
+	ck_assert_str_eq(greeting, "pcmc tp-traffic");
+	ck_assert_int_eq(testclient_tcp_connect("fd00:10:244:fa::14", TCP_PORT, 3000), 0);
+	ck_assert_int_eq(testclient_udp_echo("10.244.250.20", UDP_PORT, 3000), 0);
+	ck_assert_int_eq(testclient_udp_echo("fd00:10:244:fa::14", UDP_PORT, 3000), 0);
+	ck_assert_int_eq(testclient_udp_send("fd00:10:244:fa::14", UDP_PORT, 50), 50);
+	/* nothing listens there: the pod's kernel refuses, quickly */
+	ck_assert_int_eq(testclient_tcp_connect("10.244.250.20", TCP_PORT + 1, 3000), -ECONNREFUSED);
+	ck_assert_int_eq(testclient_tcp_connect("fd00:10:244:fa::14", TCP_PORT + 1, 3000), -ECONNREFUSED);
+	ck_assert_int_eq(testclient_udp_echo("10.244.250.20", UDP_PORT + 1, 3000), -ECONNREFUSED);
+	testpod_destroy(pod);
+}
+END_TEST
+
+START_TEST(address_without_pod_is_unreachable_not_routed_off_the_machine)
+{
+	/* the guard routes installed by the first pod answer for every pod address with no pod */
+	testpod_destroy(make_pod("tp-guard", 21, TESTPOD_CGROUPFS, TESTPOD_GUARANTEED, 1, NULL));
+	ck_assert_int_eq(testclient_tcp_connect("10.244.250.21", TCP_PORT, 2000), -EHOSTUNREACH);
+	ck_assert_int_eq(testclient_tcp_connect("fd00:10:244:fa::15", TCP_PORT, 2000), -EHOSTUNREACH);
+}
+END_TEST
+
+/* ---- processes ---- */
+
+static int sleep_forever(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return 0;
+}
+
+static int exit_seven(void *arg)
+{
+	(void)arg;
+	return 7;
+}
+
+START_TEST(spawn_wait_and_exec_report_exit_status_and_timeout)
+{
+	struct testpod *pod = make_pod("tp-spawn", 22, TESTPOD_SYSTEMD, TESTPOD_BESTEFFORT, 1, NULL);
+	char *const sh[] = { "sh", "-c", "exit 5", NULL };
+	char *const missing[] = { "/nonexistent/pcmc", NULL };
+
+	ck_assert_int_eq(testpod_wait(testpod_spawn(pod, 0, exit_seven, NULL), 5000), 7);
+	ck_assert_int_eq(testpod_wait(testpod_spawn(pod, 0, sleep_forever, NULL), 200), -ETIMEDOUT);
+	ck_assert_int_eq(testpod_exec(pod, 0, sh), 5);
+	ck_assert_int_eq(testpod_exec(pod, 0, missing), 127);
+	ck_assert_int_eq(testpod_spawn(pod, 1, exit_seven, NULL), -EINVAL);
+	testpod_destroy(pod);
+}
+END_TEST
+
+START_TEST(restart_container_gives_new_cgroup_and_server_answers_again)
+{
+	struct testpod *pod = make_pod("tp-restart", 23, TESTPOD_SYSTEMD, TESTPOD_BURSTABLE, 2, NULL);
+	char old_id[65], old_cg[4096], cg[4096];
+	pid_t old_pid = testpod_container_server_pid(pod, 0);
+
+	snprintf(old_id, sizeof(old_id), "%s", testpod_container_id(pod, 0));
+	snprintf(old_cg, sizeof(old_cg), "%s", testpod_container_cgroup_dir(pod, 0));
+	ck_assert_int_eq(testpod_restart_container(pod, 0), 0);
+	ck_assert(hex64(testpod_container_id(pod, 0)));
+	ck_assert_str_ne(testpod_container_id(pod, 0), old_id);
+	ck_assert_str_ne(testpod_container_cgroup_dir(pod, 0), old_cg);
+	ck_assert(!path_exists(old_cg));
+	ck_assert(path_exists(testpod_container_cgroup_dir(pod, 0)));
+	ck_assert(!testpod_pid_alive(old_pid));
+	ck_assert(cgroup_of(testpod_container_server_pid(pod, 0), testpod_cgroup_root(pod), cg, sizeof(cg)));
+	ck_assert_str_eq(cg, testpod_container_cgroup_dir(pod, 0));
+	ck_assert_int_eq(testclient_tcp_connect("10.244.250.23", TCP_PORT, 3000), 0);
+	ck_assert_int_eq(testclient_udp_echo("fd00:10:244:fa::17", UDP_PORT, 3000), 0);
+	testpod_destroy(pod);
+}
+END_TEST
+
+/* ---- cleanup ---- */
+
+static bool route_exists(const char *family, const char *prefix)
+{
+	char cmd[256], out[256] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ip %s route show %s", family, prefix);
+	p = popen(cmd, "re");
+	ck_assert_ptr_nonnull(p);
+	if (!fgets(out, sizeof(out), p))
+		out[0] = '\0';
+	pclose(p);
+	return out[0] != '\0';
+}
+
+START_TEST(destroy_leaves_no_netns_veth_cgroup_or_process_behind)
+{
+	struct testpod *pod = make_pod("tp-destroy", 24, TESTPOD_CGROUPFS, TESTPOD_BESTEFFORT, 3, NULL);
+	char netns[256], veth[IFNAMSIZ], pod_cg[4096], sandbox_cg[4096], cg[3][4096];
+	pid_t pids[5], sleeper;
+
+	snprintf(netns, sizeof(netns), "%s", testpod_netns_path(pod));
+	snprintf(veth, sizeof(veth), "%s", testpod_host_veth(pod));
+	snprintf(pod_cg, sizeof(pod_cg), "%s", testpod_cgroup_dir(pod));
+	snprintf(sandbox_cg, sizeof(sandbox_cg), "%s", testpod_sandbox_cgroup_dir(pod));
+	for (int i = 0; i < 3; i++) {
+		snprintf(cg[i], sizeof(cg[i]), "%s", testpod_container_cgroup_dir(pod, i));
+		pids[i] = testpod_container_server_pid(pod, i);
+	}
+	pids[3] = testpod_pause_pid(pod);
+	pids[4] = sleeper = testpod_spawn(pod, 2, sleep_forever, NULL); /* a process the pod did not start */
+	ck_assert_int_gt(sleeper, 0);
+	ck_assert(path_exists(netns));
+	ck_assert_uint_ne(if_nametoindex(veth), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert(testpod_pid_alive(pids[i]));
+
+	ck_assert_int_eq(testpod_destroy_checked(pod), 0);
+
+	ck_assert(!path_exists(netns));
+	ck_assert_uint_eq(if_nametoindex(veth), 0);
+	ck_assert(!path_exists(pod_cg));
+	ck_assert(!path_exists(sandbox_cg));
+	for (int i = 0; i < 3; i++)
+		ck_assert(!path_exists(cg[i]));
+	for (int i = 0; i < 5; i++) /* our own children are reaped; the sleeper is the caller's */
+		ck_assert_msg(i == 4 ? !testpod_pid_alive(pids[i]) : kill(pids[i], 0) < 0,
+			      "pid %d still there", (int)pids[i]);
+	ck_assert_int_eq(testpod_wait(sleeper, 1000), 128 + SIGKILL);
+	ck_assert(!route_exists("-4", "10.244.250.24/32"));
+	ck_assert(!route_exists("-6", "fd00:10:244:fa::18/128"));
+	testpod_destroy(NULL);
+}
+END_TEST
+
+START_TEST(failed_create_leaves_nothing_and_does_not_touch_the_existing_pod)
+{
+	struct testpod *pod = make_pod("tp-dup", 25, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1, NULL);
+	struct testpod_spec dup = { .name = "tp-dup", .uid = "0b1c2d3e-0000-4000-8000-000000000001",
+				    .ipv4 = "10.244.250.26", .n_containers = 1 };
+	struct testpod_spec bad = dup;
+	struct testpod *other = (struct testpod *)&dup;
+	char cg[4096];
+
+	ck_assert_int_eq(testpod_create(&dup, &other), -EEXIST); /* the netns name is taken */
+	ck_assert_ptr_null(other);
+	snprintf(cg, sizeof(cg), "%s/kubepods/burstable/pod%s", testpod_cgroup_root(pod), dup.uid);
+	ck_assert(!path_exists(cg));
+	bad.name = "tp-bad";
+	bad.ipv4 = "10.244.250.300";
+	ck_assert_int_eq(testpod_create(&bad, &other), -EINVAL);
+	bad.ipv4 = NULL;
+	bad.n_containers = 0;
+	ck_assert_int_eq(testpod_create(&bad, &other), -EINVAL);
+	ck_assert(!path_exists("/run/netns/pcmc-tp-bad"));
+	ck_assert_int_eq(testclient_tcp_connect("10.244.250.25", TCP_PORT, 3000), 0);
+	testpod_destroy(pod);
+}
+END_TEST
+
+START_TEST(shared_kubepods_parents_outlive_the_first_pod)
+{
+	struct testpod *a = make_pod("tp-share-a", 27, TESTPOD_SYSTEMD, TESTPOD_BURSTABLE, 1, NULL);
+	struct testpod *b = make_pod("tp-share-b", 28, TESTPOD_SYSTEMD, TESTPOD_BURSTABLE, 1, NULL);
+	char b_cg[4096];
+
+	snprintf(b_cg, sizeof(b_cg), "%s", testpod_container_cgroup_dir(b, 0));
+	testpod_destroy(a);
+	ck_assert(path_exists(b_cg));
+	ck_assert_int_eq(testclient_tcp_connect("10.244.250.28", TCP_PORT, 3000), 0);
+	ck_assert_int_eq(testpod_destroy_checked(b), 0);
+}
+END_TEST
+
+/* ---- CLI ---- */
+
+/* Runs the CLI, returns its exit status; stdout into out (if given). */
+static int cli(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cli(char *out, size_t len, const char *fmt, ...)
+{
+	char cmd[2048];
+	size_t got = 0;
+	va_list ap;
+	FILE *p;
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "%s ", getenv("PCMC_TESTPOD_CLI") ? getenv("PCMC_TESTPOD_CLI") : TESTPOD_CLI);
+	va_start(ap, fmt);
+	vsnprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "re");
+	ck_assert_ptr_nonnull(p);
+	for (size_t n; out && got < len - 1 && (n = fread(out + got, 1, len - 1 - got, p)) > 0;)
+		got += n;
+	if (out)
+		out[got] = '\0';
+	status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static const char *json_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	ck_assert_msg(cJSON_IsString(v), "no string %s in JSON", key);
+	return v->valuestring;
+}
+
+START_TEST(cli_create_exec_syscalls_delete_round_trip_leaves_nothing_behind)
+{
+	char dir[] = "/tmp/pcmc-testpod-XXXXXX", out[16384], uid[40];
+	char paths[8][4096], state[4096];
+	pid_t pids[8];
+	int n_paths = 0, n_pids = 0;
+	const cJSON *c;
+	cJSON *json;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	random_uid(uid);
+	ck_assert_int_eq(cli(out, sizeof(out),
+			     "create --state-dir %s --name tp-cli --uid %s --driver systemd --qos burstable "
+			     "--ipv4 10.244.250.30 --ipv6 fd00:10:244:fa::1e --tcp %d --udp %d --containers 2",
+			     dir, uid, TCP_PORT, UDP_PORT), 0);
+	json = cJSON_Parse(out);
+	ck_assert_msg(json != NULL, "create printed no JSON: %s", out);
+	ck_assert_str_eq(json_str(json, "podIP"), "10.244.250.30");
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(json, "containerIDs")), 2);
+	ck_assert(hex64(cJSON_GetArrayItem(cJSON_GetObjectItem(json, "containerIDs"), 1)->valuestring));
+	snprintf(paths[n_paths++], 4096, "%s", json_str(json, "podCgroup"));
+	snprintf(paths[n_paths++], 4096, "%s", json_str(json, "netns"));
+	pids[n_pids++] = (pid_t)cJSON_GetObjectItem(cJSON_GetObjectItem(json, "sandbox"), "pid")->valuedouble;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(json, "containers")) {
+		snprintf(paths[n_paths++], 4096, "%s", json_str(c, "cgroup"));
+		pids[n_pids++] = (pid_t)cJSON_GetObjectItem(c, "pid")->valuedouble;
+	}
+	char veth[IFNAMSIZ];
+
+	snprintf(veth, sizeof(veth), "%s", json_str(json, "hostVeth"));
+	cJSON_Delete(json);
+	snprintf(state, sizeof(state), "%s/tp-cli.json", dir);
+	ck_assert(path_exists(state));
+
+	/* the pod outlives the CLI: servers answer from their own sessions */
+	for (int i = 0; i < n_pids; i++)
+		ck_assert_msg(testpod_pid_alive(pids[i]) && getsid(pids[i]) == pids[i], "pid %d", (int)pids[i]);
+	ck_assert_int_eq(testclient_tcp_connect("10.244.250.30", TCP_PORT, 3000), 0);
+	ck_assert_int_eq(testclient_udp_echo("fd00:10:244:fa::1e", UDP_PORT, 3000), 0);
+
+	ck_assert_int_eq(cli(out, sizeof(out), "exec --state-dir %s --name tp-cli --container 1 -- "
+			     "sh -c 'grep ^0:: /proc/self/cgroup; exit 3'", dir), 3);
+	ck_assert_msg(strstr(out, "cri-containerd-") && strstr(out, uid + 9) == NULL, "exec cgroup: %s", out);
+	ck_assert_int_eq(cli(out, sizeof(out), "syscalls --state-dir %s --name tp-cli --count 1000", dir), 0);
+	json = cJSON_Parse(out);
+	ck_assert_msg(json != NULL, "syscalls printed no JSON: %s", out);
+	ck_assert_int_eq((int)cJSON_GetObjectItem(json, "count")->valuedouble, 1000);
+	cJSON_Delete(json);
+
+	/* usage errors name the flag and exit 2 */
+	ck_assert_int_eq(cli(NULL, 0, "create --state-dir %s --name x --uid %s --qos gold 2>/dev/null", dir, uid), 2);
+	ck_assert_int_eq(cli(NULL, 0, "syscalls --state-dir %s --name tp-cli 2>/dev/null", dir), 2);
+	ck_assert_int_eq(cli(NULL, 0, "create --state-dir %s --name tp-cli --uid %s 2>/dev/null", dir, uid), 1);
+
+	ck_assert_int_eq(cli(NULL, 0, "delete --state-dir %s --name tp-cli", dir), 0);
+	for (int i = 0; i < n_paths; i++)
+		ck_assert_msg(!path_exists(paths[i]), "%s still exists", paths[i]);
+	for (int i = 0; i < n_pids; i++)
+		ck_assert_msg(!testpod_pid_alive(pids[i]), "pid %d still alive", (int)pids[i]);
+	ck_assert_uint_eq(if_nametoindex(veth), 0);
+	ck_assert(!path_exists(state));
+	ck_assert_int_eq(cli(NULL, 0, "delete --state-dir %s --name tp-cli", dir), 0); /* already gone */
+	ck_assert_int_eq(testclient_tcp_connect("10.244.250.30", TCP_PORT, 1000), -EHOSTUNREACH);
+	rmdir(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("test pod");
+	TCase *tc = tcase_create("pod");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, cgroupfs_guaranteed_cgroups_match_kubelet_and_spawned_process_is_inside);
+	tcase_add_test(tc, cgroupfs_burstable_cgroups_match_kubelet_and_spawned_process_is_inside);
+	tcase_add_test(tc, cgroupfs_besteffort_cgroups_match_kubelet_and_spawned_process_is_inside);
+	tcase_add_test(tc, systemd_guaranteed_cgroups_match_kubelet_and_spawned_process_is_inside);
+	tcase_add_test(tc, systemd_burstable_cgroups_match_kubelet_and_spawned_process_is_inside);
+	tcase_add_test(tc, systemd_besteffort_cgroups_match_kubelet_and_spawned_process_is_inside);
+	tcase_add_test(tc, tcp_and_udp_over_ipv4_and_ipv6_from_the_host_answer);
+	tcase_add_test(tc, address_without_pod_is_unreachable_not_routed_off_the_machine);
+	tcase_add_test(tc, spawn_wait_and_exec_report_exit_status_and_timeout);
+	tcase_add_test(tc, restart_container_gives_new_cgroup_and_server_answers_again);
+	tcase_add_test(tc, destroy_leaves_no_netns_veth_cgroup_or_process_behind);
+	tcase_add_test(tc, failed_create_leaves_nothing_and_does_not_touch_the_existing_pod);
+	tcase_add_test(tc, shared_kubepods_parents_outlive_the_first_pod);
+	tcase_add_test(tc, cli_create_exec_syscalls_delete_round_trip_leaves_nothing_behind);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_tap(sr, "-"); /* "ok N - ..." lines on stdout */
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
