@@ -8,7 +8,7 @@ PACKAGES=(
   libbpf-dev libelf-dev zlib1g-dev bpftool
   libyaml-dev libcjson-dev libcurl4-openssl-dev libwebsockets-dev check
   iproute2 nftables iperf3 socat netcat-openbsd bpftrace
-  etcd-server prometheus jq curl openssl procps psmisc util-linux
+  etcd-server etcd-client prometheus jq curl openssl procps psmisc util-linux
   debootstrap ca-certificates
 )
 

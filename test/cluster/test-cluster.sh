@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Cluster suite: the local cluster from real parts comes up, serves the CRD with its validation, runs
+# pods on a simulated node, offers 410 Gone after compaction, and `down` leaves nothing running.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+. "$here/tap.sh"
+# Own state dir and ports, so a developer's cluster on the default ports is left alone.
+export PCMC_CLUSTER_DIR=${PCMC_TEST_CLUSTER_DIR:-/tmp/pcmc-cluster-test}
+export PCMC_APISERVER_PORT=${PCMC_TEST_APISERVER_PORT:-26443}
+export PCMC_ETCD_CLIENT_PORT=${PCMC_TEST_ETCD_CLIENT_PORT:-22379}
+export PCMC_ETCD_PEER_PORT=${PCMC_TEST_ETCD_PEER_PORT:-22380}
+unset PCMC_WATCH_CACHE PCMC_APISERVER_ARGS
+cleanup() { [ -d "$PCMC_CLUSTER_DIR" ] && "$here/down" >/dev/null 2>&1; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+missing=()
+for t in kubectl etcdctl jq openssl curl go nc ip; do command -v "$t" >/dev/null || missing+=("$t"); done
+[ -x /usr/local/go/bin/go ] && missing=("${missing[@]/go}")
+missing=($(printf '%s\n' "${missing[@]+"${missing[@]}"}" | grep .))
+if [ ${#missing[@]} -eq 0 ]; then tap_ok "tools present (kubectl etcdctl jq openssl curl go nc ip)"
+else tap_not_ok "tools present: MISSING ${missing[*]} (run bash test/setup.sh)"; fi
+
+cleanup
+t0=$(date +%s)
+if env_out=$("$here/up" 2>"$PCMC_CLUSTER_DIR.up.log"); then
+  eval "$env_out"
+  tap_ok "up: cluster started in $(( $(date +%s) - t0 ))s (state $PCMC_CLUSTER_DIR)"
+else
+  tap_not_ok "up: cluster did not start"; sed 's/^/# /' "$PCMC_CLUSTER_DIR.up.log" | tail -n 40
+  rm -f "$PCMC_CLUSTER_DIR.up.log"; tap_done; exit 1
+fi
+rm -f "$PCMC_CLUSTER_DIR.up.log"
+kc() { kubectl "$@"; }
+
+tap_check "/readyz answers ok" bash -c '[ "$(kubectl get --raw /readyz)" = ok ]'
+tap_check "/version reports ${PCMC_K8S_VERSION:-v1.36.3}" bash -c \
+  'kubectl get --raw /version | jq -e --arg v "${PCMC_K8S_VERSION:-v1.36.3}" ".gitVersion == \$v"'
+tap_check "apiserver and etcd listen on 127.0.0.1 only" bash -c \
+  "! ss -Htlnp | grep -E ':($PCMC_APISERVER_PORT|$PCMC_ETCD_CLIENT_PORT|$PCMC_ETCD_PEER_PORT)\b' | grep -v '127.0.0.1:'"
+tap_check "namespace pcmc-system with service accounts pcmc-controller and pcmc-agent" \
+  kc -n pcmc-system get serviceaccount pcmc-controller pcmc-agent
+
+# TokenReview of a service account token, and RBAC denying what no role grants.
+tokenreview() {
+  local tok; tok=$(kc -n pcmc-system create token pcmc-agent) || return 1
+  kc create -o json -f - <<JSON | jq -e '.status.authenticated == true and .status.user.username == "system:serviceaccount:pcmc-system:pcmc-agent"'
+{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"$tok"}}
+JSON
+}
+tap_check "TokenReview authenticates a 'kubectl create token' service-account token" tokenreview
+rbac_denies() {
+  local tok; tok=$(kc -n pcmc-system create token pcmc-agent) || return 1
+  out=$(kubectl --token "$tok" --kubeconfig /dev/null --server "$PCMC_APISERVER" \
+    --certificate-authority "$PCMC_CLUSTER_DIR/pki/ca.crt" get pods -A 2>&1) && return 1
+  echo "$out" | grep -q Forbidden
+}
+tap_check "RBAC: a service account without a role is Forbidden to list pods" rbac_denies
+
+tap_check "CRD podconfigmapconfigs.podconfig.example.com is Established (shortName pcmc)" bash -c \
+  'kubectl get crd podconfigmapconfigs.podconfig.example.com -o json |
+   jq -e ".status.conditions[] | select(.type==\"Established\") | .status==\"True\"" >/dev/null &&
+   kubectl api-resources --api-group podconfig.example.com | grep -qw pcmc'
+for f in "$repo"/crds/examples/*.yaml; do
+  tap_check "example $(basename "$f") is accepted" kc apply -f "$f"
+done
+tap_check "printer columns Matched, Attached, Ready, Age" bash -c \
+  'kubectl get pcmc | head -1 | grep -qE "NAME +MATCHED +ATTACHED +READY +AGE"'
+
+minimal() { # minimal NAME EBPF_YAML: a CR with {} selector and the given ebpfConfig
+  cat <<Y
+apiVersion: podconfig.example.com/v1alpha1
+kind: PodConfigMapConfig
+metadata: {name: $1, namespace: default}
+spec:
+  podSelector: {}
+  ebpfConfig: $2
+Y
+}
+defaults() {
+  minimal defaults '{}' | kc apply -f - >/dev/null || return 1
+  kc get pcmc defaults -o json | jq -e '.spec.ebpfConfig |
+    .l4Firewall.defaultAction == "allow" and .l4Firewall.enabled == false and
+    .metricsExport.updateInterval == "30s" and .metricsExport.enabled == false and
+    .syscallMonitoring.enabled == false'
+}
+tap_check "defaults: defaultAction allow, updateInterval 30s, enabled false" defaults
+
+# rejected NAME EBPF_YAML FIELD MESSAGE: the API server refuses it, naming FIELD, saying MESSAGE.
+rejected() {
+  local out
+  if out=$(minimal bad "$2" | kc apply --dry-run=server -f - 2>&1); then
+    tap_not_ok "rejected: $1 (was accepted)"; return
+  fi
+  if grep -qF -- "$3" <<<"$out" && grep -qF -- "$4" <<<"$out"; then tap_ok "rejected: $1 ($3)"
+  else tap_not_ok "rejected: $1: want '$3' and '$4'"; sed 's/^/# /' <<<"$out"; fi
+}
+L4=spec.ebpfConfig.l4Firewall ME=spec.ebpfConfig.metricsExport.updateInterval
+SM=spec.ebpfConfig.syscallMonitoring.syscallNames
+rejected "port 0" '{l4Firewall: {allowedPorts: [0]}}' "$L4.allowedPorts[0]" "greater than or equal to 1"
+rejected "port 70000" '{l4Firewall: {blockedPorts: [70000]}}' "$L4.blockedPorts[0]" "less than or equal to 65535"
+rejected "defaultAction deny" '{l4Firewall: {defaultAction: deny}}' "$L4.defaultAction" 'Unsupported value: "deny"'
+rejected 'updateInterval "500ms"' '{metricsExport: {updateInterval: 500ms}}' "$ME" "between 1s and 1h"
+rejected 'updateInterval "2h"' '{metricsExport: {updateInterval: 2h}}' "$ME" "between 1s and 1h"
+rejected 'updateInterval "abc"' '{metricsExport: {updateInterval: abc}}' "$ME" "should match"
+rejected "syscall name Read" '{syscallMonitoring: {syscallNames: [Read]}}' "$SM[0]" "should match '^[a-z_][a-z0-9_]*\$'"
+rejected "syscall name too long" "{syscallMonitoring: {syscallNames: [$(printf 'a%.0s' {1..33})]}}" "$SM[0]" "may not be more than 32"
+rejected "65 syscall names" "{syscallMonitoring: {syscallNames: [$(seq -s, -f 's%g' 65)]}}" "$SM" "must have at most 64 items"
+rejected "port both allowed and blocked (CEL)" '{l4Firewall: {allowedPorts: [80, 443], blockedPorts: [443]}}' \
+  "$L4.blockedPorts" "a port cannot be listed in both allowedPorts and blockedPorts"
+tap_check 'accepted: updateInterval "1s" and "1h", ports 1 and 65535' bash -c "
+  for v in 1s 1h 60m; do
+    printf '%s\n' 'apiVersion: podconfig.example.com/v1alpha1' 'kind: PodConfigMapConfig' \
+      'metadata: {name: edge, namespace: default}' 'spec:' '  podSelector: {}' \
+      \"  ebpfConfig: {metricsExport: {updateInterval: \$v}, l4Firewall: {allowedPorts: [1], blockedPorts: [65535]}}\" |
+      kubectl apply --dry-run=server -f - >/dev/null || exit 1
+  done"
+
+status_subresource() {
+  local gen
+  gen=$(kc get pcmc web-firewall -o jsonpath='{.metadata.generation}')
+  kc patch pcmc web-firewall --subresource=status --type=merge -p \
+    '{"status":{"observedGeneration":1,"matchedPods":2,"attachedPods":1,"conditions":[{"type":"Ready","status":"True","reason":"Attached","message":"ok","lastTransitionTime":"2026-01-01T00:00:00Z"}],"nodes":[{"name":"n1","attachedPods":1,"failedPods":1,"failures":[{"pod":"default/x","reason":"no netns"}]}]}}' >/dev/null || return 1
+  kc get pcmc web-firewall -o json | jq -e --argjson g "$gen" '.status.matchedPods == 2 and .metadata.generation == $g and .status.nodes[0].failures[0].reason == "no netns"' || return 1
+  kc get pcmc web-firewall | grep -E 'web-firewall +2 +1 +True' || return 1
+  # status written through the main resource is ignored
+  kc patch pcmc web-firewall --type=merge -p '{"status":{"matchedPods":7}}' >/dev/null
+  kc get pcmc web-firewall -o json | jq -e '.status.matchedPods == 2'
+}
+tap_check "status subresource: status patch keeps generation, shows in columns; main resource ignores status" status_subresource
+conflict() {
+  local obj out
+  obj=$(kc get pcmc web-firewall -o json) || return 1
+  kc label pcmc web-firewall bump=1 --overwrite >/dev/null || return 1
+  out=$(echo "$obj" | kc replace -f - 2>&1) && return 1
+  echo "$out" | grep -q 'the object has been modified'
+}
+tap_check "409 Conflict on an update with a stale resourceVersion" conflict
+gone_from_cache() {
+  timeout 5 kubectl get --raw "/apis/podconfig.example.com/v1alpha1/namespaces/default/podconfigmapconfigs?watch=1&resourceVersion=1" |
+    head -1 | jq -e '.type == "ERROR" and .object.code == 410'
+}
+tap_check "410 Gone: watch from a resourceVersion older than the watch cache" gone_from_cache
+
+# down_stops_all LABEL: every PID `up` recorded is gone after `down`, and so is the state dir.
+down_stops_all() {
+  local pids=() f p alive=()
+  for f in "$PCMC_CLUSTER_DIR"/pids/*.pid; do [ -f "$f" ] && pids+=("$(cat "$f")"); done
+  [ ${#pids[@]} -ge 3 ] || { echo "only ${#pids[@]} recorded pids"; return 1; }
+  "$here/down" || return 1
+  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive+=("$p"); done
+  [ ${#alive[@]} -eq 0 ] || { echo "still running: ${alive[*]}"; ps -o pid,args -p "${alive[*]}"; return 1; }
+  [ ! -e "$PCMC_CLUSTER_DIR" ] || { echo "$PCMC_CLUSTER_DIR still exists"; return 1; }
+}
+tap_check "down stops every process up started (etcd, kube-apiserver, kube-controller-manager, node simulators) and removes the state dir" down_stops_all
+
+# Compaction: with the watch cache off, watches go to etcd; `compact` drops old revisions -> 410.
+gone_after_compaction() {
+  local env_out rv out
+  env_out=$(PCMC_WATCH_CACHE=0 "$here/up" 2>&1 >/dev/null) || { echo "$env_out"; return 1; }
+  kc apply -f "$repo/crds/examples/web-firewall.yaml" >/dev/null || return 1
+  rv=$(kc get pcmc web-firewall -o jsonpath='{.metadata.resourceVersion}')
+  kc label pcmc web-firewall step=1 >/dev/null && kc label pcmc web-firewall step=2 --overwrite >/dev/null || return 1
+  "$here/compact" >/dev/null || return 1
+  out=$(timeout 5 kubectl get --raw "/apis/podconfig.example.com/v1alpha1/namespaces/default/podconfigmapconfigs?watch=1&resourceVersion=$rv" | head -1)
+  echo "$out"
+  jq -e '.type == "ERROR" and .object.code == 410 and .object.reason == "Expired"' <<<"$out" >/dev/null || return 1
+  out=$(kc get --raw "/apis/podconfig.example.com/v1alpha1/namespaces/default/podconfigmapconfigs?resourceVersion=$rv&resourceVersionMatch=Exact" 2>&1)
+  echo "$out"; grep -q Expired <<<"$out"
+}
+tap_check "410 Gone: watch and exact list from a resourceVersion compacted away (PCMC_WATCH_CACHE=0 + compact)" gone_after_compaction
+tap_check "down after the compaction cluster" down_stops_all
+
+tap_done
