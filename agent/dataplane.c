@@ -1,0 +1,621 @@
+/* Dataplane lifecycle: open (load or adopt what is pinned under <root>/v<layout>), counters read
+ * with batch lookups, following new containers through inotify, close (everything stays pinned). */
+#include "agent/dataplane.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/dataplane_internal.h"
+#include "agent/dataplane_pins.h"
+#include "agent/pod_cgroups.h"
+#include "agent/pod_netns.h"
+#include "common/log.h"
+#include "l4_firewall.skel.h"
+#include "syscall_counter.skel.h"
+
+#define DEFAULT_TC_HANDLE   0x70636d63u /* "pcmc" */
+#define DEFAULT_TC_PRIORITY 7
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	/* Netlink's extack text comes with expected errors (no clsact qdisc yet when querying). */
+	if (level == LIBBPF_WARN && !strstr(line, "Kernel error message"))
+		log_warn("libbpf", LOG_STR("detail", line));
+	else
+		log_debug("libbpf", LOG_STR("detail", line));
+	return 0;
+}
+
+struct dp_pod *dp_find_pod(const struct dataplane *dp, const char *uid)
+{
+	for (int i = 0; i < PCMC_MAX_PODS; i++)
+		if (dp->pods[i] && strncmp(dp->pods[i]->uid, uid, sizeof(dp->pods[i]->uid)) == 0)
+			return dp->pods[i];
+	return NULL;
+}
+
+int dp_pod_fail(struct dp_pod *pod, int err, const char *what)
+{
+	snprintf(pod->error, sizeof(pod->error), "%s: %s", what, strerror(err < 0 ? -err : err));
+	log_error("pod dataplane failed", LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref),
+		  LOG_STR("what", what), LOG_ERRNO(err));
+	return err;
+}
+
+void dp_pod_free(struct dp_pod *pod)
+{
+	if (!pod)
+		return;
+	if (pod->netns_fd >= 0)
+		close(pod->netns_fd);
+	if (pod->fw_prog_fd >= 0)
+		close(pod->fw_prog_fd);
+	free(pod->rules);
+	free(pod);
+}
+
+int dp_zero_percpu(struct dataplane *dp, int map_fd, uint32_t key, size_t value_size)
+{
+	size_t len = (size_t)dp->ncpus * ((value_size + 7) & ~(size_t)7);
+	void *zero = calloc(1, len);
+	int err;
+
+	if (!zero)
+		return -ENOMEM;
+	err = bpf_map_update_elem(map_fd, &key, zero, BPF_ANY);
+	free(zero);
+	return err;
+}
+
+int dp_write_sys_policy(struct dataplane *dp, const struct dp_pod *pod)
+{
+	struct pcmc_sys_policy policy;
+
+	memset(&policy, 0, sizeof(policy));
+	policy.gen = pod->gen;
+	policy.enabled = pod->want_syscalls;
+	for (int i = 0; i < PCMC_MAX_LISTED; i++)
+		if (pod->listed_nr[i] >= 0)
+			policy.listed_index[pod->listed_nr[i]] = (uint8_t)(i + 1);
+	return bpf_map_update_elem(dp->sys_policy_fd, &pod->slot, &policy, BPF_ANY);
+}
+
+int dp_our_prog_ids(const struct dataplane *dp, const char *uid, uint32_t *ids, int max)
+{
+	int versions[PINS_MAX_VERSIONS];
+	int n_versions, n = 0;
+
+	n_versions = pins_list_versions(dp->root, versions, PINS_MAX_VERSIONS);
+	for (int i = 0; i < n_versions && n < max; i++) {
+		char path[PATH_MAX];
+		uint32_t id;
+
+		snprintf(path, sizeof(path), "%s/v%d/pods/%s/fw", dp->root, versions[i], uid);
+		id = pins_prog_id(path);
+		if (id)
+			ids[n++] = id;
+	}
+	return n;
+}
+
+/* ---- open: load or adopt ---- */
+
+static int open_pods_registry(struct dataplane *dp)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/pod_records", dp->dir);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		dp->pods_fd = fd;
+		return 0;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "pcmc_pods", sizeof(struct pcmc_pod_key),
+			    sizeof(struct pcmc_pod_record), PCMC_MAX_PODS, NULL);
+	if (fd < 0)
+		return fd;
+	if (bpf_obj_pin(fd, path) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	dp->pods_fd = fd;
+	return 0;
+}
+
+static int load_syscall_counter(struct dataplane *dp)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp->dir);
+	char link_path[PATH_MAX];
+	int err;
+
+	snprintf(link_path, sizeof(link_path), "%s/sys_enter_link", dp->dir);
+	dp->sys_skel = syscall_counter__open_opts(&oo);
+	if (!dp->sys_skel)
+		return -errno;
+	dp->sys_link = access(link_path, F_OK) == 0 ? bpf_link__open(link_path) : NULL;
+	if (dp->sys_link) /* adopted: the pinned link keeps counting, nothing to load */
+		bpf_program__set_autoload(dp->sys_skel->progs.pcmc_sys_enter, false);
+	err = syscall_counter__load(dp->sys_skel);
+	if (err)
+		return err;
+	if (!dp->sys_link) {
+		dp->sys_link = bpf_program__attach(dp->sys_skel->progs.pcmc_sys_enter);
+		if (!dp->sys_link)
+			return -errno;
+		err = bpf_link__pin(dp->sys_link, link_path);
+		if (err)
+			return err;
+	}
+	dp->tracked_cgroups_fd = bpf_map__fd(dp->sys_skel->maps.tracked_cgroups);
+	dp->sys_policy_fd = bpf_map__fd(dp->sys_skel->maps.sys_policy);
+	dp->sys_counters_fd = bpf_map__fd(dp->sys_skel->maps.sys_counters);
+	dp->sys_listed_fd = bpf_map__fd(dp->sys_skel->maps.sys_listed);
+	return 0;
+}
+
+static int load_firewall_maps(struct dataplane *dp)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp->dir);
+	int err;
+
+	dp->fw_skel = l4_firewall__open_opts(&oo);
+	if (!dp->fw_skel)
+		return -errno;
+	bpf_program__set_autoload(dp->fw_skel->progs.pcmc_l4_fw, false);
+	err = l4_firewall__load(dp->fw_skel);
+	if (err)
+		return err;
+	dp->fw_rules_fd = bpf_map__fd(dp->fw_skel->maps.fw_rules);
+	dp->fw_policy_fd = bpf_map__fd(dp->fw_skel->maps.fw_policy);
+	dp->fw_counters_fd = bpf_map__fd(dp->fw_skel->maps.fw_counters);
+	return 0;
+}
+
+static int adopt_rules(struct dataplane *dp)
+{
+	struct pcmc_fw_rule_key key, next;
+	void *prev = NULL;
+	uint8_t verdict;
+
+	while (bpf_map_get_next_key(dp->fw_rules_fd, prev, &next) == 0) {
+		struct dp_pod *pod;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(dp->fw_rules_fd, &key, &verdict) < 0)
+			continue;
+		pod = key.slot < PCMC_MAX_PODS ? dp->pods[key.slot] : NULL;
+		if (!pod) { /* a rule of no pod: left by a crash during remove */
+			bpf_map_delete_elem(dp->fw_rules_fd, &key);
+			prev = NULL;
+			continue;
+		}
+		struct fw_rule *r = realloc(pod->rules, (size_t)(pod->n_rules + 1) * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		pod->rules = r;
+		r[pod->n_rules++] = (struct fw_rule){ .port = key.port, .verdict = verdict };
+		dp->n_rules_total++;
+	}
+	return 0;
+}
+
+static int cmp_rule(const void *a, const void *b)
+{
+	return (int)((const struct fw_rule *)a)->port - (int)((const struct fw_rule *)b)->port;
+}
+
+static int adopt_pods(struct dataplane *dp)
+{
+	struct pcmc_pod_key key, next;
+	struct pcmc_pod_record rec;
+	void *prev = NULL;
+	int err;
+
+	while (bpf_map_get_next_key(dp->pods_fd, prev, &next) == 0) {
+		struct pcmc_sys_policy policy;
+		struct pcmc_fw_policy fw;
+		struct dp_pod *pod;
+		char path[PATH_MAX];
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(dp->pods_fd, &key, &rec) < 0 || rec.slot >= PCMC_MAX_PODS ||
+		    dp->pods[rec.slot])
+			continue;
+		pod = calloc(1, sizeof(*pod));
+		if (!pod)
+			return -ENOMEM;
+		memcpy(pod->uid, key.uid, sizeof(pod->uid));
+		pod->uid[sizeof(pod->uid) - 1] = '\0';
+		snprintf(pod->ref, sizeof(pod->ref), "%s", pod->uid);
+		pod->slot = rec.slot;
+		pod->want_syscalls = rec.flags & PCMC_POD_SYSCALLS;
+		pod->want_firewall = rec.flags & PCMC_POD_FIREWALL;
+		pod->netns_fd = -1;
+		pod->netns_ino = rec.netns_ino;
+		pod->ifindex = rec.ifindex;
+		for (int i = 0; i < PCMC_MAX_LISTED; i++)
+			pod->listed_nr[i] = -1;
+		if (bpf_map_lookup_elem(dp->sys_policy_fd, &pod->slot, &policy) == 0) {
+			pod->gen = policy.gen;
+			for (int nr = 0; nr < PCMC_NR_SYSCALLS_MAX; nr++)
+				if (policy.listed_index[nr] && policy.listed_index[nr] <= PCMC_MAX_LISTED)
+					pod->listed_nr[policy.listed_index[nr] - 1] = nr;
+		}
+		if (bpf_map_lookup_elem(dp->fw_policy_fd, &pod->slot, &fw) == 0)
+			pod->default_verdict = fw.default_verdict;
+		snprintf(path, sizeof(path), "%s/pods/%s/fw", dp->dir, pod->uid);
+		pod->fw_prog_fd = bpf_obj_get(path);
+		if (pod->fw_prog_fd < 0)
+			pod->fw_prog_fd = -1;
+		dp->pods[pod->slot] = pod;
+		dp->next_slot = (pod->slot + 1) % PCMC_MAX_PODS;
+	}
+	err = adopt_rules(dp);
+	if (err)
+		return err;
+	for (int i = 0; i < PCMC_MAX_PODS; i++)
+		if (dp->pods[i] && dp->pods[i]->n_rules > 1)
+			qsort(dp->pods[i]->rules, dp->pods[i]->n_rules, sizeof(struct fw_rule), cmp_rule);
+	return 0;
+}
+
+int dataplane_open(const struct dataplane_opts *opts, struct dataplane **out)
+{
+	static const struct dataplane_opts no_opts;
+	struct dataplane *dp;
+	const char *what;
+	int err;
+
+	if (!opts)
+		opts = &no_opts;
+	*out = NULL;
+	libbpf_set_print(libbpf_log);
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->tracked_cgroups_fd = dp->sys_policy_fd = dp->sys_counters_fd = dp->sys_listed_fd = -1;
+	dp->fw_rules_fd = dp->fw_policy_fd = dp->fw_counters_fd = dp->pods_fd = dp->inotify_fd = -1;
+	snprintf(dp->root, sizeof(dp->root), "%s", opts->pin_root ? opts->pin_root : DATAPLANE_DEFAULT_PIN_ROOT);
+	snprintf(dp->ifname, sizeof(dp->ifname), "%s", opts->pod_ifname ? opts->pod_ifname : "eth0");
+	dp->layout = opts->layout_version > 0 ? opts->layout_version : PCMC_LAYOUT_VERSION;
+	dp->tc_handle = opts->tc_handle ? opts->tc_handle : DEFAULT_TC_HANDLE;
+	dp->tc_priority = opts->tc_priority ? opts->tc_priority : DEFAULT_TC_PRIORITY;
+	dp->host_netns_ino = pod_netns_self_ino();
+	dp->ncpus = libbpf_num_possible_cpus();
+	snprintf(dp->dir, sizeof(dp->dir), "%s/v%d", dp->root, dp->layout);
+
+	what = "cgroup v2 root";
+	if (opts->cgroup_root)
+		snprintf(dp->cgroup_root, sizeof(dp->cgroup_root), "%s", opts->cgroup_root);
+	else if ((err = pod_cgroups_detect_root(dp->cgroup_root, sizeof(dp->cgroup_root))))
+		goto fail;
+	what = "pin directory on bpffs";
+	err = dp->ncpus > 0 ? pins_prepare_root(dp->root) : dp->ncpus;
+	if (!err)
+		err = pins_mkdir(dp->dir);
+	if (err)
+		goto fail;
+	what = "load syscall counter";
+	if ((err = load_syscall_counter(dp)))
+		goto fail;
+	what = "load firewall maps";
+	if ((err = load_firewall_maps(dp)))
+		goto fail;
+	what = "pods registry";
+	if ((err = open_pods_registry(dp)))
+		goto fail;
+	what = "adopt pinned pods";
+	if ((err = adopt_pods(dp)))
+		goto fail;
+	what = "inotify";
+	dp->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (dp->inotify_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* Containers may have started while no agent ran: track them now. */
+	for (int i = 0; i < PCMC_MAX_PODS; i++)
+		if (dp->pods[i] && dp->pods[i]->want_syscalls)
+			dp_track_cgroups(dp, dp->pods[i]);
+	log_info("dataplane open", LOG_STR("pin_dir", dp->dir), LOG_STR("cgroup_root", dp->cgroup_root),
+		 LOG_INT("adopted_pods", dataplane_pod_count(dp)));
+	*out = dp;
+	return 0;
+fail:
+	log_error("dataplane open failed", LOG_STR("pin_dir", dp->dir), LOG_STR("what", what), LOG_ERRNO(err));
+	dataplane_close(dp);
+	return err;
+}
+
+void dataplane_close(struct dataplane *dp)
+{
+	if (!dp)
+		return;
+	for (int i = 0; i < PCMC_MAX_PODS; i++)
+		dp_pod_free(dp->pods[i]);
+	if (dp->pods_fd >= 0)
+		close(dp->pods_fd);
+	if (dp->inotify_fd >= 0)
+		close(dp->inotify_fd);
+	free(dp->watches);
+	/* The link is pinned: destroying our handle does not detach it. */
+	bpf_link__destroy(dp->sys_link);
+	syscall_counter__destroy(dp->sys_skel);
+	l4_firewall__destroy(dp->fw_skel);
+	free(dp);
+}
+
+int dataplane_pod_count(const struct dataplane *dp)
+{
+	int n = 0;
+
+	for (int i = 0; i < PCMC_MAX_PODS; i++)
+		n += dp->pods[i] != NULL;
+	return n;
+}
+
+const char *dataplane_pod_error(const struct dataplane *dp, const char *uid)
+{
+	struct dp_pod *pod = dp_find_pod(dp, uid);
+
+	return pod ? pod->error : NULL;
+}
+
+int dataplane_event_fd(const struct dataplane *dp)
+{
+	return dp->inotify_fd;
+}
+
+/* ---- following containers ---- */
+
+static int watch(struct dataplane *dp, const char *path, uint32_t slot)
+{
+	int wd = inotify_add_watch(dp->inotify_fd, path, IN_CREATE | IN_ONLYDIR);
+
+	if (wd < 0)
+		return -errno;
+	for (int i = 0; i < dp->n_watches; i++) {
+		if (dp->watches[i].wd == wd) {
+			dp->watches[i].slot = slot;
+			return 0;
+		}
+	}
+	if (dp->n_watches == dp->cap_watches) {
+		int cap = dp->cap_watches ? dp->cap_watches * 2 : 64;
+		struct dp_watch *w = realloc(dp->watches, (size_t)cap * sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		dp->watches = w;
+		dp->cap_watches = cap;
+	}
+	dp->watches[dp->n_watches++] = (struct dp_watch){ .wd = wd, .slot = slot };
+	return 0;
+}
+
+struct track_walk {
+	struct dataplane *dp;
+	struct dp_pod *pod;
+	bool attach;
+	int newly;
+	int err;
+};
+
+static int track_one(const char *path, void *arg)
+{
+	struct track_walk *w = arg;
+	struct pcmc_cgroup_pod value = { .slot = w->pod->slot, .gen = w->pod->gen };
+	struct pcmc_cgroup_pod old;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* removed meanwhile */
+	if (w->attach) {
+		err = bpf_map_lookup_elem(w->dp->tracked_cgroups_fd, &fd, &old);
+		if (err || old.slot != value.slot || old.gen != value.gen) {
+			err = bpf_map_update_elem(w->dp->tracked_cgroups_fd, &fd, &value, BPF_ANY);
+			if (err && !w->err)
+				w->err = err;
+			else if (!err)
+				w->newly++;
+		}
+		err = watch(w->dp, path, w->pod->slot);
+		if (err && !w->err)
+			w->err = err;
+	} else {
+		bpf_map_delete_elem(w->dp->tracked_cgroups_fd, &fd);
+	}
+	close(fd);
+	return 0;
+}
+
+int dp_track_cgroups(struct dataplane *dp, struct dp_pod *pod)
+{
+	struct track_walk w = { .dp = dp, .pod = pod, .attach = true };
+	char dir[PATH_MAX];
+	int err;
+
+	err = pod_cgroups_find(dp->cgroup_root, pod->uid, dir, sizeof(dir));
+	if (err)
+		return err;
+	pod_cgroups_walk(dir, track_one, &w);
+	return w.err ? w.err : w.newly;
+}
+
+int dp_untrack_cgroups(struct dataplane *dp, struct dp_pod *pod)
+{
+	struct track_walk w = { .dp = dp, .pod = pod, .attach = false };
+	char dir[PATH_MAX];
+
+	if (pod_cgroups_find(dp->cgroup_root, pod->uid, dir, sizeof(dir)) == 0)
+		pod_cgroups_walk(dir, track_one, &w);
+	for (int i = 0; i < dp->n_watches; i++) {
+		if (dp->watches[i].slot == pod->slot) {
+			inotify_rm_watch(dp->inotify_fd, dp->watches[i].wd);
+			dp->watches[i--] = dp->watches[--dp->n_watches];
+		}
+	}
+	return 0;
+}
+
+static void drain_events(struct dataplane *dp)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t len;
+
+	/* Which watch fired does not matter: refresh rescans every pod, which is idempotent. */
+	while ((len = read(dp->inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			if (ev->mask & IN_IGNORED) {
+				for (int i = 0; i < dp->n_watches; i++)
+					if (dp->watches[i].wd == ev->wd)
+						dp->watches[i--] = dp->watches[--dp->n_watches];
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+int dataplane_refresh(struct dataplane *dp)
+{
+	int newly = 0;
+
+	drain_events(dp);
+	for (int i = 0; i < PCMC_MAX_PODS; i++) {
+		struct dp_pod *pod = dp->pods[i];
+		int n;
+
+		if (!pod)
+			continue;
+		if (pod->want_syscalls) {
+			n = dp_track_cgroups(dp, pod);
+			if (n > 0)
+				newly += n;
+		}
+		if (pod->want_firewall)
+			dp_ensure_firewall(dp, pod);
+	}
+	return newly;
+}
+
+/* ---- counters ---- */
+
+static int read_percpu_array(struct dataplane *dp, int fd, uint32_t first, uint32_t count,
+			     size_t value_size, void *values)
+{
+	uint32_t *keys = calloc(count, sizeof(uint32_t));
+	uint32_t in = first - 1, out_batch, done = 0;
+	size_t stride = (size_t)dp->ncpus * ((value_size + 7) & ~(size_t)7);
+	int err = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	while (done < count) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		uint32_t n = count - done;
+
+		err = bpf_map_lookup_batch(fd, (first + done) ? &in : NULL, &out_batch, keys + done,
+					   (char *)values + done * stride, &n, &bo);
+		done += n;
+		if (err == -ENOENT || (!err && n == 0)) {
+			err = 0;
+			break;
+		}
+		if (err)
+			break;
+		in = out_batch;
+	}
+	free(keys);
+	return err;
+}
+
+static uint64_t sum_u64(const void *values, size_t stride_cpu, int ncpus, size_t offset)
+{
+	uint64_t sum = 0;
+
+	for (int c = 0; c < ncpus; c++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)values + (size_t)c * stride_cpu + offset, sizeof(v));
+		sum += v;
+	}
+	return sum;
+}
+
+int dataplane_read_counters(struct dataplane *dp, struct pod_counters *out, int max)
+{
+	size_t sys_cpu = (sizeof(struct pcmc_sys_counters) + 7) & ~(size_t)7;
+	size_t fw_cpu = (sizeof(struct pcmc_fw_counters) + 7) & ~(size_t)7;
+	void *sys = calloc(PCMC_MAX_PODS, sys_cpu * dp->ncpus);
+	void *fw = calloc(PCMC_MAX_PODS, fw_cpu * dp->ncpus);
+	void *listed = calloc(PCMC_MAX_LISTED, 8 * (size_t)dp->ncpus);
+	int n = 0, err;
+
+	err = !sys || !fw || !listed ? -ENOMEM : 0;
+	if (!err)
+		err = read_percpu_array(dp, dp->sys_counters_fd, 0, PCMC_MAX_PODS, sizeof(struct pcmc_sys_counters), sys);
+	if (!err)
+		err = read_percpu_array(dp, dp->fw_counters_fd, 0, PCMC_MAX_PODS, sizeof(struct pcmc_fw_counters), fw);
+	for (int slot = 0; !err && slot < PCMC_MAX_PODS && n < max; slot++) {
+		struct dp_pod *pod = dp->pods[slot];
+		struct pod_counters *c = &out[n];
+		const char *s = (const char *)sys + (size_t)slot * sys_cpu * dp->ncpus;
+		const char *f = (const char *)fw + (size_t)slot * fw_cpu * dp->ncpus;
+		int last = -1;
+
+		if (!pod)
+			continue;
+		memset(c, 0, sizeof(*c));
+		snprintf(c->uid, sizeof(c->uid), "%s", pod->uid);
+		c->syscalls_total = sum_u64(s, sys_cpu, dp->ncpus, offsetof(struct pcmc_sys_counters, total));
+		c->syscalls_outside_list = sum_u64(s, sys_cpu, dp->ncpus, offsetof(struct pcmc_sys_counters, outside_list));
+		c->packets_allowed = sum_u64(f, fw_cpu, dp->ncpus, offsetof(struct pcmc_fw_counters, allowed));
+		c->packets_blocked = sum_u64(f, fw_cpu, dp->ncpus, offsetof(struct pcmc_fw_counters, blocked));
+		for (int i = 0; i < PCMC_MAX_LISTED; i++)
+			if (pod->listed_nr[i] >= 0)
+				last = i;
+		if (last >= 0)
+			err = read_percpu_array(dp, dp->sys_listed_fd, slot * PCMC_MAX_LISTED, (uint32_t)last + 1, 8, listed);
+		for (int i = 0; !err && i <= last; i++) {
+			if (pod->listed_nr[i] < 0)
+				continue;
+			c->listed_nr[c->n_listed] = pod->listed_nr[i];
+			c->listed_count[c->n_listed++] = sum_u64((char *)listed + (size_t)i * 8 * dp->ncpus, 8, dp->ncpus, 0);
+		}
+		n++;
+	}
+	free(sys);
+	free(fw);
+	free(listed);
+	if (err) {
+		log_error("reading counters failed", LOG_ERRNO(err));
+		return err;
+	}
+	return n;
+}

@@ -1,0 +1,551 @@
+/* Applying and removing pods: slot allocation, syscall list and port rules changed in place
+ * without a gap, firewall program pinned per pod and attached in the pod's netns. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/dataplane.h"
+#include "agent/dataplane_internal.h"
+#include "agent/dataplane_pins.h"
+#include "agent/dataplane_tc.h"
+#include "agent/pod_cgroups.h"
+#include "agent/pod_netns.h"
+#include "common/log.h"
+#include "l4_firewall.skel.h"
+
+#define MAX_OUR_PROG_IDS 16
+
+static int cmp_port(const void *a, const void *b)
+{
+	return (int)((const struct fw_rule *)a)->port - (int)((const struct fw_rule *)b)->port;
+}
+
+static int cmp_port_block_first(const void *a, const void *b)
+{
+	const struct fw_rule *x = a, *y = b;
+
+	if (x->port != y->port)
+		return (int)x->port - (int)y->port;
+	return (int)y->verdict - (int)x->verdict;
+}
+
+/* The pod's rules sorted by port, one per port, a port in both lists blocked. */
+static int build_rules(const struct pod_policy *p, struct fw_rule **out, int *n_out)
+{
+	int n = p->n_allowed + p->n_blocked, m = 0;
+	struct fw_rule *r = calloc(n ? (size_t)n : 1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	for (int i = 0; i < p->n_allowed; i++)
+		r[m++] = (struct fw_rule){ .port = p->allowed[i], .verdict = PCMC_FW_ALLOW };
+	for (int i = 0; i < p->n_blocked; i++)
+		r[m++] = (struct fw_rule){ .port = p->blocked[i], .verdict = PCMC_FW_BLOCK };
+	qsort(r, m, sizeof(*r), cmp_port_block_first);
+	n = 0;
+	for (int i = 0; i < m; i++)
+		if (n == 0 || r[n - 1].port != r[i].port)
+			r[n++] = r[i];
+	*out = r;
+	*n_out = n;
+	return 0;
+}
+
+static const struct fw_rule *find_rule(const struct fw_rule *rules, int n, uint16_t port)
+{
+	struct fw_rule key = { .port = port };
+
+	return n ? bsearch(&key, rules, n, sizeof(*rules), cmp_port) : NULL;
+}
+
+/* Entries the pod needs at the peak of an in-place change: old and new rules together. */
+static int union_size(const struct fw_rule *a, int na, const struct fw_rule *b, int nb)
+{
+	int n = na;
+
+	for (int i = 0; i < nb; i++)
+		n += find_rule(a, na, b[i].port) == NULL;
+	return n;
+}
+
+static int validate(const struct pod_ref *ref, const struct pod_policy *p)
+{
+	if (!ref || !ref->uid || !ref->uid[0] || strlen(ref->uid) >= PCMC_POD_UID_LEN ||
+	    strchr(ref->uid, '/') || !p)
+		return -EINVAL;
+	if (p->n_syscalls < 0 || p->n_syscalls > DATAPLANE_MAX_SYSCALLS || p->n_allowed < 0 ||
+	    p->n_blocked < 0 || (p->n_syscalls && !p->syscall_nrs) || (p->n_allowed && !p->allowed) ||
+	    (p->n_blocked && !p->blocked))
+		return -EINVAL;
+	for (int i = 0; i < p->n_syscalls; i++)
+		if (p->syscall_nrs[i] < 0 || p->syscall_nrs[i] >= PCMC_NR_SYSCALLS_MAX)
+			return -EINVAL;
+	return 0;
+}
+
+static int write_record(struct dataplane *dp, const struct dp_pod *pod)
+{
+	struct pcmc_pod_record rec = {
+		.slot = pod->slot,
+		.flags = (pod->want_syscalls ? PCMC_POD_SYSCALLS : 0) | (pod->want_firewall ? PCMC_POD_FIREWALL : 0),
+		.ifindex = pod->ifindex,
+		.netns_ino = pod->netns_ino,
+	};
+	struct pcmc_pod_key key;
+
+	memset(&key, 0, sizeof(key));
+	memcpy(key.uid, pod->uid, strnlen(pod->uid, sizeof(key.uid) - 1));
+	return bpf_map_update_elem(dp->pods_fd, &key, &rec, BPF_ANY);
+}
+
+static struct dp_pod *pod_new(struct dataplane *dp, const struct pod_ref *ref, int *err)
+{
+	struct pcmc_sys_policy old;
+	struct dp_pod *pod;
+	uint32_t slot = PCMC_MAX_PODS;
+
+	/* Round robin: a freed slot is reused as late as possible. */
+	for (uint32_t i = 0; i < PCMC_MAX_PODS; i++) {
+		uint32_t s = (dp->next_slot + i) % PCMC_MAX_PODS;
+
+		if (!dp->pods[s]) {
+			slot = s;
+			break;
+		}
+	}
+	if (slot == PCMC_MAX_PODS) {
+		*err = -ENOSPC;
+		return NULL;
+	}
+	pod = calloc(1, sizeof(*pod));
+	if (!pod) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	snprintf(pod->uid, sizeof(pod->uid), "%s", ref->uid);
+	pod->slot = slot;
+	pod->netns_fd = -1;
+	pod->fw_prog_fd = -1;
+	for (int i = 0; i < PCMC_MAX_LISTED; i++)
+		pod->listed_nr[i] = -1;
+	if (bpf_map_lookup_elem(dp->sys_policy_fd, &slot, &old) == 0)
+		pod->gen = old.gen + 1;
+	dp->next_slot = (slot + 1) % PCMC_MAX_PODS;
+	*err = 0;
+	return pod;
+}
+
+/* A new slot starts from zero; the policy stays disabled until the pod's is written. */
+static int reset_slot(struct dataplane *dp, struct dp_pod *pod)
+{
+	struct pcmc_fw_policy fw = { 0 };
+	int err;
+
+	err = dp_write_sys_policy(dp, pod);
+	err = err ?: bpf_map_update_elem(dp->fw_policy_fd, &pod->slot, &fw, BPF_ANY);
+	err = err ?: dp_zero_percpu(dp, dp->sys_counters_fd, pod->slot, sizeof(struct pcmc_sys_counters));
+	err = err ?: dp_zero_percpu(dp, dp->fw_counters_fd, pod->slot, sizeof(struct pcmc_fw_counters));
+	for (uint32_t i = 0; !err && i < PCMC_MAX_LISTED; i++)
+		err = dp_zero_percpu(dp, dp->sys_listed_fd, pod->slot * PCMC_MAX_LISTED + i, sizeof(uint64_t));
+	return err;
+}
+
+/* Listed counter indexes stay with their syscall across changes, so counts never jump; an index
+ * is zeroed after its syscall left the list (policy written) and before it is given again. */
+static int apply_syscalls(struct dataplane *dp, struct dp_pod *pod, const struct pod_policy *p)
+{
+	int n_new = p->syscalls_enabled ? p->n_syscalls : 0;
+	int freed[PCMC_MAX_LISTED], n_freed = 0, err;
+
+	for (int i = 0; i < PCMC_MAX_LISTED; i++) {
+		bool keep = false;
+
+		if (pod->listed_nr[i] < 0)
+			continue;
+		for (int j = 0; j < n_new && !keep; j++)
+			keep = p->syscall_nrs[j] == pod->listed_nr[i];
+		if (!keep) {
+			pod->listed_nr[i] = -1;
+			freed[n_freed++] = i;
+		}
+	}
+	if (n_freed) {
+		err = dp_write_sys_policy(dp, pod);
+		for (int i = 0; !err && i < n_freed; i++)
+			err = dp_zero_percpu(dp, dp->sys_listed_fd, pod->slot * PCMC_MAX_LISTED + freed[i], sizeof(uint64_t));
+		if (err)
+			return dp_pod_fail(pod, err, "writing syscall policy");
+	}
+	for (int j = 0; j < n_new; j++) {
+		int nr = p->syscall_nrs[j], free_index = -1;
+		bool listed = false;
+
+		for (int i = 0; i < PCMC_MAX_LISTED && !listed; i++) {
+			listed = pod->listed_nr[i] == nr;
+			if (free_index < 0 && pod->listed_nr[i] < 0)
+				free_index = i;
+		}
+		if (!listed && free_index >= 0)
+			pod->listed_nr[free_index] = nr;
+	}
+	pod->want_syscalls = p->syscalls_enabled;
+	err = dp_write_sys_policy(dp, pod);
+	if (err)
+		return dp_pod_fail(pod, err, "writing syscall policy");
+
+	if (!pod->want_syscalls)
+		return dp_untrack_cgroups(dp, pod);
+	err = dp_track_cgroups(dp, pod);
+	if (err < 0)
+		return dp_pod_fail(pod, err, err == -ENOENT ? "pod cgroup not found (retried on refresh)" :
+				   "attaching cgroup storage");
+	return 0;
+}
+
+static int put_rule(struct dataplane *dp, uint32_t slot, uint16_t port, uint8_t verdict)
+{
+	struct pcmc_fw_rule_key key = { .slot = slot, .port = port };
+
+	return bpf_map_update_elem(dp->fw_rules_fd, &key, &verdict, BPF_ANY);
+}
+
+static void delete_rule(struct dataplane *dp, uint32_t slot, uint16_t port)
+{
+	struct pcmc_fw_rule_key key = { .slot = slot, .port = port };
+
+	bpf_map_delete_elem(dp->fw_rules_fd, &key);
+}
+
+/* (1) upsert every new rule, (2) new default, (3) delete rules the policy no longer has: every
+ * port changes verdict at most once. A failed upsert restores the old rules of this pod. */
+static int apply_rules(struct dataplane *dp, struct dp_pod *pod, struct fw_rule *rules, int n,
+		       uint32_t default_verdict)
+{
+	struct pcmc_fw_policy fw = { .default_verdict = default_verdict };
+	int err = 0, i;
+
+	for (i = 0; i < n; i++) {
+		const struct fw_rule *old = find_rule(pod->rules, pod->n_rules, rules[i].port);
+
+		if (old && old->verdict == rules[i].verdict)
+			continue;
+		err = put_rule(dp, pod->slot, rules[i].port, rules[i].verdict);
+		if (err)
+			break;
+	}
+	if (!err)
+		err = bpf_map_update_elem(dp->fw_policy_fd, &pod->slot, &fw, BPF_ANY);
+	if (err) {
+		for (int j = 0; j < i && j < n; j++) {
+			const struct fw_rule *old = find_rule(pod->rules, pod->n_rules, rules[j].port);
+
+			if (!old)
+				delete_rule(dp, pod->slot, rules[j].port);
+			else if (old->verdict != rules[j].verdict)
+				put_rule(dp, pod->slot, old->port, old->verdict);
+		}
+		free(rules);
+		return err;
+	}
+	for (int j = 0; j < pod->n_rules; j++)
+		if (!find_rule(rules, n, pod->rules[j].port))
+			delete_rule(dp, pod->slot, pod->rules[j].port);
+	dp->n_rules_total += n - pod->n_rules;
+	free(pod->rules);
+	pod->rules = rules;
+	pod->n_rules = n;
+	pod->default_verdict = default_verdict;
+	return 0;
+}
+
+static int load_fw_prog(struct dataplane *dp, struct dp_pod *pod)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp->dir);
+	struct l4_firewall *skel;
+	char path[PATH_MAX];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/pods/%s/fw", dp->dir, pod->uid);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		pod->fw_prog_fd = fd;
+		return 0;
+	}
+	skel = l4_firewall__open_opts(&oo);
+	if (!skel)
+		return -errno;
+	skel->rodata->pod_slot = pod->slot;
+	err = l4_firewall__load(skel);
+	if (!err) {
+		fd = dup(bpf_program__fd(skel->progs.pcmc_l4_fw));
+		err = fd < 0 ? -errno : 0;
+	}
+	l4_firewall__destroy(skel);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/pods/%s", dp->dir, pod->uid);
+	err = pins_mkdir(path);
+	snprintf(path, sizeof(path), "%s/pods/%s/fw", dp->dir, pod->uid);
+	if (!err && bpf_obj_pin(fd, path) < 0)
+		err = -errno;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	pod->fw_prog_fd = fd;
+	return 0;
+}
+
+int dp_open_pod_netns(struct dataplane *dp, struct dp_pod *pod)
+{
+	char dir[PATH_MAX];
+	uint64_t ino = 0;
+	pid_t pid = 0;
+	int fd;
+
+	if (pod_cgroups_find(dp->cgroup_root, pod->uid, dir, sizeof(dir)) == 0)
+		pid = pod_cgroups_any_pid(dir);
+	if (pid > 0) {
+		fd = pod_netns_open_pid(pid, &ino);
+		if (fd >= 0 && ino == dp->host_netns_ino) {
+			close(fd);
+			return -EINVAL; /* hostNetwork pod: its eth0 is the node's */
+		}
+	} else if (pod->netns_ino) {
+		fd = pod_netns_open_ino(pod->netns_ino);
+		ino = pod->netns_ino;
+	} else {
+		return -ESRCH;
+	}
+	if (fd < 0)
+		return fd;
+	if (pod->netns_fd >= 0 && ino == pod->netns_ino) {
+		close(fd);
+		return 0;
+	}
+	if (pod->netns_fd >= 0)
+		close(pod->netns_fd);
+	pod->netns_fd = fd;
+	if (pod->netns_ino != ino)
+		pod->fw_attached = false; /* a new sandbox: attach again */
+	pod->netns_ino = ino;
+	return 0;
+}
+
+struct tc_call {
+	struct tc_fw fw;
+	int (*op)(struct tc_fw *fw);
+};
+
+static int run_tc(void *arg)
+{
+	struct tc_call *call = arg;
+
+	return call->op(&call->fw);
+}
+
+static int tc_in_pod(struct dataplane *dp, struct dp_pod *pod, int (*op)(struct tc_fw *fw))
+{
+	uint32_t ids[MAX_OUR_PROG_IDS];
+	struct tc_call call = {
+		.fw = {
+			.ifname = dp->ifname,
+			.handle = dp->tc_handle,
+			.priority = dp->tc_priority,
+			.our_prog_ids = ids,
+			.n_our_prog_ids = dp_our_prog_ids(dp, pod->uid, ids, MAX_OUR_PROG_IDS),
+			.prog_fd = pod->fw_prog_fd,
+		},
+		.op = op,
+	};
+	int err = pod_netns_run(pod->netns_fd, run_tc, &call);
+
+	if (!err)
+		pod->ifindex = call.fw.ifindex;
+	return err;
+}
+
+int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod)
+{
+	int err;
+
+	if (!pod->want_firewall)
+		return 0;
+	if (pod->fw_prog_fd < 0) {
+		err = load_fw_prog(dp, pod);
+		if (err)
+			return dp_pod_fail(pod, err, "loading firewall program");
+	}
+	err = dp_open_pod_netns(dp, pod);
+	if (err)
+		return dp_pod_fail(pod, err, err == -ESRCH ? "no process in the pod to find its netns (retried on refresh)" :
+				   err == -EINVAL ? "pod uses the host network namespace" : "opening pod netns");
+	if (pod->fw_attached)
+		return 0;
+	err = tc_in_pod(dp, pod, tc_fw_attach);
+	if (err)
+		return dp_pod_fail(pod, err, err == -EEXIST ? "another tool's TC filter holds pcmc's handle/priority" :
+				   err == -ENODEV ? "pod interface not found" : "attaching TC filter");
+	pod->fw_attached = true;
+	pod->error[0] = '\0';
+	err = write_record(dp, pod);
+	if (err)
+		return dp_pod_fail(pod, err, "writing pod record");
+	return 0;
+}
+
+int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod)
+{
+	char path[PATH_MAX];
+	int err;
+
+	err = dp_open_pod_netns(dp, pod);
+	if (!err)
+		err = tc_in_pod(dp, pod, tc_fw_detach);
+	if (err == -EEXIST)
+		log_warn("TC filter at pcmc's handle/priority is not ours, left in place",
+			 LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref));
+	else if (err && err != -ESRCH && err != -ENOENT)
+		return dp_pod_fail(pod, err, "detaching TC filter");
+	pod->fw_attached = false;
+	if (pod->fw_prog_fd >= 0)
+		close(pod->fw_prog_fd);
+	pod->fw_prog_fd = -1;
+	snprintf(path, sizeof(path), "%s/pods/%s", dp->dir, pod->uid);
+	pins_remove_tree(path);
+	return 0;
+}
+
+int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const struct pod_policy *p)
+{
+	struct fw_rule *rules = NULL;
+	struct dp_pod *pod;
+	bool created = false;
+	int n_rules = 0, err;
+
+	err = validate(ref, p);
+	if (err) {
+		log_error("invalid pod policy", LOG_STR("pod_uid", ref && ref->uid ? ref->uid : ""), LOG_ERRNO(err));
+		return err;
+	}
+	pod = dp_find_pod(dp, ref->uid);
+	if (!pod) {
+		pod = pod_new(dp, ref, &err);
+		if (!pod) {
+			log_error("pod dataplane failed", LOG_STR("pod_uid", ref->uid),
+				  LOG_STR("what", "no free pod slot (too many pods)"), LOG_ERRNO(err));
+			return err;
+		}
+		created = true;
+	}
+	if (ref->namespace && ref->name)
+		snprintf(pod->ref, sizeof(pod->ref), "%s/%s", ref->namespace, ref->name);
+	else
+		snprintf(pod->ref, sizeof(pod->ref), "%s", ref->uid);
+	pod->error[0] = '\0';
+
+	if (p->firewall_enabled) {
+		err = build_rules(p, &rules, &n_rules);
+		if (!err && dp->n_rules_total - pod->n_rules + union_size(pod->rules, pod->n_rules, rules, n_rules) >
+			    PCMC_MAX_FW_RULES)
+			err = -ENOSPC;
+		if (err) {
+			free(rules);
+			dp_pod_fail(pod, err, err == -ENOSPC ? "firewall rule map full (too many port rules on this node)" :
+				    "building rules");
+			if (created)
+				dp_pod_free(pod);
+			return err;
+		}
+	}
+	if (created) {
+		dp->pods[pod->slot] = pod;
+		pod->want_syscalls = pod->want_firewall = false;
+		err = write_record(dp, pod);
+		err = err ?: reset_slot(dp, pod);
+		if (err) {
+			free(rules);
+			dp_pod_fail(pod, err, "initialising pod slot");
+			dp_remove_pod(dp, pod);
+			return err;
+		}
+	}
+
+	err = apply_syscalls(dp, pod, p);
+	if (p->firewall_enabled) {
+		int fw_err = apply_rules(dp, pod, rules, n_rules, p->default_block ? PCMC_FW_BLOCK : PCMC_FW_ALLOW);
+
+		if (fw_err) {
+			if (fw_err == -E2BIG || fw_err == -ENOSPC)
+				fw_err = -ENOSPC;
+			return dp_pod_fail(pod, fw_err, "writing port rules (old rules kept)");
+		}
+		pod->want_firewall = true;
+		fw_err = write_record(dp, pod);
+		fw_err = fw_err ?: dp_ensure_firewall(dp, pod);
+		err = err ?: fw_err;
+	} else if (pod->want_firewall || pod->fw_prog_fd >= 0) {
+		int fw_err = dp_detach_firewall(dp, pod);
+
+		if (!fw_err) {
+			struct pcmc_fw_policy fw = { 0 };
+
+			apply_rules(dp, pod, calloc(1, sizeof(struct fw_rule)), 0, 0);
+			bpf_map_update_elem(dp->fw_policy_fd, &pod->slot, &fw, BPF_ANY);
+			pod->want_firewall = false;
+		}
+		err = err ?: fw_err;
+	}
+	if (!err)
+		err = write_record(dp, pod);
+	if (!err) {
+		pod->error[0] = '\0';
+		log_info("pod applied", LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref),
+			 LOG_INT("slot", pod->slot), LOG_BOOL("syscalls", pod->want_syscalls),
+			 LOG_BOOL("firewall", pod->want_firewall), LOG_INT("rules", pod->n_rules));
+	}
+	return err;
+}
+
+int dp_remove_pod(struct dataplane *dp, struct dp_pod *pod)
+{
+	struct pcmc_fw_policy fw = { 0 };
+	struct pcmc_pod_key key;
+	char path[PATH_MAX];
+	int err = 0;
+
+	if (pod->want_firewall || pod->fw_prog_fd >= 0) {
+		err = dp_detach_firewall(dp, pod);
+		if (err)
+			return err;
+	}
+	dp_untrack_cgroups(dp, pod);
+	pod->want_syscalls = false;
+	for (int i = 0; i < PCMC_MAX_LISTED; i++)
+		pod->listed_nr[i] = -1;
+	dp_write_sys_policy(dp, pod);
+	bpf_map_update_elem(dp->fw_policy_fd, &pod->slot, &fw, BPF_ANY);
+	for (int i = 0; i < pod->n_rules; i++)
+		delete_rule(dp, pod->slot, pod->rules[i].port);
+	dp->n_rules_total -= pod->n_rules;
+	snprintf(path, sizeof(path), "%s/pods/%s", dp->dir, pod->uid);
+	pins_remove_tree(path);
+	memset(&key, 0, sizeof(key));
+	memcpy(key.uid, pod->uid, strnlen(pod->uid, sizeof(key.uid) - 1));
+	bpf_map_delete_elem(dp->pods_fd, &key);
+	log_info("pod removed", LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref), LOG_INT("slot", pod->slot));
+	dp->pods[pod->slot] = NULL;
+	dp_pod_free(pod);
+	return 0;
+}
+
+int dataplane_remove_pod(struct dataplane *dp, const char *uid)
+{
+	struct dp_pod *pod = uid ? dp_find_pod(dp, uid) : NULL;
+
+	return pod ? dp_remove_pod(dp, pod) : -ENOENT;
+}

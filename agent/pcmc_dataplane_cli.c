@@ -1,0 +1,164 @@
+/* pcmc-dataplane: applies pod policies from flags through the dataplane API and exits, or stays
+ * (following containers) until SIGTERM. Used by the restart tests and for manual checks. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/dataplane.h"
+#include "common/log.h"
+
+#define MAX_PODS  64
+#define MAX_PORTS 1024
+
+struct cli_pod {
+	const char *uid;
+	struct pod_policy policy;
+	int syscalls[DATAPLANE_MAX_SYSCALLS];
+	uint16_t allowed[MAX_PORTS], blocked[MAX_PORTS];
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: pcmc-dataplane [--pin-root DIR] [--cgroup-root DIR] [--ifname NAME] [--layout N]\n"
+		"         [--pod UID [--syscalls NR,..] [--allow PORT,..] [--block PORT,..] [--default-block]\n"
+		"                    [--no-firewall]]...  [--remove UID] [--orphans] [--counters] [--stay]\n"
+		"  Each --pod starts a pod; the policy flags after it belong to it. --orphans removes every\n"
+		"  pinned pod not given with --pod. --stay keeps running (following containers) until SIGTERM.\n");
+}
+
+static int parse_list(const char *s, int *out, int max)
+{
+	int n = 0;
+
+	while (*s && n < max) {
+		char *end;
+		long v = strtol(s, &end, 10);
+
+		if (end == s || v < 0 || v > 65535)
+			return -EINVAL;
+		out[n++] = (int)v;
+		s = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			return -EINVAL;
+	}
+	return n;
+}
+
+static int parse_ports(const char *s, uint16_t *out)
+{
+	int tmp[MAX_PORTS], n = parse_list(s, tmp, MAX_PORTS);
+
+	for (int i = 0; i < n; i++)
+		out[i] = (uint16_t)tmp[i];
+	return n;
+}
+
+static void print_counters(struct dataplane *dp)
+{
+	static struct pod_counters c[MAX_PODS];
+	int n = dataplane_read_counters(dp, c, MAX_PODS);
+
+	for (int i = 0; i < n; i++) {
+		printf("pod %s syscalls_total %llu outside_list %llu allowed %llu blocked %llu", c[i].uid,
+		       (unsigned long long)c[i].syscalls_total, (unsigned long long)c[i].syscalls_outside_list,
+		       (unsigned long long)c[i].packets_allowed, (unsigned long long)c[i].packets_blocked);
+		for (int j = 0; j < c[i].n_listed; j++)
+			printf(" nr%d %llu", c[i].listed_nr[j], (unsigned long long)c[i].listed_count[j]);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	static struct cli_pod pods[MAX_PODS];
+	struct dataplane_opts opts = { 0 };
+	const char *remove_uid = NULL;
+	bool orphans = false, counters = false, stay = false;
+	struct cli_pod *cur = NULL;
+	struct dataplane *dp;
+	int n_pods = 0, err = 0;
+
+	log_set_component("pcmc-dataplane");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int n;
+
+		if (!strcmp(a, "--orphans")) { orphans = true; continue; }
+		if (!strcmp(a, "--counters")) { counters = true; continue; }
+		if (!strcmp(a, "--stay")) { stay = true; continue; }
+		if (!strcmp(a, "--default-block") && cur) { cur->policy.default_block = true; continue; }
+		if (!strcmp(a, "--no-firewall") && cur) { cur->policy.firewall_enabled = false; continue; }
+		if (!v) { usage(); return 2; }
+		i++;
+		if (!strcmp(a, "--pin-root")) opts.pin_root = v;
+		else if (!strcmp(a, "--cgroup-root")) opts.cgroup_root = v;
+		else if (!strcmp(a, "--ifname")) opts.pod_ifname = v;
+		else if (!strcmp(a, "--layout")) opts.layout_version = atoi(v);
+		else if (!strcmp(a, "--remove")) remove_uid = v;
+		else if (!strcmp(a, "--pod") && n_pods < MAX_PODS) {
+			cur = &pods[n_pods++];
+			cur->uid = v;
+			cur->policy.firewall_enabled = true;
+			cur->policy.syscalls_enabled = true;
+		} else if (!strcmp(a, "--syscalls") && cur && (n = parse_list(v, cur->syscalls, DATAPLANE_MAX_SYSCALLS)) >= 0) {
+			cur->policy.syscall_nrs = cur->syscalls;
+			cur->policy.n_syscalls = n;
+		} else if (!strcmp(a, "--allow") && cur && (n = parse_ports(v, cur->allowed)) >= 0) {
+			cur->policy.allowed = cur->allowed;
+			cur->policy.n_allowed = n;
+		} else if (!strcmp(a, "--block") && cur && (n = parse_ports(v, cur->blocked)) >= 0) {
+			cur->policy.blocked = cur->blocked;
+			cur->policy.n_blocked = n;
+		} else { usage(); return 2; }
+	}
+
+	err = dataplane_open(&opts, &dp);
+	if (err)
+		return 1;
+	for (int i = 0; i < n_pods; i++) {
+		struct pod_ref ref = { .uid = pods[i].uid };
+
+		err = dataplane_apply_pod(dp, &ref, &pods[i].policy) ?: err;
+	}
+	if (remove_uid)
+		err = dataplane_remove_pod(dp, remove_uid) ?: err;
+	if (orphans) {
+		const char *uids[MAX_PODS];
+		int removed;
+
+		for (int i = 0; i < n_pods; i++)
+			uids[i] = pods[i].uid;
+		removed = dataplane_remove_orphans(dp, uids, n_pods);
+		err = removed < 0 ? removed : err;
+	}
+	if (counters)
+		print_counters(dp);
+	if (stay) {
+		struct pollfd pfd = { .fd = dataplane_event_fd(dp), .events = POLLIN };
+
+		signal(SIGTERM, on_signal);
+		signal(SIGINT, on_signal);
+		printf("ready\n");
+		fflush(stdout);
+		while (!stop) {
+			if (poll(&pfd, 1, 1000) >= 0)
+				dataplane_refresh(dp);
+		}
+	}
+	dataplane_close(dp);
+	return err ? 1 : 0;
+}
