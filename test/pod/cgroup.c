@@ -87,6 +87,19 @@ static int pod_path_parts(const struct testpod *pod, char parts[3][128], int *n)
 	return 0;
 }
 
+int cgroup_pod_path(const struct testpod *pod, char *buf, size_t len)
+{
+	char parts[3][128];
+	size_t off;
+	int n;
+
+	pod_path_parts(pod, parts, &n);
+	off = (size_t)snprintf(buf, len, "%s", pod->cgroup_root);
+	for (int i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "/%s", parts[i]);
+	return off >= len ? -ENAMETOOLONG : 0;
+}
+
 static int try_make_pod(struct testpod *pod)
 {
 	char parts[3][128], path[PATH_MAX];

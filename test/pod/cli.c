@@ -1,5 +1,6 @@
 /* pcmc-testpod: the test pod for shell scripts (node simulator). create leaves the pod running
  * and records it in <state-dir>/<name>.json; exec, syscalls and delete find it there. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -7,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,7 +24,9 @@ static const char usage_text[] =
 	"                             [--qos guaranteed|burstable|besteffort] [--cgroup-root P]\n"
 	"                             [--ipv4 A] [--ipv6 A] [--tcp PORT]... [--udp PORT]...\n"
 	"                             [--containers K] [--serve-mask M]\n"
-	"       pcmc-testpod delete   --state-dir DIR --name N\n"
+	"       pcmc-testpod delete   --state-dir DIR --name N [--uid U] [--cgroup-root P]\n"
+	"                             (without a state file: removes netns, veth and, with --uid,\n"
+	"                             the pod cgroups of any driver/QoS)\n"
 	"       pcmc-testpod exec     --state-dir DIR --name N [--container K] -- CMD [ARGS...]\n"
 	"       pcmc-testpod syscalls --state-dir DIR --name N --count C [--syscall getppid]\n"
 	"                             [--container K]\n"
@@ -72,6 +77,19 @@ static int pick(const char *cmd, const char *flag, const char *text, const char 
 	if (n == 2)
 		usage_error(cmd, "%s: bad value '%s' (want %s|%s)", flag, text, names[0], names[1]);
 	usage_error(cmd, "%s: bad value '%s' (want %s|%s|%s)", flag, text, names[0], names[1], names[2]);
+}
+
+static bool valid_uid(const char *uid)
+{
+	if (strlen(uid) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? uid[i] != '-' : !strchr("0123456789abcdefABCDEF", uid[i]))
+			return false;
+	}
+	return true;
 }
 
 static void parse(int argc, char **argv, struct options *o)
@@ -135,7 +153,7 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'h': fputs(usage_text, stdout); exit(0);
 		default:
 			if (optopt)
-				usage_error(cmd, "option needs a value or is unknown: '%s'", argv[optind - 1]);
+				usage_error(cmd, "%s: missing value", argv[optind - 1]);
 			usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -146,8 +164,25 @@ static void parse(int argc, char **argv, struct options *o)
 		usage_error(cmd, "--name is required");
 	if (strlen(o->name) > TESTPOD_NAME_MAX || !o->name[0] || strchr(o->name, '/'))
 		usage_error(cmd, "--name: bad value '%s' (want 1-%d chars of a-z 0-9 -)", o->name, TESTPOD_NAME_MAX);
+	for (const char *p = o->name; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-", *p) || o->name[0] == '-')
+			usage_error(cmd, "--name: bad value '%s' (want 1-%d chars of a-z 0-9 -)", o->name,
+				    TESTPOD_NAME_MAX);
 	if (strcmp(cmd, "create") == 0 && !o->uid)
 		usage_error(cmd, "--uid is required");
+	if (o->uid && !valid_uid(o->uid))
+		usage_error(cmd, "--uid: bad value '%s' (want a 36-char UID like 0f8a3c6e-1b2d-4e5f-8a9b-0c1d2e3f4a5b)",
+			    o->uid);
+	if (o->cgroup_root) {
+		struct statfs st;
+
+		if (statfs(o->cgroup_root, &st) < 0 || st.f_type != CGROUP2_SUPER_MAGIC)
+			usage_error(cmd, "--cgroup-root: bad value '%s' (not a cgroup2 directory)", o->cgroup_root);
+	}
+	if (o->ipv4 && inet_pton(AF_INET, o->ipv4, &(struct in_addr){ 0 }) != 1)
+		usage_error(cmd, "--ipv4: bad value '%s' (want an IPv4 address like 10.244.100.5)", o->ipv4);
+	if (o->ipv6 && inet_pton(AF_INET6, o->ipv6, &(struct in6_addr){ 0 }) != 1)
+		usage_error(cmd, "--ipv6: bad value '%s' (want an IPv6 address like fd00:10:244:64::5)", o->ipv6);
 	if (strcmp(cmd, "exec") == 0 && !o->argv[0])
 		usage_error(cmd, "missing command after --");
 	if (strcmp(cmd, "exec") && o->argv[0])
@@ -211,8 +246,13 @@ static int cmd_delete(const struct options *o)
 
 	state_path(o, path, sizeof(path));
 	err = testpod_load(path, &pod);
-	if (err == -ENOENT)
-		return 0; /* already gone */
+	if (err == -ENOENT) {
+		/* No state: already gone, or its creator died before writing it. Remove what the
+		 * name (and --uid, if given) identify, so a delete always leaves nothing behind. */
+		if ((err = testpod_purge(o->cgroup_root, o->name, o->uid)))
+			return fail("cannot purge pod", o->name, err);
+		return 0;
+	}
 	if (err)
 		return fail("cannot read state of pod", o->name, err);
 	if ((err = testpod_destroy_checked(pod)))

@@ -56,6 +56,9 @@ struct testpod {
 	bool daemonize;
 	int n_containers;
 	struct pod_container containers[TESTPOD_MAX_CONTAINERS];
+	/* pods this process created and has not destroyed yet, torn down at exit() */
+	struct testpod *next_live;
+	pid_t owner;
 };
 
 /* command.c: run a program (no shell), its stderr captured into the error log. 0, -EIO (exit
@@ -70,6 +73,8 @@ int random_hex(char *buf, size_t n_hex); /* n_hex random hex chars + NUL */
 int cgroup_resolve_root(const char *requested, char *root, size_t len);
 /* Fills pod->pod_cgroup and the parent chain; mkdirs missing parents and the pod dir. */
 int cgroup_make_pod(struct testpod *pod);
+/* Just the path of the pod cgroup for pod's driver/QoS/uid (nothing created). */
+int cgroup_pod_path(const struct testpod *pod, char *buf, size_t len);
 int cgroup_container_path(const struct testpod *pod, const char *id, char *buf, size_t len);
 int cgroup_make_container(struct testpod *pod, struct pod_container *c);
 /* Kills everything in dir, waits until cgroup.procs is empty, rmdir. ENOENT is success. */

@@ -26,14 +26,21 @@
 
 /* ---- fixtures ---- */
 
-static void random_uid(char *buf)
-{
-	FILE *f = fopen("/proc/sys/kernel/random/uuid", "re");
+/* Every pod this suite makes, so main() can purge what a killed earlier run left behind. */
+static const char *const pod_names[] = {
+	"tp-layout-0", "tp-layout-1", "tp-layout-2", "tp-layout-3", "tp-layout-4", "tp-layout-5",
+	"tp-traffic", "tp-guard", "tp-spawn", "tp-restart", "tp-destroy", "tp-dup", "tp-share-a",
+	"tp-share-b", "tp-atexit", "tp-purge", "tp-cli", "tp-cli-nostate",
+};
 
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(fgets(buf, 37, f));
-	fclose(f);
-	buf[36] = '\0';
+/* The pod UID is derived from the name (FNV-1a), so a purge can find the cgroups. */
+static void uid_for(const char *name, char *buf)
+{
+	unsigned long long h = 14695981039346656037ULL;
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	snprintf(buf, 37, "7e570000-0000-4000-8000-%012llx", h & 0xffffffffffffULL);
 }
 
 static struct testpod *make_pod(const char *name, int last_octet, enum testpod_driver driver,
@@ -49,7 +56,7 @@ static struct testpod *make_pod(const char *name, int last_octet, enum testpod_d
 	struct testpod *pod = NULL;
 	int err;
 
-	random_uid(uid);
+	uid_for(name, uid);
 	if (uid_out)
 		strcpy(uid_out, uid);
 	snprintf(v4, sizeof(v4), "10.244.250.%d", last_octet);
@@ -355,6 +362,70 @@ START_TEST(shared_kubepods_parents_outlive_the_first_pod)
 }
 END_TEST
 
+/* Creates a pod in a child that then leaves with exit(1) (like a failed ck_assert) or _exit(0)
+ * (like a SIGKILLed test: no exit handlers); reports the pod cgroup + netns paths. */
+static void create_and_leave(const char *name, int last_octet, bool run_exit_handlers,
+			     char *pod_cg, char *netns, char *veth)
+{
+	char buf[8192] = "";
+	int fds[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct testpod_spec spec = { .name = name, .n_containers = 2, .tcp_ports = { TCP_PORT },
+					     .n_tcp = 1, .qos = TESTPOD_BURSTABLE };
+		char uid[40], v4[32];
+		struct testpod *pod;
+
+		uid_for(name, uid);
+		snprintf(v4, sizeof(v4), "10.244.250.%d", last_octet);
+		spec.uid = uid;
+		spec.ipv4 = v4;
+		if (testpod_create(&spec, &pod))
+			_exit(3);
+		dprintf(fds[1], "%s\n%s\n%s\n", testpod_cgroup_dir(pod), testpod_netns_path(pod),
+			testpod_host_veth(pod));
+		if (run_exit_handlers)
+			exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	ck_assert_int_gt(read(fds[0], buf, sizeof(buf) - 1), 0);
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(sscanf(buf, "%4095s %255s %15s", pod_cg, netns, veth), 3);
+}
+
+START_TEST(pod_of_a_test_that_exits_early_is_destroyed_at_exit)
+{
+	char pod_cg[4096], netns[256], veth[IFNAMSIZ];
+
+	create_and_leave("tp-atexit", 31, true, pod_cg, netns, veth);
+	ck_assert(!path_exists(pod_cg));
+	ck_assert(!path_exists(netns));
+	ck_assert_uint_eq(if_nametoindex(veth), 0);
+}
+END_TEST
+
+START_TEST(purge_removes_what_a_killed_creator_left_behind)
+{
+	char pod_cg[4096], netns[256], veth[IFNAMSIZ], uid[40];
+
+	create_and_leave("tp-purge", 32, false, pod_cg, netns, veth);
+	ck_assert(path_exists(pod_cg)); /* a SIGKILLed creator cannot clean up */
+	ck_assert(path_exists(netns));
+	uid_for("tp-purge", uid);
+	ck_assert_int_eq(testpod_purge(NULL, "tp-purge", uid), 0);
+	ck_assert(!path_exists(pod_cg));
+	ck_assert(!path_exists(netns));
+	ck_assert_uint_eq(if_nametoindex(veth), 0);
+	ck_assert_int_eq(testpod_purge(NULL, "tp-purge", uid), 0); /* nothing left: still fine */
+}
+END_TEST
+
 /* ---- CLI ---- */
 
 /* Runs the CLI, returns its exit status; stdout into out (if given). */
@@ -399,7 +470,7 @@ START_TEST(cli_create_exec_syscalls_delete_round_trip_leaves_nothing_behind)
 	cJSON *json;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	random_uid(uid);
+	uid_for("tp-cli", uid);
 	ck_assert_int_eq(cli(out, sizeof(out),
 			     "create --state-dir %s --name tp-cli --uid %s --driver systemd --qos burstable "
 			     "--ipv4 10.244.250.30 --ipv6 fd00:10:244:fa::1e --tcp %d --udp %d --containers 2",
@@ -456,6 +527,29 @@ START_TEST(cli_create_exec_syscalls_delete_round_trip_leaves_nothing_behind)
 }
 END_TEST
 
+START_TEST(cli_delete_without_state_file_removes_the_pod_by_name_and_uid)
+{
+	char dir[] = "/tmp/pcmc-testpod-XXXXXX", out[16384], uid[40], state[4096], pod_cg[4096];
+	cJSON *json;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	uid_for("tp-cli-nostate", uid);
+	ck_assert_int_eq(cli(out, sizeof(out), "create --state-dir %s --name tp-cli-nostate --uid %s "
+			     "--ipv4 10.244.250.33 --tcp %d", dir, uid, TCP_PORT), 0);
+	json = cJSON_Parse(out);
+	ck_assert_ptr_nonnull(json);
+	snprintf(pod_cg, sizeof(pod_cg), "%s", json_str(json, "podCgroup"));
+	cJSON_Delete(json);
+	snprintf(state, sizeof(state), "%s/tp-cli-nostate.json", dir);
+	ck_assert_int_eq(unlink(state), 0);
+	ck_assert_int_eq(cli(NULL, 0, "delete --state-dir %s --name tp-cli-nostate --uid %s", dir, uid), 0);
+	ck_assert(!path_exists(pod_cg));
+	ck_assert(!path_exists("/run/netns/pcmc-tp-cli-nostate"));
+	ck_assert_int_eq(testclient_tcp_connect("10.244.250.33", TCP_PORT, 1000), -EHOSTUNREACH);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("test pod");
@@ -478,7 +572,17 @@ int main(void)
 	tcase_add_test(tc, failed_create_leaves_nothing_and_does_not_touch_the_existing_pod);
 	tcase_add_test(tc, shared_kubepods_parents_outlive_the_first_pod);
 	tcase_add_test(tc, cli_create_exec_syscalls_delete_round_trip_leaves_nothing_behind);
+	tcase_add_test(tc, pod_of_a_test_that_exits_early_is_destroyed_at_exit);
+	tcase_add_test(tc, purge_removes_what_a_killed_creator_left_behind);
+	tcase_add_test(tc, cli_delete_without_state_file_removes_the_pod_by_name_and_uid);
 	suite_add_tcase(s, tc);
+	/* Leftovers of an earlier run that was SIGKILLed (timeouts) would make creates fail. */
+	for (size_t i = 0; i < sizeof(pod_names) / sizeof(pod_names[0]); i++) {
+		char uid[40];
+
+		uid_for(pod_names[i], uid);
+		testpod_purge(NULL, pod_names[i], uid);
+	}
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-"); /* "ok N - ..." lines on stdout */
 	srunner_run_all(sr, CK_SILENT);

@@ -6,9 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "test/pod/internal.h"
+
+static void keep_first(int *err, int e)
+{
+	if (e && !*err)
+		*err = e;
+}
 
 static bool valid_name(const char *name)
 {
@@ -102,6 +109,45 @@ static int fill_from_spec(struct testpod *pod, const struct testpod_spec *spec)
 	return 0;
 }
 
+/* The at-exit safety net: a test that fails half way still removes its pods (a failing
+ * ck_assert exits the forked test process). Forks (servers, spawned children) do not match
+ * owner, so they never tear down their parent's pods. */
+static struct testpod *live_pods;
+
+static void destroy_live_pods(void)
+{
+	struct testpod *pod = live_pods, *next;
+
+	for (; pod; pod = next) {
+		next = pod->next_live;
+		if (pod->owner == getpid())
+			testpod_destroy(pod);
+	}
+}
+
+static void track(struct testpod *pod)
+{
+	static bool registered;
+
+	if (pod->daemonize)
+		return;
+	if (!registered && atexit(destroy_live_pods) == 0)
+		registered = true;
+	pod->owner = getpid();
+	pod->next_live = live_pods;
+	live_pods = pod;
+}
+
+static void untrack(struct testpod *pod)
+{
+	for (struct testpod **p = &live_pods; *p; p = &(*p)->next_live) {
+		if (*p == pod) {
+			*p = pod->next_live;
+			return;
+		}
+	}
+}
+
 int testpod_create(const struct testpod_spec *spec, struct testpod **out)
 {
 	struct testpod *pod;
@@ -128,6 +174,7 @@ int testpod_create(const struct testpod_spec *spec, struct testpod **out)
 		    (err = process_start(pod, c->cgroup, server_main, i, &c->server)))
 			goto fail;
 	}
+	track(pod);
 	*out = pod;
 	return 0;
 fail:
@@ -136,18 +183,13 @@ fail:
 	return err;
 }
 
-static void keep_first(int *err, int e)
-{
-	if (e && !*err)
-		*err = e;
-}
-
 int testpod_destroy_checked(struct testpod *pod)
 {
 	int err = 0;
 
 	if (!pod)
 		return 0;
+	untrack(pod);
 	for (int i = 0; i < pod->n_containers; i++)
 		keep_first(&err, process_kill(&pod->containers[i].server));
 	keep_first(&err, process_kill(&pod->sandbox.server));
@@ -169,7 +211,44 @@ int testpod_destroy_checked(struct testpod *pod)
 
 void testpod_release(struct testpod *pod)
 {
+	if (pod)
+		untrack(pod);
 	free(pod);
+}
+
+int testpod_purge(const char *cgroup_root, const char *name, const char *uid)
+{
+	struct testpod *pod;
+	int err = 0;
+
+	if (!valid_name(name) || (uid && !valid_uid(uid)))
+		return -EINVAL;
+	pod = calloc(1, sizeof(*pod));
+	if (!pod)
+		return -ENOMEM;
+	snprintf(pod->name, sizeof(pod->name), "%s", name);
+	snprintf(pod->netns_name, sizeof(pod->netns_name), "pcmc-%s", name);
+	snprintf(pod->netns_path, sizeof(pod->netns_path), "/run/netns/%s", pod->netns_name);
+	host_veth_name(name, pod->host_veth);
+	if (uid) {
+		snprintf(pod->uid, sizeof(pod->uid), "%s", uid);
+		err = cgroup_resolve_root(cgroup_root, pod->cgroup_root, sizeof(pod->cgroup_root));
+		for (int d = TESTPOD_CGROUPFS; !err && d <= TESTPOD_SYSTEMD; d++) {
+			for (int q = TESTPOD_GUARANTEED; q <= TESTPOD_BESTEFFORT; q++) {
+				char dir[PATH_MAX];
+
+				pod->driver = (enum testpod_driver)d;
+				pod->qos = (enum testpod_qos)q;
+				if (cgroup_pod_path(pod, dir, sizeof(dir)) == 0)
+					keep_first(&err, cgroup_remove(dir));
+			}
+		}
+	}
+	/* The names are ours by construction (pcmc-<name>, pcmc<hash of name>). */
+	pod->veth_created = pod->netns_created = true;
+	keep_first(&err, network_destroy(pod));
+	free(pod);
+	return err;
 }
 
 void testpod_destroy(struct testpod *pod)

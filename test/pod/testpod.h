@@ -36,7 +36,8 @@ struct testpod_spec {
 
 struct testpod;
 
-/* 0 or -errno; on error nothing is left behind. *out is freed by testpod_destroy. */
+/* 0 or -errno; on error nothing is left behind. *out is freed by testpod_destroy. Pods not yet
+ * destroyed when their creating process calls exit() (a failed ck_assert) are destroyed then. */
 int testpod_create(const struct testpod_spec *spec, struct testpod **out);
 /* Kills its processes by pid, removes veth, netns, cgroups, frees pod; NULL-safe. */
 void testpod_destroy(struct testpod *pod);
@@ -83,6 +84,12 @@ uint64_t testpod_cgroup_id(const char *cgroup_dir);
 int testpod_detect_cgroup_root(char *buf, size_t len);
 /* True while pid runs and is not a zombie (zombies count as gone: PID 1 may never reap them). */
 bool testpod_pid_alive(pid_t pid);
+
+/* Removes whatever a pod with this name (and uid, if not NULL) left behind without its state:
+ * kills the processes in and removes its pod cgroup under either driver and any QoS class,
+ * deletes netns pcmc-<name> and its host veth. For crashed tests and CLI deletes without a
+ * state file. cgroup_root NULL: auto-detect. 0 (also when nothing was there) or -errno. */
+int testpod_purge(const char *cgroup_root, const char *name, const char *uid);
 
 /* State file (JSON) so another process (the CLI) can find and delete a pod. 0 or -errno. */
 int testpod_save(const struct testpod *pod, const char *path);
