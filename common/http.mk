@@ -1,6 +1,6 @@
-# common/http.mk: the HTTP server (and later the metrics registry) both programs link, as
+# common/http.mk: the HTTP server and Prometheus metrics registry both programs link, as
 # build/libpcmc-http.a. Link a program with: $(HTTP_LIB) $(BUILD)/libpcmc-common.a $(HTTP_LDLIBS)
-HTTP_SRCS   := common/http_server.c
+HTTP_SRCS   := common/http_server.c common/metrics.c
 HTTP_OBJS   := $(HTTP_SRCS:%.c=$(BUILD)/%.o)
 HTTP_LIB    := $(BUILD)/libpcmc-http.a
 HTTP_LDLIBS := $(shell pkg-config --libs libwebsockets) -lpthread -lm
@@ -13,7 +13,7 @@ $(HTTP_LIB): $(HTTP_OBJS)
 ALL_TARGETS += $(HTTP_LIB)
 
 # Tests: Check suites printing TAP, talking real HTTP over 127.0.0.1 with libcurl.
-HTTP_TESTS := $(BUILD)/test/common/http_server_test
+HTTP_TESTS := $(BUILD)/test/common/http_server_test $(BUILD)/test/common/metrics_test
 HTTP_TEST_FLAGS := $(shell pkg-config --cflags check libcurl libwebsockets)
 HTTP_TEST_LIBS  := $(shell pkg-config --libs check libcurl)
 
@@ -24,4 +24,4 @@ $(HTTP_TESTS): $(BUILD)/test/common/%_test: test/common/test_%.c test/common/tap
 		$(HTTP_LDLIBS) $(HTTP_TEST_LIBS)
 
 ALL_TARGETS += $(HTTP_TESTS)
-TEST_SUITES += $(BUILD)/test/common/http_server_test
+TEST_SUITES += $(HTTP_TESTS)
