@@ -23,61 +23,93 @@ static void join_argv(const char *const argv[], char *buf, size_t len)
 		off += snprintf(buf + off, len - off, "%s%s", i ? " " : "", argv[i]);
 }
 
-int run_command(const char *const argv[])
+/* Runs argv with stdin from input (or /dev/null) and stdout+stderr captured into output. */
+static int spawn_capture(const char *const argv[], const char *input, char *output, size_t len,
+			 int *status)
 {
-	char cmdline[512], output[2048];
 	posix_spawn_file_actions_t fa;
+	int out[2], in[2] = { -1, -1 }, err;
 	size_t got = 0;
-	int pipefd[2], status, err;
 	pid_t pid;
 
-	join_argv(argv, cmdline, sizeof(cmdline));
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return -errno;
+	if (input && pipe2(in, O_CLOEXEC) < 0) {
 		err = -errno;
-		log_error("pipe failed", LOG_STR("cmd", cmdline), LOG_ERRNO(err));
+		close(out[0]);
+		close(out[1]);
 		return err;
 	}
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	if (input)
+		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
 	err = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
+	close(out[1]);
+	if (input) {
+		close(in[0]);
+		/* small inputs (an nft ruleset) fit in the pipe buffer */
+		if (!err && write(in[1], input, strlen(input)) < 0)
+			err = errno;
+		close(in[1]);
+	}
 	if (err) {
-		close(pipefd[0]);
-		log_error("cannot run command", LOG_STR("cmd", cmdline), LOG_ERRNO(err));
+		close(out[0]);
 		return -err;
 	}
 	for (;;) {
-		ssize_t n = read(pipefd[0], output + got, sizeof(output) - 1 - got);
+		char sink[512];
+		ssize_t n = got < len - 1 ? read(out[0], output + got, len - 1 - got)
+					  : read(out[0], sink, sizeof(sink)); /* keep draining */
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		got += (size_t)n;
-		if (got == sizeof(output) - 1) { /* keep draining so the child never blocks */
-			char sink[512];
-
-			while (read(pipefd[0], sink, sizeof(sink)) > 0)
-				;
-			break;
-		}
+		if (got < len - 1)
+			got += (size_t)n;
 	}
 	output[got] = '\0';
 	while (got && output[got - 1] == '\n')
 		output[--got] = '\0';
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0)
+	close(out[0]);
+	while (waitpid(pid, status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
+	return 0;
+}
+
+int run_command(const char *const argv[])
+{
+	char cmdline[512], output[2048];
+	int status, err;
+
+	join_argv(argv, cmdline, sizeof(cmdline));
+	err = spawn_capture(argv, NULL, output, sizeof(output), &status);
+	if (err) {
+		log_error("cannot run command", LOG_STR("cmd", cmdline), LOG_ERRNO(err));
+		return err;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	log_error("command failed", LOG_STR("cmd", cmdline),
 		  LOG_INT("exit", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)),
 		  LOG_STR("output", output));
 	return -EIO;
+}
+
+int run_command_status(const char *const argv[], const char *input)
+{
+	char output[2048];
+	int status, err = spawn_capture(argv, input, output, sizeof(output), &status);
+
+	if (err)
+		return err;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 int write_file(const char *path, const char *value)

@@ -65,6 +65,10 @@ struct testpod {
  * status != 0) or -errno (spawn failed). */
 int run_command(const char *const argv[]);
 #define RUN(...) run_command((const char *const[]){ __VA_ARGS__, NULL })
+/* Same, but a non-zero exit is an answer (iptables -C), not an error: returns the exit status
+ * (>= 0) or -errno when the program could not run. Input (if not NULL) goes to its stdin. */
+int run_command_status(const char *const argv[], const char *input);
+#define RUN_STATUS(input, ...) run_command_status((const char *const[]){ __VA_ARGS__, NULL }, (input))
 /* Write value to a file (sysctl, cgroup.procs); 0 or -errno, logged with the path. */
 int write_file(const char *path, const char *value);
 int random_hex(char *buf, size_t n_hex); /* n_hex random hex chars + NUL */
@@ -81,6 +85,13 @@ int cgroup_make_container(struct testpod *pod, struct pod_container *c);
 int cgroup_remove(const char *dir);
 void cgroup_remove_parents(struct testpod *pod);
 int cgroup_join(const char *dir); /* moves the calling process into dir */
+
+/* host_policy.c: host-wide pieces every pod relies on, installed idempotently, left in place. */
+int host_install_guard_routes(void);
+int host_allow_pod_to_pod(void);
+/* Per host veth: forward what comes from the pod (IPv4 and, on kernels with force_forwarding,
+ * IPv6) without turning the whole host into an IPv6 router. */
+int host_veth_forwarding(const char *veth);
 
 /* network.c */
 int network_create(struct testpod *pod);

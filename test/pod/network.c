@@ -17,8 +17,6 @@
 /* The EUI-64 link-local the kernel derives from HOST_VETH_MAC on the host side (addr_gen_mode 0):
  * flip the U/L bit of ee -> ec, insert ff:fe. The pod never needs to know any host address. */
 #define POD_GATEWAY_V6 "fe80::ecee:eeff:feee:eeee"
-#define GUARD_V4 "10.244.0.0/16"
-#define GUARD_V6 "fd00:10:244::/48"
 
 void host_veth_name(const char *pod_name, char *buf)
 {
@@ -82,15 +80,6 @@ static bool exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-static int install_guard_routes(void)
-{
-	/* If a pod route is ever missing, traffic for the pod ranges must die here instead of
-	 * following the default route off the machine. Left in place on purpose. */
-	int err = RUN("ip", "route", "replace", "unreachable", GUARD_V4);
-
-	return err ? err : RUN("ip", "-6", "route", "replace", "unreachable", GUARD_V6);
-}
-
 static int setup_pod_side(struct testpod *pod)
 {
 	const char *ns = pod->netns_name;
@@ -124,20 +113,22 @@ static int setup_host_side(struct testpod *pod)
 	int err;
 
 	/* proxy_arp: the pod ARPs for 169.254.1.1, which exists nowhere; the host answers with
-	 * its own MAC because it routes that address elsewhere (needs ip_forward=1, as on nodes). */
+	 * its own MAC because it routes that address elsewhere (needs forwarding on this veth). */
 	if ((err = host_sysctl("ipv4", veth, "proxy_arp", "1")))
 		return err;
 	if (exists("/proc/sys/net/ipv6")) {
-		/* The pod's IPv6 gateway is this side's EUI-64 link-local: make sure IPv6 is on, the
-		 * address is derived from the MAC, and usable at once (DAD would hold it tentative
-		 * for ~1 s, and pod replies would go nowhere meanwhile). */
+		/* The pod's IPv6 gateway is this side's EUI-64 link-local: make sure IPv6 is on and the
+		 * address is derived from the MAC. accept_dad=0 makes it usable at once: with DAD it
+		 * stays tentative ~2 s after the pod side comes up, the host ignores the pod's
+		 * neighbor solicitations, and the first host->pod IPv6 connection took 2037 ms
+		 * (a client with a 1 s timeout would have reported the pod as dropping). */
 		if ((err = host_sysctl("ipv6", veth, "disable_ipv6", "0")) ||
 		    (err = host_sysctl("ipv6", veth, "addr_gen_mode", "0")) ||
 		    (err = host_sysctl("ipv6", veth, "accept_dad", "0")) ||
 		    (err = host_sysctl("ipv6", veth, "accept_ra", "0")))
 			return err;
 	}
-	if ((err = RUN("ip", "link", "set", veth, "up")))
+	if ((err = host_veth_forwarding(veth)) || (err = RUN("ip", "link", "set", veth, "up")))
 		return err;
 	if (pod->ipv4[0]) {
 		snprintf(addr, sizeof(addr), "%s/32", pod->ipv4);
@@ -169,7 +160,7 @@ int network_create(struct testpod *pod)
 			  LOG_STR("pod", pod->name));
 		return -EEXIST;
 	}
-	if ((err = install_guard_routes()))
+	if ((err = host_install_guard_routes()) || (err = host_allow_pod_to_pod()))
 		return err;
 	if ((err = RUN("ip", "netns", "add", pod->netns_name)))
 		return err;

@@ -30,7 +30,7 @@
 static const char *const pod_names[] = {
 	"tp-layout-0", "tp-layout-1", "tp-layout-2", "tp-layout-3", "tp-layout-4", "tp-layout-5",
 	"tp-traffic", "tp-guard", "tp-spawn", "tp-restart", "tp-destroy", "tp-dup", "tp-share-a",
-	"tp-share-b", "tp-atexit", "tp-purge", "tp-cli", "tp-cli-nostate",
+	"tp-share-b", "tp-p2p-a", "tp-p2p-b", "tp-atexit", "tp-purge", "tp-cli", "tp-cli-nostate",
 };
 
 /* The pod UID is derived from the name (FNV-1a), so a purge can find the cgroups. */
@@ -190,9 +190,10 @@ START_TEST(tcp_and_udp_over_ipv4_and_ipv6_from_the_host_answer)
 	struct testpod *pod = make_pod("tp-traffic", 20, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1, NULL);
 	char greeting[64];
 
+	/* IPv6 first, with a short timeout: it must work the moment create returns (DAD). */
+	ck_assert_int_eq(testclient_tcp_connect("fd00:10:244:fa::14", TCP_PORT, 500), 0);
 	ck_assert_int_eq(testclient_tcp_greeting("10.244.250.20", TCP_PORT, 3000, greeting, sizeof(greeting)), 0);
 	ck_assert_str_eq(greeting, "pcmc tp-traffic");
-	ck_assert_int_eq(testclient_tcp_connect("fd00:10:244:fa::14", TCP_PORT, 3000), 0);
 	ck_assert_int_eq(testclient_udp_echo("10.244.250.20", UDP_PORT, 3000), 0);
 	ck_assert_int_eq(testclient_udp_echo("fd00:10:244:fa::14", UDP_PORT, 3000), 0);
 	ck_assert_int_eq(testclient_udp_send("fd00:10:244:fa::14", UDP_PORT, 50), 50);
@@ -210,6 +211,55 @@ START_TEST(address_without_pod_is_unreachable_not_routed_off_the_machine)
 	testpod_destroy(make_pod("tp-guard", 21, TESTPOD_CGROUPFS, TESTPOD_GUARANTEED, 1, NULL));
 	ck_assert_int_eq(testclient_tcp_connect("10.244.250.21", TCP_PORT, 2000), -EHOSTUNREACH);
 	ck_assert_int_eq(testclient_tcp_connect("fd00:10:244:fa::15", TCP_PORT, 2000), -EHOSTUNREACH);
+}
+END_TEST
+
+struct probe {
+	const char *ip;
+	bool answers;
+};
+
+static bool unanswered(int err)
+{
+	/* The host's ICMP errors are rate limited (1/s per peer), so a second probe may just
+	 * time out instead of getting "unreachable". */
+	return err == -EHOSTUNREACH || err == -ENETUNREACH || err == -ETIMEDOUT;
+}
+
+/* Runs inside a pod: exit 0 when TCP and UDP to ip end as expected. */
+static int probe_from_pod(void *arg)
+{
+	const struct probe *p = arg;
+	int tcp = testclient_tcp_connect(p->ip, TCP_PORT, 2000);
+	int udp = testclient_udp_echo(p->ip, UDP_PORT, 2000);
+
+	if (p->answers ? tcp != 0 : !unanswered(tcp))
+		return 1;
+	if (p->answers ? udp != 0 : !unanswered(udp))
+		return 2;
+	return 0;
+}
+
+START_TEST(pod_to_pod_tcp_and_udp_over_ipv4_and_ipv6_answer)
+{
+	struct testpod *a = make_pod("tp-p2p-a", 34, TESTPOD_CGROUPFS, TESTPOD_GUARANTEED, 1, NULL);
+	struct testpod *b = make_pod("tp-p2p-b", 35, TESTPOD_SYSTEMD, TESTPOD_BESTEFFORT, 1, NULL);
+	const struct probe probes[] = {
+		{ "10.244.250.35", true },
+		{ "fd00:10:244:fa::23", true },
+		/* no pod there: the host's guard route ends it, nothing is forwarded off the machine */
+		{ "10.244.250.36", false },
+		{ "fd00:10:244:fa::24", false },
+	};
+
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+	{
+		int rc = testpod_wait(testpod_spawn(a, 0, probe_from_pod, (void *)&probes[i]), 15000);
+
+		ck_assert_msg(rc == 0, "from pod a to %s: %s failed", probes[i].ip, rc == 1 ? "TCP" : "UDP");
+	}
+	testpod_destroy(a);
+	testpod_destroy(b);
 }
 END_TEST
 
@@ -566,6 +616,7 @@ int main(void)
 	tcase_add_test(tc, systemd_besteffort_cgroups_match_kubelet_and_spawned_process_is_inside);
 	tcase_add_test(tc, tcp_and_udp_over_ipv4_and_ipv6_from_the_host_answer);
 	tcase_add_test(tc, address_without_pod_is_unreachable_not_routed_off_the_machine);
+	tcase_add_test(tc, pod_to_pod_tcp_and_udp_over_ipv4_and_ipv6_answer);
 	tcase_add_test(tc, spawn_wait_and_exec_report_exit_status_and_timeout);
 	tcase_add_test(tc, restart_container_gives_new_cgroup_and_server_answers_again);
 	tcase_add_test(tc, destroy_leaves_no_netns_veth_cgroup_or_process_behind);
