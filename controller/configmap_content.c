@@ -1,0 +1,166 @@
+/* Generated ConfigMap content. Pure functions: the reconciler diffs their output against the
+ * fingerprints of the ConfigMaps in the cache and writes only what differs. */
+#include "controller/configmap_content.h"
+#include "controller/strmap.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HASH_HEX 10
+
+static uint64_t hash_str(const char *s)
+{
+	return fnv1a64(FNV1A64_INIT, s, strlen(s));
+}
+
+/* Cuts `s` to at most `keep` characters, drops trailing '-'/'.' (a DNS label must end
+ * alphanumeric), then appends "-<hash of full>". */
+static void shorten(char *out, size_t out_size, const char *full, size_t keep)
+{
+	size_t n = strlen(full) < keep ? strlen(full) : keep;
+
+	while (n > 0 && (full[n - 1] == '-' || full[n - 1] == '.'))
+		n--;
+	snprintf(out, out_size, "%.*s-%0*" PRIx64, (int)n, full, HASH_HEX,
+		 (uint64_t)(hash_str(full) & ((1ULL << (4 * HASH_HEX)) - 1)));
+}
+
+void configmap_name(char out[CONFIGMAP_NAME_MAX + 1], const char *pod_name, const char *pcmc_name)
+{
+	char *full;
+
+	if (asprintf(&full, "pod-%s-from-%s-cfg", pod_name, pcmc_name) < 0) {
+		out[0] = '\0';
+		return;
+	}
+	if (strlen(full) <= CONFIGMAP_NAME_MAX)
+		snprintf(out, CONFIGMAP_NAME_MAX + 1, "%s", full);
+	else
+		shorten(out, CONFIGMAP_NAME_MAX + 1, full, CONFIGMAP_NAME_MAX - 1 - HASH_HEX);
+	free(full);
+}
+
+void pcmc_label_value(char out[LABEL_VALUE_MAX + 1], const char *pcmc_name)
+{
+	if (strlen(pcmc_name) <= LABEL_VALUE_MAX)
+		snprintf(out, LABEL_VALUE_MAX + 1, "%s", pcmc_name);
+	else
+		shorten(out, LABEL_VALUE_MAX + 1, pcmc_name, LABEL_VALUE_MAX - 1 - HASH_HEX);
+}
+
+uint64_t configmap_fingerprint(struct kv_list *data, const char *generated_by, const char *pod_uid_label,
+			       const char *pcmc_name, const char *owner_uid, const char *owner_name)
+{
+	const char *parts[] = { generated_by, pod_uid_label, pcmc_name, owner_uid, owner_name };
+	uint64_t h = FNV1A64_INIT;
+
+	kv_sort(data);
+	for (size_t i = 0; i < data->len; i++) {
+		h = fnv1a64(h, data->items[i].key, strlen(data->items[i].key) + 1);
+		h = fnv1a64(h, data->items[i].value, strlen(data->items[i].value) + 1);
+	}
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		h = fnv1a64(h, parts[i] ? parts[i] : "", parts[i] ? strlen(parts[i]) + 1 : 1);
+	return h;
+}
+
+static const char *bool_str(bool b)
+{
+	return b ? "true" : "false";
+}
+
+int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, struct desired_configmap *out)
+{
+	const struct ebpf_settings *e = &pcmc->ebpf;
+	char key[512];
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	configmap_name(out->name, pod->meta.name, pcmc->meta.name);
+	pcmc_label_value(out->pcmc_label, pcmc->meta.name);
+	out->pod_name = strdup(pod->meta.name);
+	out->pod_uid = strdup(pod->meta.uid ? pod->meta.uid : "");
+	out->pcmc_name = strdup(pcmc->meta.name);
+	if (!out->pod_name || !out->pod_uid || !out->pcmc_name)
+		err = -ENOMEM;
+
+	err = err ?: kv_set(&out->data, "podName", pod->meta.name);
+	err = err ?: kv_set(&out->data, "namespace", pod->meta.namespace);
+	err = err ?: kv_set(&out->data, "nodeName", pod->node_name ? pod->node_name : "");
+	err = err ?: kv_set(&out->data, "phase", pod->phase ? pod->phase : "");
+	for (size_t i = 0; !err && i < pcmc->nlabels; i++) {
+		const char *v = kv_get(&pod->labels, pcmc->labels_to_include[i]);
+
+		snprintf(key, sizeof(key), "label_%s", pcmc->labels_to_include[i]);
+		if (v)
+			err = kv_set(&out->data, key, v);
+	}
+	for (size_t i = 0; !err && i < pcmc->nannotations; i++) {
+		const char *v = kv_get(&pod->annotations, pcmc->annotations_to_include[i]);
+
+		snprintf(key, sizeof(key), "annotation_%s", pcmc->annotations_to_include[i]);
+		if (v)
+			err = kv_set(&out->data, key, v);
+	}
+	err = err ?: kv_set(&out->data, "ebpf_syscall_monitoring_enabled", bool_str(e->syscall_monitoring_enabled));
+	err = err ?: kv_set(&out->data, "ebpf_syscall_names", e->syscall_names ? e->syscall_names : "");
+	err = err ?: kv_set(&out->data, "ebpf_l4_firewall_enabled", bool_str(e->l4_firewall_enabled));
+	err = err ?: kv_set(&out->data, "ebpf_allowed_ports", e->allowed_ports ? e->allowed_ports : "");
+	err = err ?: kv_set(&out->data, "ebpf_blocked_ports", e->blocked_ports ? e->blocked_ports : "");
+	err = err ?: kv_set(&out->data, "ebpf_default_action", e->default_action ? e->default_action : "allow");
+	err = err ?: kv_set(&out->data, "ebpf_metrics_export_enabled", bool_str(e->metrics_export_enabled));
+	err = err ?: kv_set(&out->data, "ebpf_update_interval", e->update_interval ? e->update_interval : "");
+	if (err) {
+		desired_configmap_clear(out);
+		return -ENOMEM;
+	}
+	out->fingerprint = configmap_fingerprint(&out->data, out->pcmc_label, out->pod_uid, out->pcmc_name,
+						 out->pod_uid, out->pod_name);
+	return 0;
+}
+
+void desired_configmap_clear(struct desired_configmap *d)
+{
+	free(d->pod_name);
+	free(d->pod_uid);
+	free(d->pcmc_name);
+	kv_clear(&d->data);
+	memset(d, 0, sizeof(*d));
+}
+
+cJSON *configmap_body(const struct desired_configmap *d, const char *namespace)
+{
+	cJSON *cm = cJSON_CreateObject(), *meta, *labels, *annotations, *owners, *owner, *data;
+
+	if (!cm)
+		return NULL;
+	cJSON_AddStringToObject(cm, "apiVersion", "v1");
+	cJSON_AddStringToObject(cm, "kind", "ConfigMap");
+	meta = cJSON_AddObjectToObject(cm, "metadata");
+	cJSON_AddStringToObject(meta, "name", d->name);
+	cJSON_AddStringToObject(meta, "namespace", namespace);
+	labels = cJSON_AddObjectToObject(meta, "labels");
+	cJSON_AddStringToObject(labels, LABEL_GENERATED_BY, d->pcmc_label);
+	cJSON_AddStringToObject(labels, LABEL_POD_UID, d->pod_uid);
+	annotations = cJSON_AddObjectToObject(meta, "annotations");
+	cJSON_AddStringToObject(annotations, ANNOTATION_PCMC_NAME, d->pcmc_name);
+	owners = cJSON_AddArrayToObject(meta, "ownerReferences");
+	owner = cJSON_CreateObject();
+	cJSON_AddItemToArray(owners, owner);
+	cJSON_AddStringToObject(owner, "apiVersion", "v1");
+	cJSON_AddStringToObject(owner, "kind", "Pod");
+	cJSON_AddStringToObject(owner, "name", d->pod_name);
+	cJSON_AddStringToObject(owner, "uid", d->pod_uid);
+	cJSON_AddBoolToObject(owner, "controller", 0);
+	cJSON_AddBoolToObject(owner, "blockOwnerDeletion", 0);
+	data = kv_to_json(&d->data);
+	if (!data) {
+		cJSON_Delete(cm);
+		return NULL;
+	}
+	cJSON_AddItemToObject(cm, "data", data);
+	return cm;
+}

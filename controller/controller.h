@@ -1,0 +1,32 @@
+/* The controller process wired together: three reflectors (pods, PodConfigMapConfigs, owned
+ * ConfigMaps) fill caches and enqueue CR keys; N workers reconcile keys while this process leads. */
+#ifndef PCMC_CONTROLLER_CONTROLLER_H
+#define PCMC_CONTROLLER_CONTROLLER_H
+
+#include <stdbool.h>
+
+#include "common/kube_client.h"
+#include "controller/controller_metrics.h"
+
+struct controller_options {
+	int workers;
+	const char *identity;
+	const char *default_namespace; /* for the Lease when LEADER_ELECTION_LOCK_NAMESPACE is unset */
+};
+
+struct controller;
+
+int controller_new(struct kube_client *client, const struct controller_options *o, struct controller_metrics *metrics,
+		   struct controller **out);
+/* Starts the reflectors, then (once their caches are synced) leader election and the workers.
+ * `*stop` aborts the wait for the first sync. Returns 0 or -errno. */
+int controller_start(struct controller *c, const volatile int *stop);
+/* All three caches hold a complete list (readiness). */
+bool controller_synced(struct controller *c);
+/* Gauges for /metrics. */
+void controller_gauges(struct controller *c, struct controller_gauges *g);
+/* Releases the Lease (if held) first, so a standby can take over, then stops workers and watches. */
+void controller_stop(struct controller *c);
+void controller_free(struct controller *c);
+
+#endif

@@ -1,0 +1,34 @@
+# controller/: pcmc-controller (kube client, list/watch caches, workqueue, leader election,
+# ConfigMap reconciler, status, metrics). Also adds common/kube_*.c (Kubernetes config + REST
+# client, shared with the agent) to libpcmc-common.a.
+KUBE_COMMON_OBJS := $(BUILD)/common/kube_config.o $(BUILD)/common/kube_client.o
+$(BUILD)/libpcmc-common.a: $(KUBE_COMMON_OBJS)
+$(KUBE_COMMON_OBJS): CFLAGS += $(shell pkg-config --cflags libcurl yaml-0.1)
+KUBE_LDLIBS := $(shell pkg-config --libs libcurl yaml-0.1 libcjson) -lpthread
+
+CONTROLLER_LIB_SRCS := $(filter-out controller/main.c,$(wildcard controller/*.c))
+CONTROLLER_LIB_OBJS := $(CONTROLLER_LIB_SRCS:%.c=$(BUILD)/%.o)
+CONTROLLER_LIB      := $(BUILD)/libpcmc-controller.a
+CONTROLLER_LDLIBS   := $(CONTROLLER_LIB) $(HTTP_LIB) $(BUILD)/libpcmc-common.a $(KUBE_LDLIBS) $(HTTP_LDLIBS)
+
+$(BUILD)/controller/%.o: controller/%.c $(wildcard controller/*.h) $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(CONTROLLER_LIB): $(CONTROLLER_LIB_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/pcmc-controller: $(BUILD)/controller/main.o $(CONTROLLER_LIB) $(HTTP_LIB) $(BUILD)/libpcmc-common.a
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(CONTROLLER_LDLIBS)
+
+ALL_TARGETS += $(BUILD)/pcmc-controller
+
+# Unit tests of the pure parts (Check, TAP on stdout).
+CONTROLLER_UNIT_TESTS := $(patsubst test/controller/test_%.c,$(BUILD)/test/controller/%_test,$(wildcard test/controller/test_*.c))
+$(BUILD)/test/controller/%_test: test/controller/test_%.c $(CONTROLLER_LIB) $(HTTP_LIB) $(BUILD)/libpcmc-common.a \
+		$(wildcard controller/*.h) test/common/tap_main.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags check) $< -o $@ $(LDFLAGS) $(CONTROLLER_LDLIBS) \
+		$(shell pkg-config --libs check)
+
+ALL_TARGETS += $(CONTROLLER_UNIT_TESTS)

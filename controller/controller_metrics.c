@@ -1,0 +1,102 @@
+/* Registers the controller's metric families once and keeps the children the hot paths update. */
+#include "controller/controller_metrics.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static const double reconcile_bounds_s[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
+
+const char *configmap_op_name(enum configmap_op op)
+{
+	static const char *const names[] = { "create", "update", "delete" };
+
+	return op < CONFIGMAP_OP_COUNT ? names[op] : "unknown";
+}
+
+static int gauge(struct metrics_registry *r, const char *name, const char *help, struct metrics_child **out)
+{
+	struct metrics_family *f;
+	int err = metrics_gauge_new(r, name, help, NULL, 0, &f);
+
+	return err ? err : metrics_child_get(f, NULL, out);
+}
+
+int controller_metrics_new(struct controller_metrics **out)
+{
+	struct controller_metrics *m = calloc(1, sizeof(*m));
+	struct metrics_family *ops, *dur, *errs;
+	static const char *const op_labels[] = { "operation", "result" };
+	int err;
+
+	if (!m)
+		return -ENOMEM;
+	err = metrics_registry_new(&m->registry);
+	if (err)
+		goto fail;
+	err = metrics_counter_new(m->registry, "pcmc_controller_configmap_operations_total",
+				  "Generated ConfigMap writes by operation and result.", op_labels, 2, &ops);
+	for (int op = 0; !err && op < CONFIGMAP_OP_COUNT; op++) {
+		err = metrics_child_get(ops, METRICS_LABELS(configmap_op_name(op), "success"), &m->configmap_ops[op][0]);
+		if (!err)
+			err = metrics_child_get(ops, METRICS_LABELS(configmap_op_name(op), "error"),
+						&m->configmap_ops[op][1]);
+	}
+	if (!err)
+		err = metrics_histogram_new(m->registry, "pcmc_controller_reconcile_duration_seconds",
+					    "Time to reconcile one PodConfigMapConfig.", NULL, 0, reconcile_bounds_s,
+					    sizeof(reconcile_bounds_s) / sizeof(reconcile_bounds_s[0]), &dur);
+	if (!err)
+		err = metrics_child_get(dur, NULL, &m->reconcile_duration);
+	if (!err)
+		err = metrics_counter_new(m->registry, "pcmc_controller_reconcile_errors_total",
+					  "Reconciles that failed and were requeued with backoff.", NULL, 0, &errs);
+	if (!err)
+		err = metrics_child_get(errs, NULL, &m->reconcile_errors);
+	if (!err)
+		err = gauge(m->registry, "pcmc_controller_queue_depth", "Keys waiting in the workqueue.",
+			    &m->queue_depth);
+	if (!err)
+		err = gauge(m->registry, "pcmc_controller_active_configmaps",
+			    "Generated ConfigMaps known to the cache.", &m->active_configmaps);
+	if (!err)
+		err = gauge(m->registry, "pcmc_controller_leader", "1 while this process holds the leader Lease.",
+			    &m->leader);
+	if (!err)
+		err = gauge(m->registry, "pcmc_controller_lease_transitions",
+			    "leaseTransitions of the leader Lease as last seen.", &m->lease_transitions);
+	if (err)
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	controller_metrics_free(m);
+	return err;
+}
+
+void controller_metrics_free(struct controller_metrics *m)
+{
+	if (!m)
+		return;
+	metrics_registry_free(m->registry);
+	free(m);
+}
+
+void controller_metrics_configmap_op(struct controller_metrics *m, enum configmap_op op, bool ok)
+{
+	metrics_counter_add(m->configmap_ops[op][ok ? 0 : 1], 1);
+}
+
+void controller_metrics_observe_reconcile(struct controller_metrics *m, double seconds, int err)
+{
+	metrics_histogram_observe(m->reconcile_duration, seconds);
+	if (err)
+		metrics_counter_add(m->reconcile_errors, 1);
+}
+
+void controller_metrics_set_gauges(struct controller_metrics *m, const struct controller_gauges *g)
+{
+	metrics_gauge_set(m->queue_depth, (double)g->queue_depth);
+	metrics_gauge_set(m->active_configmaps, (double)g->active_configmaps);
+	metrics_gauge_set(m->leader, g->leader ? 1 : 0);
+	metrics_gauge_set(m->lease_transitions, (double)g->lease_transitions);
+}

@@ -1,0 +1,345 @@
+/* The Lease loop: one thread that tries to acquire or renew every retry period. Expiry of another
+ * holder's lease is measured from when *we* last saw its record change, never from its renewTime,
+ * so clock skew between candidates does not matter (client-go's observedTime). */
+#include "controller/leader_election.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+struct leader_election {
+	struct kube_client *client;
+	struct leader_election_config cfg;
+	char path[800];               /* the Lease */
+	char collection[512];         /* its namespace's leases */
+	pthread_t thread;
+	bool started;
+	atomic_bool stop;
+	atomic_bool leading;
+	atomic_uint_fast64_t renewed_ms; /* monotonic time of the last successful acquire/renew */
+	atomic_llong transitions;
+	/* Observed record, touched only by the election thread (and stop after the join). */
+	char observed_holder[256];
+	char observed_renew[64];
+	char observed_rv[64];
+	long long observed_transitions;
+	uint64_t observed_ms;
+	char acquire_time[64];
+	char logged_holder[256];
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* metav1.MicroTime: RFC 3339 with microseconds. */
+static void micro_time_now(char out[64])
+{
+	struct timeval tv;
+	struct tm tm;
+	char base[32];
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 64, "%s.%06ldZ", base, (long)tv.tv_usec);
+}
+
+static int env_seconds(const char *name, unsigned *ms)
+{
+	const char *v = getenv(name);
+	char *end;
+	double d;
+
+	if (!v || !*v)
+		return 0;
+	d = strtod(v, &end);
+	if (end == v || d <= 0)
+		return -EINVAL;
+	if (*end == 'm' && end[1] == 's')
+		d /= 1000.0; /* "500ms" */
+	else if (*end == 'm')
+		d *= 60.0;   /* "1m" */
+	*ms = (unsigned)(d * 1000.0);
+	return 0;
+}
+
+int leader_election_config_from_env(struct leader_election_config *cfg, const char *default_namespace)
+{
+	const char *enabled = getenv("LEADER_ELECTION_ENABLED");
+	const char *name = getenv("LEADER_ELECTION_LOCK_NAME");
+	const char *ns = getenv("LEADER_ELECTION_LOCK_NAMESPACE");
+
+	cfg->enabled = !(enabled && (strcmp(enabled, "false") == 0 || strcmp(enabled, "0") == 0));
+	cfg->lease_duration_ms = 15000;
+	cfg->renew_deadline_ms = 10000;
+	cfg->retry_period_ms = 2000;
+	if (env_seconds("LEADER_ELECTION_LEASE_DURATION", &cfg->lease_duration_ms) ||
+	    env_seconds("LEADER_ELECTION_RENEW_DEADLINE", &cfg->renew_deadline_ms) ||
+	    env_seconds("LEADER_ELECTION_RETRY_PERIOD", &cfg->retry_period_ms))
+		return -EINVAL;
+	/* client-go's rules: leaseDuration > renewDeadline > retryPeriod * 1.2 */
+	if (cfg->lease_duration_ms <= cfg->renew_deadline_ms ||
+	    cfg->renew_deadline_ms <= cfg->retry_period_ms * 6 / 5)
+		return -EINVAL;
+	cfg->lock_name = name && *name ? name : "pcmc-controller-leader";
+	cfg->lock_namespace = ns && *ns ? ns : default_namespace ? default_namespace : "default";
+	return 0;
+}
+
+int leader_election_new(struct kube_client *client, const struct leader_election_config *cfg,
+			struct leader_election **out)
+{
+	struct leader_election *le = calloc(1, sizeof(*le));
+
+	if (!le)
+		return -ENOMEM;
+	le->client = client;
+	le->cfg = *cfg;
+	snprintf(le->collection, sizeof(le->collection), "/apis/coordination.k8s.io/v1/namespaces/%s/leases",
+		 cfg->lock_namespace);
+	snprintf(le->path, sizeof(le->path), "%s/%s", le->collection, cfg->lock_name);
+	*out = le;
+	return 0;
+}
+
+void leader_election_free(struct leader_election *le)
+{
+	free(le);
+}
+
+bool leader_election_is_leader(struct leader_election *le)
+{
+	if (!le->cfg.enabled)
+		return true;
+	return atomic_load(&le->leading) &&
+	       mono_ms() < atomic_load(&le->renewed_ms) + le->cfg.renew_deadline_ms;
+}
+
+long long leader_election_transitions(struct leader_election *le)
+{
+	return atomic_load(&le->transitions);
+}
+
+static const char *str_at(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+}
+
+static cJSON *lease_body(struct leader_election *le, const char *holder, unsigned duration_s,
+			 const char *acquire, const char *renew, long long transitions, const char *rv)
+{
+	cJSON *lease = cJSON_CreateObject(), *meta, *spec;
+
+	cJSON_AddStringToObject(lease, "apiVersion", "coordination.k8s.io/v1");
+	cJSON_AddStringToObject(lease, "kind", "Lease");
+	meta = cJSON_AddObjectToObject(lease, "metadata");
+	cJSON_AddStringToObject(meta, "name", le->cfg.lock_name);
+	cJSON_AddStringToObject(meta, "namespace", le->cfg.lock_namespace);
+	if (rv)
+		cJSON_AddStringToObject(meta, "resourceVersion", rv);
+	spec = cJSON_AddObjectToObject(lease, "spec");
+	cJSON_AddStringToObject(spec, "holderIdentity", holder);
+	cJSON_AddNumberToObject(spec, "leaseDurationSeconds", duration_s);
+	cJSON_AddStringToObject(spec, "acquireTime", acquire);
+	cJSON_AddStringToObject(spec, "renewTime", renew);
+	cJSON_AddNumberToObject(spec, "leaseTransitions", (double)transitions);
+	return lease;
+}
+
+/* Records what the server returned; restarts the expiry clock when the record changed. */
+static void observe(struct leader_election *le, const cJSON *lease)
+{
+	const cJSON *meta = cJSON_GetObjectItem(lease, "metadata");
+	const cJSON *spec = cJSON_GetObjectItem(lease, "spec");
+	const char *holder = str_at(spec, "holderIdentity") ? str_at(spec, "holderIdentity") : "";
+	const char *renew = str_at(spec, "renewTime") ? str_at(spec, "renewTime") : "";
+	const char *rv = str_at(meta, "resourceVersion") ? str_at(meta, "resourceVersion") : "";
+	const cJSON *tr = cJSON_GetObjectItem(spec, "leaseTransitions");
+
+	if (strcmp(holder, le->observed_holder) != 0 || strcmp(renew, le->observed_renew) != 0 ||
+	    strcmp(rv, le->observed_rv) != 0) {
+		snprintf(le->observed_holder, sizeof(le->observed_holder), "%s", holder);
+		snprintf(le->observed_renew, sizeof(le->observed_renew), "%s", renew);
+		snprintf(le->observed_rv, sizeof(le->observed_rv), "%s", rv);
+		le->observed_ms = mono_ms();
+	}
+	snprintf(le->acquire_time, sizeof(le->acquire_time), "%s",
+		 str_at(spec, "acquireTime") ? str_at(spec, "acquireTime") : "");
+	le->observed_transitions = cJSON_IsNumber(tr) ? (long long)tr->valuedouble : 0;
+	atomic_store(&le->transitions, le->observed_transitions);
+}
+
+/* One client-go tryAcquireOrRenew. Returns 1 when we hold the lease now, 0 when another does
+ * (*wait_ms: how long until its lease expires), or -errno. */
+static int try_acquire_or_renew(struct leader_election *le, uint64_t *wait_ms)
+{
+	unsigned duration_s = (le->cfg.lease_duration_ms + 999) / 1000;
+	long timeout = (long)le->cfg.retry_period_ms;
+	struct kube_error kerr;
+	cJSON *lease = NULL, *body, *reply = NULL;
+	const char *holder;
+	char now[64];
+	bool ours;
+	int err;
+
+	*wait_ms = le->cfg.retry_period_ms;
+	micro_time_now(now);
+	err = kube_request_timeout(le->client, "GET", le->path, NULL, NULL, &lease, &kerr, timeout);
+	if (err == KUBE_ENOTFOUND) {
+		body = lease_body(le, le->cfg.identity, duration_s, now, now, 0, NULL);
+		err = kube_request_timeout(le->client, "POST", le->collection, body, NULL, &reply, &kerr, timeout);
+		cJSON_Delete(body);
+		if (!err)
+			observe(le, reply);
+		cJSON_Delete(reply);
+		return err ? err : 1;
+	}
+	if (err) {
+		log_warn("lease read failed", LOG_STR("lease", le->path), LOG_STR("reason", kerr.reason),
+			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
+		return err;
+	}
+	observe(le, lease);
+	cJSON_Delete(lease);
+	holder = le->observed_holder;
+	ours = strcmp(holder, le->cfg.identity) == 0;
+	if (*holder && !ours) {
+		uint64_t expires = le->observed_ms + le->cfg.lease_duration_ms, t = mono_ms();
+
+		if (t < expires) {
+			/* Wake right at expiry if that is sooner than the next retry. */
+			if (expires - t < *wait_ms)
+				*wait_ms = expires - t + 1;
+			return 0;
+		}
+	}
+	body = lease_body(le, le->cfg.identity, duration_s, ours && le->acquire_time[0] ? le->acquire_time : now,
+			  now, ours ? le->observed_transitions : le->observed_transitions + 1, le->observed_rv);
+	err = kube_request_timeout(le->client, "PUT", le->path, body, NULL, &reply, &kerr, timeout);
+	cJSON_Delete(body);
+	if (!err)
+		observe(le, reply);
+	else if (err != KUBE_ECONFLICT)
+		log_warn("lease write failed", LOG_STR("lease", le->path), LOG_STR("reason", kerr.reason),
+			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
+	cJSON_Delete(reply);
+	return err ? err : 1;
+}
+
+static void sleep_unless_stopped(struct leader_election *le, uint64_t ms)
+{
+	while (ms > 0 && !atomic_load(&le->stop)) {
+		uint64_t step = ms < 20 ? ms : 20;
+
+		usleep((useconds_t)step * 1000);
+		ms -= step;
+	}
+}
+
+static void lose(struct leader_election *le, const char *why)
+{
+	atomic_store(&le->leading, false);
+	log_warn("leadership lost", LOG_STR("identity", le->cfg.identity), LOG_STR("lease", le->path),
+		 LOG_STR("why", why));
+	if (le->cfg.on_stopped_leading)
+		le->cfg.on_stopped_leading(le->cfg.ud);
+}
+
+static void *election_run(void *arg)
+{
+	struct leader_election *le = arg;
+
+	while (!atomic_load(&le->stop)) {
+		uint64_t started = mono_ms(), wait_ms;
+		int rc = try_acquire_or_renew(le, &wait_ms);
+
+		if (rc == 1) {
+			atomic_store(&le->renewed_ms, started);
+			if (!atomic_load(&le->leading)) {
+				atomic_store(&le->leading, true);
+				log_info("became leader", LOG_STR("identity", le->cfg.identity), LOG_STR("lease", le->path),
+					 LOG_INT("leaseTransitions", le->observed_transitions));
+				if (le->cfg.on_started_leading)
+					le->cfg.on_started_leading(le->cfg.ud);
+			}
+		} else if (atomic_load(&le->leading)) {
+			if (rc == 0)
+				lose(le, "another candidate holds the lease");
+			else if (mono_ms() >= atomic_load(&le->renewed_ms) + le->cfg.renew_deadline_ms)
+				lose(le, "no renew succeeded within the renew deadline");
+		} else if (rc == 0 && strcmp(le->logged_holder, le->observed_holder) != 0) {
+			snprintf(le->logged_holder, sizeof(le->logged_holder), "%s", le->observed_holder);
+			log_info("lease held by another candidate", LOG_STR("holder", le->observed_holder),
+				 LOG_STR("lease", le->path));
+		}
+		/* Renew every retry period, measured from the start of this attempt. */
+		uint64_t spent = mono_ms() - started;
+
+		if (rc == 1 || rc < 0)
+			wait_ms = le->cfg.retry_period_ms;
+		sleep_unless_stopped(le, wait_ms > spent ? wait_ms - spent : 0);
+	}
+	return NULL;
+}
+
+int leader_election_start(struct leader_election *le)
+{
+	int err;
+
+	if (!le->cfg.enabled) {
+		atomic_store(&le->leading, true);
+		if (le->cfg.on_started_leading)
+			le->cfg.on_started_leading(le->cfg.ud);
+		return 0;
+	}
+	err = pthread_create(&le->thread, NULL, election_run, le);
+	if (err)
+		return -err;
+	le->started = true;
+	return 0;
+}
+
+void leader_election_stop(struct leader_election *le, bool release)
+{
+	bool was_leading;
+
+	if (!le)
+		return;
+	if (le->started) {
+		atomic_store(&le->stop, true);
+		pthread_join(le->thread, NULL);
+		le->started = false;
+	}
+	was_leading = atomic_exchange(&le->leading, false);
+	if (!le->cfg.enabled || !was_leading || !release)
+		return;
+	/* Stop writes before the hand-back, then release like client-go's ReleaseOnCancel. */
+	char now[64];
+	struct kube_error kerr;
+	cJSON *body;
+	int err;
+
+	micro_time_now(now);
+	body = lease_body(le, "", 1, now, now, le->observed_transitions, le->observed_rv);
+	err = kube_request_timeout(le->client, "PUT", le->path, body, NULL, NULL, &kerr, 2000);
+	cJSON_Delete(body);
+	if (err)
+		log_warn("lease release failed", LOG_STR("lease", le->path), LOG_STR("reason", kerr.reason),
+			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
+	else
+		log_info("lease released", LOG_STR("identity", le->cfg.identity), LOG_STR("lease", le->path));
+}

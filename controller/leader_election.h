@@ -1,0 +1,40 @@
+/* Leader election on a coordination.k8s.io/v1 Lease with client-go's semantics: acquire when the
+ * holder is empty or its lease expired (judged by our own clock since we last saw the record
+ * change), renew every retry period, stop writing when no renew succeeded within the renew
+ * deadline, release on shutdown so a standby takes over at once. */
+#ifndef PCMC_CONTROLLER_LEADER_ELECTION_H
+#define PCMC_CONTROLLER_LEADER_ELECTION_H
+
+#include <stdbool.h>
+
+#include "common/kube_client.h"
+
+struct leader_election_config {
+	bool enabled;                 /* false: always leader, no Lease */
+	const char *identity;
+	const char *lock_name;
+	const char *lock_namespace;
+	unsigned lease_duration_ms, renew_deadline_ms, retry_period_ms;
+	void (*on_started_leading)(void *ud);
+	void (*on_stopped_leading)(void *ud);
+	void *ud;
+};
+
+struct leader_election;
+
+/* Reads LEADER_ELECTION_* environment variables into cfg (defaults: enabled, 15s/10s/2s,
+ * lock pcmc-controller-leader in `default_namespace`). Returns 0 or -EINVAL naming nothing. */
+int leader_election_config_from_env(struct leader_election_config *cfg, const char *default_namespace);
+int leader_election_new(struct kube_client *client, const struct leader_election_config *cfg,
+			struct leader_election **out);
+int leader_election_start(struct leader_election *le);
+/* True while we hold the lease and the last successful renew is younger than the renew deadline:
+ * checked before every write. */
+bool leader_election_is_leader(struct leader_election *le);
+/* leaseTransitions of the Lease as last observed. */
+long long leader_election_transitions(struct leader_election *le);
+/* Stops the election thread; if leading and `release`, hands the Lease back (empty holder). */
+void leader_election_stop(struct leader_election *le, bool release);
+void leader_election_free(struct leader_election *le);
+
+#endif

@@ -1,0 +1,273 @@
+/* Decoding API JSON into the slim cached objects, and freeing them. Anything the controller does
+ * not read (pod specs, managed fields, ConfigMap data) is dropped right here. */
+#include "controller/objects.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller/configmap_content.h"
+
+#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static const char *str_at(const cJSON *obj, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(obj, key));
+}
+
+static bool meta_decode(struct object_meta *m, const cJSON *obj)
+{
+	const cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
+
+	if (!str_at(meta, "name"))
+		return false;
+	m->namespace = strdup(str_at(meta, "namespace") ? str_at(meta, "namespace") : "");
+	m->name = strdup(str_at(meta, "name"));
+	m->uid = dup_or_null(str_at(meta, "uid"));
+	m->resource_version = dup_or_null(str_at(meta, "resourceVersion"));
+	return m->namespace && m->name;
+}
+
+static void meta_clear(struct object_meta *m)
+{
+	free(m->namespace);
+	free(m->name);
+	free(m->uid);
+	free(m->resource_version);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+struct pod *pod_decode(const cJSON *obj)
+{
+	struct pod *p = calloc(1, sizeof(*p));
+	const cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
+
+	if (!p)
+		return NULL;
+	if (!meta_decode(&p->meta, obj) ||
+	    kv_from_json(&p->labels, cJSON_GetObjectItem(meta, "labels"), NULL) ||
+	    kv_from_json(&p->annotations, cJSON_GetObjectItem(meta, "annotations"), LAST_APPLIED)) {
+		pod_free(p);
+		return NULL;
+	}
+	p->node_name = dup_or_null(str_at(cJSON_GetObjectItem(obj, "spec"), "nodeName"));
+	p->phase = dup_or_null(str_at(cJSON_GetObjectItem(obj, "status"), "phase"));
+	p->terminating = cJSON_GetObjectItem(meta, "deletionTimestamp") != NULL;
+	return p;
+}
+
+void pod_free(struct pod *p)
+{
+	if (!p)
+		return;
+	meta_clear(&p->meta);
+	free(p->node_name);
+	free(p->phase);
+	kv_clear(&p->labels);
+	kv_clear(&p->annotations);
+	free(p);
+}
+
+bool pod_same_for_configmaps(const struct pod *a, const struct pod *b)
+{
+	return str_eq(a->meta.uid, b->meta.uid) && str_eq(a->node_name, b->node_name) &&
+	       str_eq(a->phase, b->phase) && kv_equal(&a->labels, &b->labels) &&
+	       kv_equal(&a->annotations, &b->annotations);
+}
+
+static char **string_list(const cJSON *arr, size_t *n)
+{
+	int count = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+	char **out = calloc((size_t)count + 1, sizeof(char *));
+	const cJSON *it;
+
+	*n = 0;
+	if (!out)
+		return NULL;
+	cJSON_ArrayForEach(it, arr)
+		if (cJSON_IsString(it))
+			out[(*n)++] = strdup(it->valuestring);
+	return out;
+}
+
+static void string_list_free(char **l, size_t n)
+{
+	for (size_t i = 0; l && i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+/* ["read","write"] -> "read,write"; [80,443] -> "80,443". */
+static char *join(const cJSON *arr)
+{
+	size_t cap = 64, len = 0;
+	char *out = malloc(cap);
+	const cJSON *it;
+
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	cJSON_ArrayForEach(it, arr) {
+		char num[32];
+		const char *s = num;
+		size_t n;
+
+		if (cJSON_IsString(it))
+			s = it->valuestring;
+		else if (cJSON_IsNumber(it))
+			snprintf(num, sizeof(num), "%" PRId64, (int64_t)it->valuedouble);
+		else
+			continue;
+		n = strlen(s);
+		if (len + n + 2 > cap) {
+			char *nb;
+
+			while (len + n + 2 > cap)
+				cap *= 2;
+			nb = realloc(out, cap);
+			if (!nb) {
+				free(out);
+				return NULL;
+			}
+			out = nb;
+		}
+		if (len)
+			out[len++] = ',';
+		memcpy(out + len, s, n + 1);
+		len += n;
+	}
+	return out;
+}
+
+static bool bool_at(const cJSON *obj, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItem(obj, key));
+}
+
+static void ebpf_decode(struct ebpf_settings *e, const cJSON *cfg)
+{
+	const cJSON *sys = cJSON_GetObjectItem(cfg, "syscallMonitoring");
+	const cJSON *fw = cJSON_GetObjectItem(cfg, "l4Firewall");
+	const cJSON *mx = cJSON_GetObjectItem(cfg, "metricsExport");
+
+	e->syscall_monitoring_enabled = bool_at(sys, "enabled");
+	e->syscall_names = join(cJSON_GetObjectItem(sys, "syscallNames"));
+	e->l4_firewall_enabled = bool_at(fw, "enabled");
+	e->allowed_ports = join(cJSON_GetObjectItem(fw, "allowedPorts"));
+	e->blocked_ports = join(cJSON_GetObjectItem(fw, "blockedPorts"));
+	e->default_action = strdup(str_at(fw, "defaultAction") ? str_at(fw, "defaultAction") : "allow");
+	e->metrics_export_enabled = bool_at(mx, "enabled");
+	e->update_interval = strdup(str_at(mx, "updateInterval") ? str_at(mx, "updateInterval") : "");
+}
+
+static void ebpf_clear(struct ebpf_settings *e)
+{
+	free(e->syscall_names);
+	free(e->allowed_ports);
+	free(e->blocked_ports);
+	free(e->default_action);
+	free(e->update_interval);
+}
+
+struct pcmc *pcmc_decode(const cJSON *obj)
+{
+	struct pcmc *c = calloc(1, sizeof(*c));
+	const cJSON *spec = cJSON_GetObjectItem(obj, "spec");
+	const cJSON *gen = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "generation");
+	const cJSON *status = cJSON_GetObjectItem(obj, "status");
+
+	if (!c)
+		return NULL;
+	if (!meta_decode(&c->meta, obj)) {
+		pcmc_free(c);
+		return NULL;
+	}
+	c->generation = cJSON_IsNumber(gen) ? (long long)gen->valuedouble : 0;
+	if (label_selector_parse(cJSON_GetObjectItem(spec, "podSelector"), &c->selector, c->selector_error,
+				 sizeof(c->selector_error)) && !c->selector_error[0])
+		snprintf(c->selector_error, sizeof(c->selector_error), "cannot parse podSelector");
+	c->labels_to_include = string_list(cJSON_GetObjectItem(spec, "labelsToInclude"), &c->nlabels);
+	c->annotations_to_include = string_list(cJSON_GetObjectItem(spec, "annotationsToInclude"), &c->nannotations);
+	ebpf_decode(&c->ebpf, cJSON_GetObjectItem(spec, "ebpfConfig"));
+	c->status = status ? cJSON_Duplicate(status, 1) : NULL;
+	return c;
+}
+
+void pcmc_free(struct pcmc *c)
+{
+	if (!c)
+		return;
+	meta_clear(&c->meta);
+	label_selector_free(c->selector);
+	string_list_free(c->labels_to_include, c->nlabels);
+	string_list_free(c->annotations_to_include, c->nannotations);
+	ebpf_clear(&c->ebpf);
+	cJSON_Delete(c->status);
+	free(c);
+}
+
+static const cJSON *pod_owner(const cJSON *meta)
+{
+	const cJSON *o;
+
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(meta, "ownerReferences"))
+		if (str_eq(str_at(o, "kind"), "Pod"))
+			return o;
+	return NULL;
+}
+
+struct owned_configmap *owned_configmap_decode(const cJSON *obj)
+{
+	struct owned_configmap *cm = calloc(1, sizeof(*cm));
+	const cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
+	const cJSON *labels = cJSON_GetObjectItem(meta, "labels");
+	const char *label = str_at(labels, LABEL_GENERATED_BY);
+	const char *full = str_at(cJSON_GetObjectItem(meta, "annotations"), ANNOTATION_PCMC_NAME);
+	const cJSON *owner = pod_owner(meta);
+	struct kv_list data = { 0 };
+
+	if (!cm)
+		return NULL;
+	if (!meta_decode(&cm->meta, obj) || !label) {
+		owned_configmap_free(cm);
+		return NULL;
+	}
+	cm->pcmc_name = strdup(full ? full : label);
+	cm->pod_uid = dup_or_null(str_at(labels, LABEL_POD_UID));
+	kv_from_json(&data, cJSON_GetObjectItem(obj, "data"), NULL);
+	cm->fingerprint = configmap_fingerprint(&data, label, cm->pod_uid ? cm->pod_uid : "", full ? full : "",
+						str_at(owner, "uid"), str_at(owner, "name"));
+	kv_clear(&data);
+	return cm;
+}
+
+void owned_configmap_free(struct owned_configmap *cm)
+{
+	if (!cm)
+		return;
+	meta_clear(&cm->meta);
+	free(cm->pcmc_name);
+	free(cm->pod_uid);
+	free(cm);
+}
+
+static void *pod_decode_any(const cJSON *o) { return pod_decode(o); }
+static void pod_free_any(void *p) { pod_free(p); }
+static void *pcmc_decode_any(const cJSON *o) { return pcmc_decode(o); }
+static void pcmc_free_any(void *p) { pcmc_free(p); }
+static void *owned_configmap_decode_any(const cJSON *o) { return owned_configmap_decode(o); }
+static void owned_configmap_free_any(void *p) { owned_configmap_free(p); }
+
+const struct object_kind pod_kind = { "pods", pod_decode_any, pod_free_any };
+const struct object_kind pcmc_kind = { PCMC_PLURAL, pcmc_decode_any, pcmc_free_any };
+const struct object_kind owned_configmap_kind = { "configmaps", owned_configmap_decode_any, owned_configmap_free_any };

@@ -1,0 +1,366 @@
+/* The ConfigMap reconciler: compute desired ConfigMaps from the pod and CR caches, diff them by
+ * fingerprint against the owned-ConfigMap cache, create/update/delete the difference, write
+ * status (only when it changed) and an Event on failure. */
+#include "controller/reconcile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "controller/configmap_content.h"
+#include "controller/events.h"
+#include "controller/status.h"
+#include "controller/strmap.h"
+
+struct existing_configmap {
+	char name[CONFIGMAP_NAME_MAX + 1];
+	uint64_t fingerprint;
+	bool wanted;
+};
+
+struct plan {
+	const char *namespace, *name;
+	bool cr_exists;
+	char *cr_uid;
+	long long generation;
+	cJSON *status;
+	char selector_error[160];
+	struct desired_configmap *desired;
+	size_t ndesired, desired_cap;
+	struct existing_configmap *existing;
+	size_t nexisting, existing_cap;
+	int err;
+};
+
+struct counts {
+	int created, updated, deleted, failed;
+	int first_err;
+	char first_error[600];
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct desire_ctx {
+	struct plan *plan;
+	const struct pcmc *pcmc;
+};
+
+static int desire_pod(void *ud, const void *obj)
+{
+	struct desire_ctx *d = ud;
+	const struct pod *pod = obj;
+	struct plan *p = d->plan;
+
+	if (!label_selector_matches(d->pcmc->selector, &pod->labels))
+		return 0;
+	if (p->ndesired == p->desired_cap) {
+		size_t cap = p->desired_cap ? p->desired_cap * 2 : 8;
+		struct desired_configmap *n = realloc(p->desired, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->desired = n;
+		p->desired_cap = cap;
+	}
+	if (configmap_desired(pod, d->pcmc, &p->desired[p->ndesired]))
+		return -ENOMEM;
+	p->ndesired++;
+	return 0;
+}
+
+static int collect_existing(void *ud, const void *obj)
+{
+	struct plan *p = ud;
+	const struct owned_configmap *cm = obj;
+
+	if (strcmp(cm->pcmc_name, p->name) != 0)
+		return 0;
+	if (p->nexisting == p->existing_cap) {
+		size_t cap = p->existing_cap ? p->existing_cap * 2 : 8;
+		struct existing_configmap *n = realloc(p->existing, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->existing = n;
+		p->existing_cap = cap;
+	}
+	snprintf(p->existing[p->nexisting].name, CONFIGMAP_NAME_MAX + 1, "%s", cm->meta.name);
+	p->existing[p->nexisting].fingerprint = cm->fingerprint;
+	p->existing[p->nexisting].wanted = false;
+	p->nexisting++;
+	return 0;
+}
+
+/* Reads everything the reconcile needs from the caches; lock order pcmcs -> pods -> configmaps. */
+static int plan_build(struct reconciler *r, struct plan *p)
+{
+	const struct pcmc *pcmc;
+	int err = 0;
+
+	object_cache_read_lock(r->pcmcs);
+	pcmc = object_cache_get_locked(r->pcmcs, p->namespace, p->name);
+	if (pcmc) {
+		p->cr_exists = true;
+		p->cr_uid = pcmc->meta.uid ? strdup(pcmc->meta.uid) : NULL;
+		p->generation = pcmc->generation;
+		p->status = pcmc->status ? cJSON_Duplicate(pcmc->status, 1) : NULL;
+		snprintf(p->selector_error, sizeof(p->selector_error), "%s", pcmc->selector_error);
+		if (!pcmc->selector_error[0]) {
+			struct desire_ctx d = { p, pcmc };
+
+			object_cache_read_lock(r->pods);
+			err = object_cache_each_locked(r->pods, p->namespace, desire_pod, &d);
+			object_cache_unlock(r->pods);
+		}
+	}
+	object_cache_unlock(r->pcmcs);
+	if (err)
+		return err;
+	object_cache_read_lock(r->configmaps);
+	err = object_cache_each_locked(r->configmaps, p->namespace, collect_existing, p);
+	object_cache_unlock(r->configmaps);
+	return err;
+}
+
+static void plan_clear(struct plan *p)
+{
+	for (size_t i = 0; i < p->ndesired; i++)
+		desired_configmap_clear(&p->desired[i]);
+	free(p->desired);
+	free(p->existing);
+	free(p->cr_uid);
+	cJSON_Delete(p->status);
+}
+
+static void note_failure(struct reconciler *r, struct counts *c, enum configmap_op op, int err,
+			 const struct kube_error *kerr, const char *key, const char *cm)
+{
+	controller_metrics_configmap_op(r->metrics, op, false);
+	c->failed++;
+	if (!c->first_err) {
+		c->first_err = err;
+		snprintf(c->first_error, sizeof(c->first_error), "%s ConfigMap %s failed: %s", configmap_op_name(op),
+			 cm, kerr && kerr->message[0] ? kerr->message : log_strerror(err));
+	}
+	log_warn("configmap write failed", LOG_STR("key", key), LOG_STR("configmap", cm),
+		 LOG_STR("operation", configmap_op_name(op)), LOG_STR("reason", kerr ? kerr->reason : ""),
+		 LOG_STR("detail", kerr ? kerr->message : ""), LOG_ERRNO(err));
+}
+
+static int write_configmap(struct reconciler *r, const char *namespace, const struct desired_configmap *d,
+			   bool exists, struct kube_error *kerr)
+{
+	char path[1024], collection[400];
+	cJSON *body;
+	int err;
+
+	if (!leader_election_is_leader(r->election))
+		return RECONCILE_ENOTLEADER;
+	body = configmap_body(d, namespace);
+	if (!body)
+		return -ENOMEM;
+	snprintf(collection, sizeof(collection), "/api/v1/namespaces/%s/configmaps", namespace);
+	snprintf(path, sizeof(path), "%s/%s", collection, d->name);
+	if (exists) {
+		err = kube_request(r->client, "PUT", path, body, NULL, NULL, kerr);
+		if (err == KUBE_ENOTFOUND)
+			exists = false;
+	}
+	if (!exists) {
+		err = kube_request(r->client, "POST", collection, body, NULL, NULL, kerr);
+		if (err == KUBE_EEXIST) {
+			/* The cache had not seen it yet: replace it, but only if it is ours. */
+			cJSON *cur = NULL;
+
+			err = kube_request(r->client, "GET", path, NULL, NULL, &cur, kerr);
+			if (!err) {
+				const char *label = cJSON_GetStringValue(cJSON_GetObjectItem(
+					cJSON_GetObjectItem(cJSON_GetObjectItem(cur, "metadata"), "labels"),
+					LABEL_GENERATED_BY));
+
+				if (label && strcmp(label, d->pcmc_label) == 0) {
+					err = leader_election_is_leader(r->election) ?
+						kube_request(r->client, "PUT", path, body, NULL, NULL, kerr) :
+						RECONCILE_ENOTLEADER;
+				} else {
+					err = KUBE_EEXIST;
+					snprintf(kerr->message, sizeof(kerr->message),
+						 "ConfigMap %s/%s exists and is not generated by this PodConfigMapConfig",
+						 namespace, d->name);
+				}
+			}
+			cJSON_Delete(cur);
+		}
+	}
+	cJSON_Delete(body);
+	return err;
+}
+
+static int delete_configmap(struct reconciler *r, const char *namespace, const char *name,
+			    struct kube_error *kerr)
+{
+	char path[1024];
+	int err;
+
+	if (!leader_election_is_leader(r->election))
+		return RECONCILE_ENOTLEADER;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", namespace, name);
+	err = kube_request(r->client, "DELETE", path, NULL, NULL, NULL, kerr);
+	return err == KUBE_ENOTFOUND ? 0 : err;
+}
+
+static int sync_configmaps(struct reconciler *r, struct plan *p, const char *key, struct counts *c)
+{
+	struct strmap *by_name = strmap_new();
+	struct kube_error kerr;
+	int err = 0;
+
+	if (!by_name)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nexisting; i++)
+		strmap_put(by_name, p->existing[i].name, &p->existing[i], &err);
+	for (size_t i = 0; i < p->ndesired; i++) {
+		const struct desired_configmap *d = &p->desired[i];
+		struct existing_configmap *e = strmap_get(by_name, d->name);
+		enum configmap_op op = e ? CONFIGMAP_UPDATE : CONFIGMAP_CREATE;
+
+		if (e) {
+			e->wanted = true;
+			if (e->fingerprint == d->fingerprint)
+				continue;
+		}
+		err = write_configmap(r, p->namespace, d, e != NULL, &kerr);
+		if (err == RECONCILE_ENOTLEADER)
+			goto out;
+		if (err) {
+			note_failure(r, c, op, err, &kerr, key, d->name);
+			continue;
+		}
+		controller_metrics_configmap_op(r->metrics, op, true);
+		if (e)
+			c->updated++;
+		else
+			c->created++;
+	}
+	for (size_t i = 0; i < p->nexisting; i++) {
+		if (p->existing[i].wanted)
+			continue;
+		err = delete_configmap(r, p->namespace, p->existing[i].name, &kerr);
+		if (err == RECONCILE_ENOTLEADER)
+			goto out;
+		if (err) {
+			note_failure(r, c, CONFIGMAP_DELETE, err, &kerr, key, p->existing[i].name);
+			continue;
+		}
+		controller_metrics_configmap_op(r->metrics, CONFIGMAP_DELETE, true);
+		c->deleted++;
+	}
+	err = 0;
+out:
+	strmap_free(by_name, NULL);
+	return err;
+}
+
+static int write_status(struct reconciler *r, struct plan *p, const char *key, const struct counts *c)
+{
+	struct status_outcome o = { .generation = p->generation, .matched_pods = (int)p->ndesired };
+	char message[700], now[32], path[1024];
+	struct kube_error kerr;
+	bool changed;
+	cJSON *st, *patch;
+	int err;
+
+	if (p->selector_error[0]) {
+		o.ready = false;
+		o.reason = "InvalidSelector";
+		o.message = p->selector_error;
+	} else if (c->failed) {
+		o.ready = false;
+		o.reason = "ConfigMapWriteFailed";
+		o.message = c->first_error;
+	} else {
+		o.ready = true;
+		o.reason = "ConfigMapsSynced";
+		snprintf(message, sizeof(message), "%zu matching pods have their ConfigMap", p->ndesired);
+		o.message = message;
+	}
+	status_format_time(now, time(NULL));
+	st = status_desired(p->status, &o, now, &changed);
+	if (!st)
+		return -ENOMEM;
+	if (!changed) {
+		cJSON_Delete(st);
+		return 0;
+	}
+	if (!leader_election_is_leader(r->election)) {
+		cJSON_Delete(st);
+		return RECONCILE_ENOTLEADER;
+	}
+	patch = cJSON_CreateObject();
+	cJSON_AddItemToObject(patch, "status", st);
+	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s/status", PCMC_GROUP, PCMC_VERSION,
+		 p->namespace, PCMC_PLURAL, p->name);
+	err = kube_request(r->client, "PATCH", path, patch, "application/merge-patch+json", NULL, &kerr);
+	cJSON_Delete(patch);
+	if (err == KUBE_ENOTFOUND)
+		return 0; /* deleted meanwhile: its delete event cleans up */
+	if (err) {
+		log_warn("status write failed", LOG_STR("key", key), LOG_STR("reason", kerr.reason),
+			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
+		return err;
+	}
+	if (!o.ready) {
+		struct event_target t = { p->namespace, p->name, p->cr_uid };
+		int everr = event_record(r->client, &t, "Warning", o.reason, o.message, r->identity);
+
+		if (everr)
+			log_warn("event write failed", LOG_STR("key", key), LOG_ERRNO(everr));
+	}
+	return 0;
+}
+
+int reconcile(struct reconciler *r, const char *key)
+{
+	char ns[256], name[256];
+	const char *slash = strchr(key, '/');
+	struct plan p = { 0 };
+	struct counts c = { 0 };
+	double started = now_s(), seconds;
+	const char *result;
+	int err;
+
+	if (!slash || slash - key >= (long)sizeof(ns) || strlen(slash + 1) >= sizeof(name))
+		return -EINVAL;
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+	snprintf(name, sizeof(name), "%s", slash + 1);
+	p.namespace = ns;
+	p.name = name;
+
+	err = plan_build(r, &p);
+	/* An invalid selector says nothing about which pods match: leave their ConfigMaps alone. */
+	if (!err && !(p.cr_exists && p.selector_error[0]))
+		err = sync_configmaps(r, &p, key, &c);
+	if (!err && p.cr_exists)
+		err = write_status(r, &p, key, &c);
+	if (!err && c.first_err)
+		err = c.first_err;
+
+	seconds = now_s() - started;
+	result = !err ? "success" : err == RECONCILE_ENOTLEADER ? "not-leader" : "error";
+	if (err != RECONCILE_ENOTLEADER)
+		controller_metrics_observe_reconcile(r->metrics, seconds, err);
+	log_info("reconciled", LOG_STR("key", key), LOG_STR("action", p.cr_exists ? "sync" : "cleanup"),
+		 LOG_STR("result", result), LOG_INT("matched", p.ndesired), LOG_INT("created", c.created),
+		 LOG_INT("updated", c.updated), LOG_INT("deleted", c.deleted), LOG_INT("failed", c.failed),
+		 LOG_DOUBLE("duration_ms", seconds * 1000.0));
+	plan_clear(&p);
+	return err;
+}

@@ -1,0 +1,29 @@
+/* reconcile(key): make the ConfigMaps of one PodConfigMapConfig ("namespace/name") match what
+ * its pods and spec ask for, then write its status. Idempotent; reads desired state afresh from
+ * the caches every time; every write is gated on holding the leader Lease. */
+#ifndef PCMC_CONTROLLER_RECONCILE_H
+#define PCMC_CONTROLLER_RECONCILE_H
+
+#include <errno.h>
+
+#include "common/kube_client.h"
+#include "controller/cache.h"
+#include "controller/controller_metrics.h"
+#include "controller/leader_election.h"
+
+/* Returned when a write was skipped because this process is not (or no longer) the leader. */
+#define RECONCILE_ENOTLEADER (-ENOLCK)
+
+struct reconciler {
+	struct kube_client *client;
+	struct object_cache *pods, *pcmcs, *configmaps;
+	struct leader_election *election;
+	struct controller_metrics *metrics;
+	const char *identity;
+};
+
+/* Returns 0 when everything is in sync, RECONCILE_ENOTLEADER, or the first write error (the
+ * caller requeues the key with backoff). */
+int reconcile(struct reconciler *r, const char *key);
+
+#endif
