@@ -143,6 +143,107 @@ gone_from_cache() {
 }
 tap_check "410 Gone: watch from a resourceVersion older than the watch cache" gone_from_cache
 
+# Node simulator: pods bound to a simulated node run as test pods and report status like kubelet's.
+tap_check "nodesim start: Node sim-a registers Ready with InternalIP 127.0.100.1" bash -c \
+  '"$0/nodesim" start sim-a && kubectl get node sim-a -o json |
+   jq -e "(.status.conditions[] | select(.type==\"Ready\") | .status==\"True\") and .status.addresses[0].address==\"127.0.100.1\""' "$here"
+podspec() { # podspec NAME QOS_RESOURCES
+  cat <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: default, labels: {app: web}}
+spec:
+  nodeName: sim-a
+  containers:
+  - name: web
+    image: example.invalid/web:1
+    ports: [{containerPort: 8080}, {containerPort: 9090}, {containerPort: 5353, protocol: UDP}]
+    resources: $2
+  - name: sidecar
+    image: example.invalid/sidecar:1
+    resources: $2
+Y
+}
+wait_running() { # wait_running NAME: phase Running with a pod IP within 20s
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kc get pod "$1" -o json 2>/dev/null | jq -e '.status.phase == "Running" and (.status.podIP // "") != ""' >/dev/null && return 0
+    sleep 0.2
+  done
+  kc get pod "$1" -o yaml; tail -n 20 "$PCMC_CLUSTER_DIR/logs/nodesim-sim-a.log"; return 1
+}
+tp_state() { # the pcmc-testpod state of pod NAME (via its UID)
+  local uid; uid=$(kc get pod "$1" -o jsonpath='{.metadata.uid}') || return 1
+  cat "$PCMC_CLUSTER_DIR"/nodesim/sim-a/testpod/*.json | jq -s --arg u "$uid" '.[] | select(.uid == $u)'
+}
+kc apply -f - >/dev/null <<<"$(podspec guar '{limits: {cpu: 100m, memory: 64Mi}}')"
+kc apply -f - >/dev/null <<<"$(podspec burst '{requests: {cpu: 50m}}')"
+kc apply -f - >/dev/null <<<"$(podspec besteff '{}')"
+all_running() { local p; for p in guar burst besteff; do wait_running "$p" || return 1; done; }
+tap_check "pods bound to sim-a (guaranteed, burstable, besteffort) reach Running with a pod IP" all_running
+pod_status_like_kubelet() {
+  kc get pod guar -o json | jq -e '
+    .status.phase == "Running" and (.status.podIP | test("^10\\.244\\.100\\.[0-9]+$")) and
+    (.status.podIPs[1].ip | test("^fd00:10:244:64::[0-9a-f]+$")) and .status.hostIP == "127.0.100.1" and
+    (.status.startTime != null) and
+    ([.status.conditions[] | select((.type == "Ready" or .type == "ContainersReady") and .status == "True")] | length == 2) and
+    ([.status.containerStatuses[] | select(.ready and (.containerID | test("^containerd://[0-9a-f]{64}$")))] | length == 2)'
+}
+tap_check "pod status like kubelet's: podIP(s) in the node range, hostIP, Ready/ContainersReady, containerd:// IDs" pod_status_like_kubelet
+distinct_ips() {
+  local ips; ips=$(kc get pods guar burst besteff -o jsonpath='{.items[*].status.podIP}')
+  echo "$ips"; [ "$(tr ' ' '\n' <<<"$ips" | sort -u | grep -c .)" = 3 ]
+}
+tap_check "three running pods have three different addresses" distinct_ips
+qos_layout() {
+  local p want uid dir
+  for p in guar:kubepods/pod burst:kubepods/burstable/pod besteff:kubepods/besteffort/pod; do
+    uid=$(kc get pod "${p%%:*}" -o jsonpath='{.metadata.uid}')
+    dir=$(tp_state "${p%%:*}" | jq -r .podCgroup)
+    want="/${p#*:}$uid"
+    [[ $dir == *"$want" ]] && [ -d "$dir" ] || { echo "${p%%:*}: cgroup $dir, want ...$want"; return 1; }
+  done
+}
+tap_check "pod cgroups in kubelet's cgroupfs layout by QoS (guaranteed, burstable, besteffort)" qos_layout
+ports_answer() {
+  local v4 v6
+  v4=$(kc get pod guar -o jsonpath='{.status.podIPs[0].ip}'); v6=$(kc get pod guar -o jsonpath='{.status.podIPs[1].ip}')
+  nc -z -w2 "$v4" 8080 && nc -z -w2 "$v4" 9090 && nc -z -w2 "$v6" 8080 && nc -zu -w2 "$v4" 5353 || return 1
+  ! nc -z -w1 "$v4" 8081   # a port the pod does not declare is closed
+}
+tap_check "the pod's containerPorts answer from the host (TCP v4+v6, UDP), others are closed" ports_answer
+deleted_leaves_nothing() {
+  local st uid netns veth cg pids=() p i
+  st=$(tp_state guar) || return 1
+  uid=$(jq -r .uid <<<"$st"); netns=$(jq -r .netns <<<"$st"); veth=$(jq -r .hostVeth <<<"$st"); cg=$(jq -r .podCgroup <<<"$st")
+  mapfile -t pids < <(jq -r '.sandbox.pid, .containers[].pid' <<<"$st")
+  [ -e "$netns" ] && [ -d "$cg" ] || { echo "pod not set up: $netns $cg"; return 1; }
+  kc delete pod guar --wait=false >/dev/null || return 1
+  for ((i = 0; i < 100; i++)); do kc get pod guar >/dev/null 2>&1 || break; sleep 0.2; done
+  kc get pod guar >/dev/null 2>&1 && { echo "pod still in the API"; return 1; }
+  [ ! -e "$netns" ] || { echo "netns $netns left"; return 1; }
+  ! ip link show "$veth" >/dev/null 2>&1 || { echo "veth $veth left"; return 1; }
+  [ ! -d "$cg" ] || { echo "cgroup $cg left"; return 1; }
+  ! find /sys/fs/cgroup -name "*$uid*" 2>/dev/null | grep . || { echo "cgroup with uid left"; return 1; }
+  for p in "${pids[@]}"; do
+    for ((i = 0; i < 20; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    ! kill -0 "$p" 2>/dev/null || { echo "process $p left:"; ps -o pid,ppid,stat,args -p "$p"; cat /proc/$p/cgroup; return 1; }
+  done
+  ! find /sys/fs/bpf -name "*$uid*" 2>/dev/null | grep . || { echo "bpffs pin left"; return 1; }
+}
+tap_check "deleting a pod: finished with grace 0 by the node; no netns, veth, cgroup, process or pin left" deleted_leaves_nothing
+stop_tears_down() {
+  local netns; netns=$(tp_state burst | jq -r .netns)
+  [ -e "$netns" ] || return 1
+  "$here/nodesim" stop sim-a || return 1
+  [ ! -e "$netns" ] || { echo "netns $netns left after nodesim stop"; return 1; }
+  [ ! -f "$PCMC_CLUSTER_DIR/pids/nodesim-sim-a.pid" ]
+}
+tap_check "nodesim stop: tears down the node's pods and stops its process" stop_tears_down
+tap_check "nodesim restart picks up bound pods again" bash -c '"$0/nodesim" start sim-a >/dev/null 2>&1 && sleep 2 &&
+  kubectl get pod burst -o json | jq -e ".status.phase == \"Running\"" >/dev/null &&
+  ip netns list | grep -q "pcmc-p$(kubectl get pod burst -o jsonpath="{.metadata.uid}" | tr -d - | cut -c1-19)"' "$here"
+
 # down_stops_all LABEL: every PID `up` recorded is gone after `down`, and so is the state dir.
 down_stops_all() {
   local pids=() f p alive=()
