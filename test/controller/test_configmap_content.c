@@ -1,0 +1,227 @@
+/* Generated ConfigMap names and content: the pod-<pod>-from-<pcmc>-cfg pattern, valid shortened
+ * names for long parts, data keys, labels, owner reference and drift detection by fingerprint. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <ctype.h>
+#include <string.h>
+
+#include "controller/configmap_content.h"
+#include "test/common/tap_main.h"
+
+static bool valid_dns_subdomain(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = islower((unsigned char)c) || isdigit((unsigned char)c);
+
+		if (!alnum && c != '-' && c != '.')
+			return false;
+		if ((c == '-' || c == '.') && (i == 0 || i == n - 1))
+			return false;
+		if (c == '.' && (s[i - 1] == '-' || s[i + 1] == '-' || s[i + 1] == '.'))
+			return false;
+	}
+	return true;
+}
+
+START_TEST(short_names_follow_the_pattern)
+{
+	char name[CONFIGMAP_NAME_MAX + 1];
+
+	configmap_name(name, "web-1", "tiers");
+	ck_assert_str_eq(name, "pod-web-1-from-tiers-cfg");
+}
+END_TEST
+
+START_TEST(long_names_are_shortened_valid_and_distinct)
+{
+	char pod[254], pcmc[254], a[CONFIGMAP_NAME_MAX + 1], b[CONFIGMAP_NAME_MAX + 1];
+
+	memset(pod, 'p', 253);
+	pod[253] = '\0';
+	memset(pcmc, 'c', 253);
+	pcmc[253] = '\0';
+	pod[200] = '.';   /* a dot right where the cut may fall */
+	configmap_name(a, pod, pcmc);
+	ck_assert_uint_le(strlen(a), 253);
+	ck_assert_msg(valid_dns_subdomain(a), "invalid name %s", a);
+	pcmc[100] = 'd';
+	configmap_name(b, pod, pcmc);
+	ck_assert_str_ne(a, b);
+	ck_assert(valid_dns_subdomain(b));
+	/* same inputs, same name */
+	configmap_name(b, pod, pcmc);
+	pcmc[100] = 'c';
+	configmap_name(b, pod, pcmc);
+	ck_assert_str_eq(a, b);
+}
+END_TEST
+
+START_TEST(cut_before_a_dash_never_leaves_a_bad_end)
+{
+	char pod[254], name[CONFIGMAP_NAME_MAX + 1];
+
+	for (int cut = 230; cut < 253; cut++) {
+		memset(pod, 'a', 253);
+		pod[253] = '\0';
+		for (int i = cut - 3; i < cut + 3 && i < 252; i++)
+			pod[i] = (i % 2) ? '-' : '.';
+		configmap_name(name, pod, "x");
+		ck_assert_msg(strlen(name) <= 253 && name[strlen(name) - 1] != '-', "bad %s", name);
+	}
+}
+END_TEST
+
+START_TEST(long_cr_names_fit_in_a_label_value)
+{
+	char cr[254], v[LABEL_VALUE_MAX + 1];
+
+	pcmc_label_value(v, "short");
+	ck_assert_str_eq(v, "short");
+	memset(cr, 'n', 253);
+	cr[253] = '\0';
+	pcmc_label_value(v, cr);
+	ck_assert_uint_le(strlen(v), 63);
+}
+END_TEST
+
+static struct pod *make_pod(void)
+{
+	cJSON *j = cJSON_Parse("{\"metadata\":{\"name\":\"web-1\",\"namespace\":\"shop\",\"uid\":\"u-1\","
+			       "\"labels\":{\"app\":\"web\",\"tier\":\"fe\"},\"annotations\":{\"team\":\"blue\","
+			       "\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\"}},"
+			       "\"spec\":{\"nodeName\":\"node-a\",\"containers\":[]},\"status\":{\"phase\":\"Running\"}}");
+	struct pod *p = pod_decode(j);
+
+	cJSON_Delete(j);
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+static struct pcmc *make_pcmc(const char *spec)
+{
+	char *doc;
+	cJSON *j;
+	struct pcmc *c;
+
+	ck_assert_int_ge(asprintf(&doc, "{\"metadata\":{\"name\":\"tiers\",\"namespace\":\"shop\",\"uid\":\"c-1\","
+				  "\"generation\":3},\"spec\":%s}", spec), 0);
+	j = cJSON_Parse(doc);
+	c = pcmc_decode(j);
+	cJSON_Delete(j);
+	free(doc);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+START_TEST(data_has_pod_facts_listed_keys_and_ebpf_settings)
+{
+	struct pod *pod = make_pod();
+	struct pcmc *cr = make_pcmc("{\"labelsToInclude\":[\"tier\",\"missing\"],\"annotationsToInclude\":[\"team\"],"
+				    "\"ebpfConfig\":{\"syscallMonitoring\":{\"enabled\":true,\"syscallNames\":[\"read\",\"write\"]},"
+				    "\"l4Firewall\":{\"enabled\":true,\"allowedPorts\":[80,443],\"blockedPorts\":[22],"
+				    "\"defaultAction\":\"block\"},\"metricsExport\":{\"enabled\":true,\"updateInterval\":\"10s\"}}}");
+	struct desired_configmap d;
+
+	ck_assert_int_eq(configmap_desired(pod, cr, &d), 0);
+	ck_assert_str_eq(d.name, "pod-web-1-from-tiers-cfg");
+	ck_assert_str_eq(kv_get(&d.data, "podName"), "web-1");
+	ck_assert_str_eq(kv_get(&d.data, "namespace"), "shop");
+	ck_assert_str_eq(kv_get(&d.data, "nodeName"), "node-a");
+	ck_assert_str_eq(kv_get(&d.data, "phase"), "Running");
+	ck_assert_str_eq(kv_get(&d.data, "label_tier"), "fe");
+	ck_assert_ptr_null(kv_get(&d.data, "label_app"));
+	ck_assert_ptr_null(kv_get(&d.data, "label_missing"));
+	ck_assert_str_eq(kv_get(&d.data, "annotation_team"), "blue");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_syscall_monitoring_enabled"), "true");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_syscall_names"), "read,write");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_l4_firewall_enabled"), "true");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_allowed_ports"), "80,443");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_blocked_ports"), "22");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_default_action"), "block");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_metrics_export_enabled"), "true");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_update_interval"), "10s");
+
+	cJSON *body = configmap_body(&d, "shop");
+	cJSON *meta = cJSON_GetObjectItem(body, "metadata");
+	cJSON *owner = cJSON_GetArrayItem(cJSON_GetObjectItem(meta, "ownerReferences"), 0);
+
+	ck_assert_str_eq(cJSON_GetObjectItem(owner, "kind")->valuestring, "Pod");
+	ck_assert_str_eq(cJSON_GetObjectItem(owner, "uid")->valuestring, "u-1");
+	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(owner, "blockOwnerDeletion")));
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(meta, "labels"), LABEL_GENERATED_BY)->valuestring, "tiers");
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(meta, "labels"), LABEL_POD_UID)->valuestring, "u-1");
+
+	/* What the API server sends back for it has the same fingerprint: no rewrite. */
+	struct owned_configmap *cm = owned_configmap_decode(body);
+
+	ck_assert_ptr_nonnull(cm);
+	ck_assert_uint_eq(cm->fingerprint, d.fingerprint);
+	ck_assert_str_eq(cm->pcmc_name, "tiers");
+	owned_configmap_free(cm);
+
+	/* Edited data is drift. */
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(body, "data"), "phase", cJSON_CreateString("Failed"));
+	cm = owned_configmap_decode(body);
+	ck_assert_uint_ne(cm->fingerprint, d.fingerprint);
+	owned_configmap_free(cm);
+
+	cJSON_Delete(body);
+	desired_configmap_clear(&d);
+	pcmc_free(cr);
+	pod_free(pod);
+}
+END_TEST
+
+START_TEST(ebpf_defaults_when_not_configured)
+{
+	struct pod *pod = make_pod();
+	struct pcmc *cr = make_pcmc("{}");
+	struct desired_configmap d;
+
+	ck_assert_int_eq(configmap_desired(pod, cr, &d), 0);
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_syscall_monitoring_enabled"), "false");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_syscall_names"), "");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_default_action"), "allow");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_allowed_ports"), "");
+	desired_configmap_clear(&d);
+	pcmc_free(cr);
+	pod_free(pod);
+}
+END_TEST
+
+START_TEST(pod_status_noise_is_not_a_change)
+{
+	struct pod *a = make_pod(), *b = make_pod();
+
+	ck_assert(pod_same_for_configmaps(a, b));
+	ck_assert_ptr_null(kv_get(&a->annotations, "kubectl.kubernetes.io/last-applied-configuration"));
+	free(b->phase);
+	b->phase = strdup("Succeeded");
+	ck_assert(!pod_same_for_configmaps(a, b));
+	pod_free(a);
+	pod_free(b);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("configmap_content");
+	TCase *tc = tcase_create("configmap_content");
+
+	tcase_add_test(tc, short_names_follow_the_pattern);
+	tcase_add_test(tc, long_names_are_shortened_valid_and_distinct);
+	tcase_add_test(tc, cut_before_a_dash_never_leaves_a_bad_end);
+	tcase_add_test(tc, long_cr_names_fit_in_a_label_value);
+	tcase_add_test(tc, data_has_pod_facts_listed_keys_and_ebpf_settings);
+	tcase_add_test(tc, ebpf_defaults_when_not_configured);
+	tcase_add_test(tc, pod_status_noise_is_not_a_change);
+	suite_add_tcase(s, tc);
+	return run_suite_with_tap(s);
+}
