@@ -48,7 +48,7 @@ struct exchange {
 	char method[16];
 	char *path, *query, *authorization, *content_type;
 	char *body;
-	size_t body_len, body_cap;
+	size_t body_len, body_cap, body_limit; /* body_limit: the request's Content-Length */
 	const struct route *route;
 	bool awaiting_body;   /* the handler runs at LWS_CALLBACK_HTTP_BODY_COMPLETION */
 	bool rejected;        /* the response was decided before the body arrived: discard it */
@@ -247,27 +247,46 @@ static int begin_exchange(struct http_server *s, struct lws *wsi, struct exchang
 		return start_response(wsi, x);
 	}
 	if (x->awaiting_body) {
-		x->body_cap = (size_t)content_length + 1;
-		x->body = malloc(x->body_cap);
-		if (!x->body) {
-			respond_error(x, 503, "out of memory");
-			x->rejected = x->close_after = true;
-			return start_response(wsi, x);
-		}
-		x->body[0] = '\0';
+		x->body_limit = (size_t)content_length;
 		return 0;
 	}
 	run_handler(x);
 	return start_response(wsi, x);
 }
 
+/* The buffer grows with what arrives rather than with what Content-Length promises, so a
+ * client that announces megabytes and sends nothing costs nothing. */
+static int grow_body(struct exchange *x, size_t need)
+{
+	size_t cap = x->body_cap ? x->body_cap : 64 * 1024;
+	char *grown;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap > x->body_limit + 1)
+		cap = x->body_limit + 1;
+	grown = realloc(x->body, cap);
+	if (!grown)
+		return -ENOMEM;
+	x->body = grown;
+	x->body_cap = cap;
+	return 0;
+}
+
 static int receive_body(struct lws *wsi, struct exchange *x, const void *in, size_t len)
 {
 	if (x->rejected || !x->awaiting_body)
 		return 0;
-	if (len >= x->body_cap - x->body_len) {
+	if (len > x->body_limit - x->body_len) {
 		/* More than Content-Length announced: lws should never deliver that. */
 		respond_error(x, 400, "body longer than content-length");
+		x->rejected = x->close_after = true;
+		return start_response(wsi, x);
+	}
+	if (x->body_len + len + 1 > x->body_cap && grow_body(x, x->body_len + len + 1)) {
+		log_error("no memory for a request body", LOG_STR("path", x->path),
+			  LOG_INT("content_length", x->body_limit));
+		respond_error(x, 503, "out of memory");
 		x->rejected = x->close_after = true;
 		return start_response(wsi, x);
 	}

@@ -318,6 +318,8 @@ START_TEST(five_mib_policy_put_is_assembled_and_echoed_intact)
 		ck_assert_uint_eq(r.len, len);
 		ck_assert_uint_eq(checksum(r.body, r.len), checksum(body, len));
 		ck_assert(memcmp(r.body, body, len) == 0);
+		if (v > 0) /* keep-alive survives a 5 MiB exchange */
+			ck_assert_int_eq(r.connects, 0);
 		free(r.body);
 	}
 	/* The handler ran in this process (server thread), so its checksum is visible here. */
@@ -408,6 +410,31 @@ START_TEST(malformed_request_is_refused)
 }
 END_TEST
 
+START_TEST(client_vanishing_mid_body_leaves_server_serving)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(server)) };
+	const char *head = "PUT /v1/policy HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n";
+	char chunk[100000];
+	CURL *c = curl_easy_init();
+	struct reply r;
+
+	memset(chunk, 'z', sizeof(chunk));
+	for (int i = 0; i < 5; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		ck_assert_int_eq(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+		ck_assert_int_eq(write(fd, chunk, sizeof(chunk)), (ssize_t)sizeof(chunk));
+		close(fd);
+	}
+	ck_assert_int_eq(request(c, "GET", url("/healthz"), NULL, 0, NULL, &r), CURLE_OK);
+	ck_assert_int_eq(r.status, 200);
+	free(r.body);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
 struct client_run {
 	int requests;
 	int failures;
@@ -476,13 +503,27 @@ START_TEST(run_returns_after_stop_from_another_thread)
 }
 END_TEST
 
-START_TEST(busy_port_is_reported)
+/* Also shows libwebsockets' own complaint arriving as one of our JSON log lines on stderr. */
+START_TEST(busy_port_is_reported_and_logged_as_json)
 {
 	struct http_server_opts opts = { .bind_address = "127.0.0.1" };
+	char path[] = "/tmp/pcmc-http-log-XXXXXX", logged[4096] = "";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
 	struct http_server *s;
+	ssize_t n;
 
+	ck_assert_int_ge(fd, 0);
 	opts.port = http_server_port(server);
+	dup2(fd, STDERR_FILENO);
 	ck_assert_int_eq(http_server_new(&opts, &s), -EADDRINUSE);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, logged, sizeof(logged) - 1, 0);
+	close(fd);
+	unlink(path);
+	ck_assert_int_gt(n, 0);
+	ck_assert_msg(strncmp(logged, "{\"ts\":\"", 7) == 0 && strstr(logged, "\"level\":\"error\"") &&
+		      strstr(logged, "\"lib\":\"libwebsockets\"}\n"), "lws log line: %s", logged);
 }
 END_TEST
 
@@ -502,8 +543,9 @@ static Suite *http_server_suite(void)
 	tcase_add_test(tc, known_path_with_other_method_is_405_with_allow);
 	tcase_add_test(tc, five_mib_policy_put_is_assembled_and_echoed_intact);
 	tcase_add_test(tc, malformed_request_is_refused);
+	tcase_add_test(tc, client_vanishing_mid_body_leaves_server_serving);
 	tcase_add_test(tc, twenty_keep_alive_clients_in_parallel);
-	tcase_add_test(tc, busy_port_is_reported);
+	tcase_add_test(tc, busy_port_is_reported_and_logged_as_json);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(small, setup_one_mib, teardown);
