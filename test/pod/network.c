@@ -109,12 +109,19 @@ static int setup_pod_side(struct testpod *pod)
 static int setup_host_side(struct testpod *pod)
 {
 	const char *veth = pod->host_veth;
-	char addr[64];
+	char addr[64], path[128];
 	int err;
 
 	/* proxy_arp: the pod ARPs for 169.254.1.1, which exists nowhere; the host answers with
 	 * its own MAC because it routes that address elsewhere (needs forwarding on this veth). */
 	if ((err = host_sysctl("ipv4", veth, "proxy_arp", "1")))
+		return err;
+	/* Without this the kernel delays every proxied ARP reply by a random 0-800 ms
+	 * (neigh.default.proxy_delay = 80 jiffies, via the proxy queue): first packets from a
+	 * pod took 1-1.8 s and, under pod churn, some ARPs went unanswered (EHOSTUNREACH after
+	 * 3 s). Calico sets it to 0 on its veths too. */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/neigh/%s/proxy_delay", veth);
+	if ((err = write_file(path, "0")))
 		return err;
 	if (exists("/proc/sys/net/ipv6")) {
 		/* The pod's IPv6 gateway is this side's EUI-64 link-local: make sure IPv6 is on and the

@@ -122,6 +122,7 @@ int process_start(struct testpod *pod, const char *cgroup_dir,
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
+	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
@@ -190,6 +191,7 @@ pid_t testpod_spawn(struct testpod *pod, int container, int (*fn)(void *arg), vo
 		return -EINVAL;
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
+	fflush(NULL); /* else a child that flushes stdio prints the caller's pending output again */
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
