@@ -377,11 +377,36 @@ int dataplane_pod_count(const struct dataplane *dp)
 	return n;
 }
 
+void dp_set_rejected(struct dataplane *dp, const char *uid, const char *error)
+{
+	struct dp_rejected *r = NULL;
+
+	for (int i = 0; i < DP_MAX_REJECTED && !r; i++)
+		if (strncmp(dp->rejected[i].uid, uid, sizeof(r->uid)) == 0)
+			r = &dp->rejected[i];
+	if (!error) {
+		if (r)
+			memset(r, 0, sizeof(*r));
+		return;
+	}
+	if (!r) {
+		r = &dp->rejected[dp->next_rejected];
+		dp->next_rejected = (dp->next_rejected + 1) % DP_MAX_REJECTED;
+	}
+	snprintf(r->uid, sizeof(r->uid), "%s", uid);
+	snprintf(r->error, sizeof(r->error), "%s", error);
+}
+
 const char *dataplane_pod_error(const struct dataplane *dp, const char *uid)
 {
 	struct dp_pod *pod = dp_find_pod(dp, uid);
 
-	return pod ? pod->error : NULL;
+	if (pod)
+		return pod->error;
+	for (int i = 0; i < DP_MAX_REJECTED; i++)
+		if (dp->rejected[i].uid[0] && strncmp(dp->rejected[i].uid, uid, sizeof(dp->rejected[i].uid)) == 0)
+			return dp->rejected[i].error;
+	return NULL;
 }
 
 int dataplane_event_fd(const struct dataplane *dp)

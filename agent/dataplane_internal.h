@@ -38,6 +38,13 @@ struct dp_watch {
 	uint32_t slot;
 };
 
+/* A pod that could not even get a slot or its rules: its error stays readable by uid. */
+#define DP_MAX_REJECTED 16
+struct dp_rejected {
+	char uid[PCMC_POD_UID_LEN];
+	char error[256];
+};
+
 struct dataplane {
 	char root[256];                 /* pin root */
 	char dir[300];                       /* <root>/v<layout> */
@@ -59,12 +66,17 @@ struct dataplane {
 	uint32_t next_slot;
 	int n_rules_total;
 
+	struct dp_rejected rejected[DP_MAX_REJECTED];
+	int next_rejected;
+
 	int inotify_fd;
 	struct dp_watch *watches;
 	int n_watches, cap_watches;
 };
 
 struct dp_pod *dp_find_pod(const struct dataplane *dp, const char *uid);
+/* Remembers (or, with error NULL, forgets) why a pod unknown to the dataplane was refused. */
+void dp_set_rejected(struct dataplane *dp, const char *uid, const char *error);
 /* Records the pod's error text, logs it once with context; returns err. */
 int dp_pod_fail(struct dp_pod *pod, int err, const char *what);
 /* Attaches cgroup storage to every cgroup of the pod (watching them for new containers); the

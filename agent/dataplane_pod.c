@@ -437,7 +437,8 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 		pod = pod_new(dp, ref, &err);
 		if (!pod) {
 			log_error("pod dataplane failed", LOG_STR("pod_uid", ref->uid),
-				  LOG_STR("what", "no free pod slot (too many pods)"), LOG_ERRNO(err));
+				  LOG_STR("what", "no free pod slot (too many pods on this node)"), LOG_ERRNO(err));
+			dp_set_rejected(dp, ref->uid, "no free pod slot (too many pods on this node)");
 			return err;
 		}
 		created = true;
@@ -447,6 +448,7 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 	else
 		snprintf(pod->ref, sizeof(pod->ref), "%s", ref->uid);
 	pod->error[0] = '\0';
+	dp_set_rejected(dp, ref->uid, NULL);
 
 	if (p->firewall_enabled) {
 		err = build_rules(p, &rules, &n_rules);
@@ -457,8 +459,10 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 			free(rules);
 			dp_pod_fail(pod, err, err == -ENOSPC ? "firewall rule map full (too many port rules on this node)" :
 				    "building rules");
-			if (created)
+			if (created) {
+				dp_set_rejected(dp, ref->uid, pod->error);
 				dp_pod_free(pod);
+			}
 			return err;
 		}
 	}

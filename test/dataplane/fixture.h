@@ -1,0 +1,45 @@
+/* Shared fixtures of the dataplane tests: a private pin dir per test process (removed at exit),
+ * test pods made by the test pod helper, counters of one pod. */
+#ifndef PCMC_TEST_DATAPLANE_FIXTURE_H
+#define PCMC_TEST_DATAPLANE_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/dataplane.h"
+#include "test/pod/testclient.h"
+#include "test/pod/testpod.h"
+
+#define TCP_PORT_A 8080
+#define TCP_PORT_B 8081
+#define TCP_PORT_C 8082
+#define UDP_PORT_A 9090
+#define UDP_PORT_B 9091
+#define UDP_PORT_C 9092
+
+/* /sys/fs/bpf/pcmc-test-<pid>, removed at exit. */
+const char *fx_pin_root(void);
+/* Removes pin dirs and test pods left behind by tests that failed (run by main at the end). */
+void fx_cleanup_leftovers(void);
+/* Sends a raw Ethernet frame into the pod's host veth: it arrives on eth0 ingress in the pod. */
+int fx_inject(struct testpod *pod, const void *frame, size_t len);
+/* A pod with TCP ports A,B,C and UDP ports A,B,C served by container 0, at 10.244.<subnet>.<host>
+ * and fd00:10:244:<subnet>::<host>. The test pod library destroys it at exit. */
+struct testpod *fx_pod(const char *name, int subnet, int host, enum testpod_driver driver,
+		       enum testpod_qos qos, int n_containers);
+/* Dataplane on the test pin root; layout 0 = default. */
+struct dataplane *fx_open(int layout);
+/* Counters of one pod (zeroed struct if the pod is unknown). */
+struct pod_counters fx_counters(struct dataplane *dp, const char *uid);
+uint64_t fx_listed(const struct pod_counters *c, int nr);
+/* Applies with the pod's uid as reference; asserts success. */
+void fx_apply(struct dataplane *dp, struct testpod *pod, const struct pod_policy *p);
+/* Program id at pcmc's handle/priority (0x70636d63, 7) on eth0 of the pod (0 if none). */
+uint32_t fx_filter_prog_id(struct testpod *pod);
+/* Runs a command line with system(); returns its exit status. */
+int fx_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool fx_path_exists(const char *path);
+
+#endif

@@ -1,0 +1,376 @@
+/* Dataplane lifecycle: SIGKILLed applier restarted without a gap, orphans removed, layout upgrade
+ * without a gap, other tools' filters left alone, full maps reported per pod. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test/dataplane/fixture.h"
+#include "test/dataplane/tests.h"
+
+#ifndef DATAPLANE_CLI
+#define DATAPLANE_CLI "build/pcmc-dataplane"
+#endif
+
+#define DROP_WAIT_MS 300
+
+static const uint16_t allow_a[] = { TCP_PORT_A }, block_b[] = { TCP_PORT_B };
+static const int getppid_list[] = { SYS_getppid };
+static const struct pod_policy a_open_b_shut = {
+	.syscalls_enabled = true, .syscall_nrs = getppid_list, .n_syscalls = 1,
+	.firewall_enabled = true, .allowed = allow_a, .n_allowed = 1, .blocked = block_b, .n_blocked = 1,
+	.default_block = true,
+};
+
+/* Connects in a loop until SIGTERM; exit status bit 0: the blocked port answered at least once,
+ * bit 1: the allowed port failed at least once. */
+static pid_t start_prober(const char *ip, uint16_t blocked, uint16_t allowed)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct timespec zero = { 0, 0 };
+		int status = 0;
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		for (;;) {
+			if (testclient_tcp_connect(ip, blocked, 50) != -ETIMEDOUT)
+				status |= 1;
+			if (allowed && testclient_tcp_connect(ip, allowed, 2000) != 0)
+				status |= 2;
+			if (sigtimedwait(&set, NULL, &zero) == SIGTERM)
+				_exit(status);
+		}
+	}
+	return pid;
+}
+
+static int stop_prober(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* Runs the CLI with --stay; returns when it printed "ready" (policy applied). */
+static pid_t start_cli(struct testpod *pod)
+{
+	const char *pin_root = fx_pin_root(); /* before fork: the child would name its own */
+	char allow[16], block[16];
+	int fds[2];
+	char buf[64];
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(allow, sizeof(allow), "%d", TCP_PORT_A);
+	snprintf(block, sizeof(block), "%d", TCP_PORT_B);
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		execl(DATAPLANE_CLI, DATAPLANE_CLI, "--pin-root", pin_root, "--pod", testpod_uid(pod),
+		      "--syscalls", "110", "--allow", allow, "--block", block, "--default-block", "--orphans",
+		      "--stay", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	ck_assert_msg(n > 0 && strncmp(buf, "ready", 5) == 0, "pcmc-dataplane did not get ready");
+	return pid;
+}
+
+static int getppid_times(void *arg)
+{
+	for (int i = 0; i < *(int *)arg; i++)
+		syscall(SYS_getppid);
+	return 0;
+}
+
+static void run_getppid(struct testpod *pod, int n)
+{
+	pid_t pid = testpod_spawn(pod, 0, getppid_times, &n);
+
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(testpod_wait(pid, 10000), 0);
+}
+
+START_TEST(blocked_port_stays_refused_while_the_applier_is_sigkilled_and_restarted)
+{
+	struct testpod *pod = fx_pod("dpkill", 4, 1, TESTPOD_SYSTEMD, TESTPOD_BURSTABLE, 1);
+	struct pod_counters before, after;
+	struct dataplane *dp;
+	uint32_t prog_id;
+	pid_t cli, prober;
+	int status;
+
+	cli = start_cli(pod);
+	prog_id = fx_filter_prog_id(pod);
+	ck_assert_uint_ne(prog_id, 0);
+	prober = start_prober(testpod_ipv4(pod), TCP_PORT_B, TCP_PORT_A);
+	usleep(300 * 1000);
+	dp = fx_open(0);
+	before = fx_counters(dp, testpod_uid(pod));
+	dataplane_close(dp);
+
+	kill(cli, SIGKILL);
+	ck_assert_int_eq(waitpid(cli, &status, 0), cli);
+	usleep(300 * 1000); /* no agent at all for a while */
+	cli = start_cli(pod);
+	usleep(300 * 1000);
+
+	ck_assert_int_eq(stop_prober(prober), 0); /* blocked never answered, allowed always did */
+	ck_assert_uint_eq(fx_filter_prog_id(pod), prog_id); /* adopted: never detached or replaced */
+	run_getppid(pod, 77);
+	dp = fx_open(0);
+	after = fx_counters(dp, testpod_uid(pod));
+	dataplane_close(dp);
+	ck_assert_uint_gt(after.packets_blocked, before.packets_blocked + 3);
+	ck_assert_uint_gt(after.packets_allowed, before.packets_allowed);
+	ck_assert_uint_eq(fx_listed(&after, SYS_getppid), fx_listed(&before, SYS_getppid) + 77);
+	kill(cli, SIGTERM);
+	ck_assert_int_eq(waitpid(cli, &status, 0), cli);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+END_TEST
+
+static bool cgroup_tracked(const char *pin_dir, const char *cgroup_dir)
+{
+	char path[512];
+	uint64_t value;
+	int map, cg;
+	bool tracked;
+
+	snprintf(path, sizeof(path), "%s/tracked_cgroups", pin_dir);
+	map = bpf_obj_get(path);
+	ck_assert_int_ge(map, 0);
+	cg = open(cgroup_dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(cg, 0);
+	tracked = bpf_map_lookup_elem(map, &cg, &value) == 0;
+	close(cg);
+	close(map);
+	return tracked;
+}
+
+static int count_rules(const char *pin_dir)
+{
+	char path[512];
+	struct { uint32_t slot; uint16_t port, pad; } key, next;
+	void *prev = NULL;
+	int map, n = 0;
+
+	snprintf(path, sizeof(path), "%s/fw_rules", pin_dir);
+	map = bpf_obj_get(path);
+	ck_assert_int_ge(map, 0);
+	while (bpf_map_get_next_key(map, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	close(map);
+	return n;
+}
+
+START_TEST(restart_with_only_pod_a_wanted_removes_pod_b_filter_entries_and_pins)
+{
+	struct testpod *a = fx_pod("dporpa", 4, 2, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1);
+	struct testpod *b = fx_pod("dporpb", 4, 3, TESTPOD_SYSTEMD, TESTPOD_BESTEFFORT, 1);
+	const char *wanted[] = { testpod_uid(a) };
+	char pin_dir[256], path[512];
+	struct dataplane *dp;
+
+	snprintf(pin_dir, sizeof(pin_dir), "%s/v1", fx_pin_root());
+	dp = fx_open(0);
+	fx_apply(dp, a, &a_open_b_shut);
+	fx_apply(dp, b, &a_open_b_shut);
+	dataplane_close(dp);
+	ck_assert_uint_ne(fx_filter_prog_id(b), 0);
+	ck_assert(cgroup_tracked(pin_dir, testpod_container_cgroup_dir(b, 0)));
+	ck_assert_int_eq(count_rules(pin_dir), 4);
+
+	dp = fx_open(0);
+	ck_assert_int_eq(dataplane_pod_count(dp), 2); /* adopted */
+	fx_apply(dp, a, &a_open_b_shut);
+	ck_assert_int_eq(dataplane_remove_orphans(dp, wanted, 1), 1);
+
+	ck_assert_uint_eq(fx_filter_prog_id(b), 0);
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(b), TCP_PORT_B, 2000), 0);
+	ck_assert(!cgroup_tracked(pin_dir, testpod_container_cgroup_dir(b, 0)));
+	ck_assert(!cgroup_tracked(pin_dir, testpod_cgroup_dir(b)));
+	ck_assert_int_eq(count_rules(pin_dir), 2);
+	snprintf(path, sizeof(path), "%s/pods/%s", pin_dir, testpod_uid(b));
+	ck_assert(!fx_path_exists(path));
+	ck_assert_ptr_null(dataplane_pod_error(dp, testpod_uid(b)));
+	ck_assert_int_eq(dataplane_pod_count(dp), 1);
+	/* A is untouched. */
+	ck_assert_uint_ne(fx_filter_prog_id(a), 0);
+	ck_assert(cgroup_tracked(pin_dir, testpod_container_cgroup_dir(a, 0)));
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(a), TCP_PORT_B, DROP_WAIT_MS), -ETIMEDOUT);
+	dataplane_close(dp);
+}
+END_TEST
+
+START_TEST(older_layout_is_replaced_without_a_gap_in_enforcement)
+{
+	struct testpod *pod = fx_pod("dplay", 4, 4, TESTPOD_CGROUPFS, TESTPOD_GUARANTEED, 1);
+	struct testpod *gone = fx_pod("dplayg", 4, 5, TESTPOD_CGROUPFS, TESTPOD_GUARANTEED, 1);
+	const char *wanted[] = { testpod_uid(pod) };
+	struct dataplane *dp;
+	char path[512];
+	uint32_t old_id, new_id;
+	pid_t prober;
+
+	dp = fx_open(1);
+	fx_apply(dp, pod, &a_open_b_shut);
+	fx_apply(dp, gone, &a_open_b_shut);
+	dataplane_close(dp);
+	old_id = fx_filter_prog_id(pod);
+	ck_assert_uint_ne(old_id, 0);
+	prober = start_prober(testpod_ipv4(pod), TCP_PORT_B, TCP_PORT_A);
+	usleep(200 * 1000);
+
+	dp = fx_open(2);
+	fx_apply(dp, pod, &a_open_b_shut);
+	ck_assert_int_ge(dataplane_remove_orphans(dp, wanted, 1), 0);
+	usleep(200 * 1000);
+	ck_assert_int_eq(stop_prober(prober), 0);
+
+	new_id = fx_filter_prog_id(pod);
+	ck_assert_uint_ne(new_id, 0);
+	ck_assert_uint_ne(new_id, old_id);
+	snprintf(path, sizeof(path), "%s/v1", fx_pin_root());
+	ck_assert(!fx_path_exists(path));
+	snprintf(path, sizeof(path), "%s/v2/pods/%s/fw", fx_pin_root(), testpod_uid(pod));
+	ck_assert(fx_path_exists(path));
+	ck_assert_uint_eq(fx_filter_prog_id(gone), 0); /* not wanted: the old layout's filter went too */
+	run_getppid(pod, 33);
+	struct pod_counters c = fx_counters(dp, testpod_uid(pod));
+	ck_assert_uint_eq(fx_listed(&c, SYS_getppid), 33);
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(pod), TCP_PORT_B, DROP_WAIT_MS), -ETIMEDOUT);
+	ck_assert_uint_eq(fx_counters(dp, testpod_uid(pod)).packets_blocked, c.packets_blocked + 1);
+	dataplane_close(dp);
+}
+END_TEST
+
+/* In the pod's netns: a program named like ours, not pinned by pcmc, at pcmc's handle and the
+ * priority in *arg. */
+static int attach_foreign(void *arg)
+{
+	struct bpf_insn insns[] = {
+		{ .code = 0xb7, .dst_reg = 0, .imm = -1 }, /* r0 = TC_ACT_UNSPEC */
+		{ .code = 0x95 },                          /* exit */
+	};
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0x70636d63, .priority = 7);
+	int fd;
+
+	opts.priority = *(uint32_t *)arg;
+	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "pcmc_l4_fw", "GPL", insns, 2, NULL);
+	if (fd < 0)
+		return 1;
+	hook.ifindex = (int)if_nametoindex("eth0");
+	bpf_tc_hook_create(&hook);
+	opts.prog_fd = fd;
+	return bpf_tc_attach(&hook, &opts) ? 2 : 0;
+}
+
+START_TEST(other_tools_filters_are_never_removed_or_replaced)
+{
+	struct testpod *taken = fx_pod("dpforn", 4, 6, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1);
+	struct testpod *shared = fx_pod("dpshr", 4, 7, TESTPOD_SYSTEMD, TESTPOD_BURSTABLE, 1);
+	struct dataplane *dp = fx_open(0);
+	struct pod_ref ref = { .uid = testpod_uid(taken) };
+	uint32_t foreign, ours_prio = 7, other_prio = 3;
+	pid_t pid;
+
+	pid = testpod_spawn(taken, 0, attach_foreign, &ours_prio);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(testpod_wait(pid, 10000), 0);
+	foreign = fx_filter_prog_id(taken);
+	ck_assert_uint_ne(foreign, 0);
+	ck_assert_int_eq(dataplane_apply_pod(dp, &ref, &a_open_b_shut), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(dataplane_pod_error(dp, ref.uid), "another tool"));
+	ck_assert_int_eq(dataplane_remove_pod(dp, ref.uid), 0);
+	ck_assert_uint_eq(fx_filter_prog_id(taken), foreign);
+
+	/* Another tool at another priority keeps its filter through our attach and detach. */
+	pid = testpod_spawn(shared, 0, attach_foreign, &other_prio);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(testpod_wait(pid, 10000), 0);
+	fx_apply(dp, shared, &a_open_b_shut);
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(shared), TCP_PORT_B, DROP_WAIT_MS), -ETIMEDOUT);
+	ck_assert_int_eq(dataplane_remove_pod(dp, testpod_uid(shared)), 0);
+	ck_assert_uint_eq(fx_filter_prog_id(shared), 0);
+	ck_assert_int_eq(fx_sh("ip netns exec pcmc-%s tc filter show dev eth0 ingress | grep -q 'pref 3 bpf'",
+			       testpod_name(shared)), 0);
+	dataplane_close(dp);
+}
+END_TEST
+
+START_TEST(full_maps_are_reported_as_a_per_pod_error)
+{
+	struct testpod *pod = fx_pod("dpfull", 4, 8, TESTPOD_CGROUPFS, TESTPOD_BESTEFFORT, 1);
+	static uint16_t many[40000];
+	struct pod_policy big = { .firewall_enabled = true, .allowed = many, .n_allowed = 10000 };
+	struct pod_policy none = { 0 };
+	struct dataplane *dp = fx_open(0);
+	char uid[40];
+	int err;
+
+	for (int i = 0; i < 40000; i++)
+		many[i] = (uint16_t)(20000 + i);
+	fx_apply(dp, pod, &a_open_b_shut);
+	/* The pod's change would need more entries than the map has: refused, old policy kept. */
+	big.n_allowed = 20000;
+	err = dataplane_apply_pod(dp, &(struct pod_ref){ .uid = testpod_uid(pod) }, &big);
+	ck_assert_int_eq(err, -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(dataplane_pod_error(dp, testpod_uid(pod)), "full"));
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(pod), TCP_PORT_A, 2000), 0);
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(pod), TCP_PORT_B, DROP_WAIT_MS), -ETIMEDOUT);
+
+	/* Pods without a cgroup on this node: they take slots until none is left. */
+	for (int i = 0; ; i++) {
+		snprintf(uid, sizeof(uid), "00000000-0000-0000-0000-%012d", i);
+		err = dataplane_apply_pod(dp, &(struct pod_ref){ .uid = uid }, &none);
+		if (err)
+			break;
+		ck_assert_int_lt(i, 100000);
+	}
+	ck_assert_int_eq(err, -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(dataplane_pod_error(dp, uid), "too many pods"));
+	int n = dataplane_pod_count(dp);
+
+	ck_assert_int_eq(n, 512);
+	ck_assert_int_eq(dataplane_remove_orphans(dp, (const char *[]){ testpod_uid(pod) }, 1), n - 1);
+	ck_assert_int_eq(dataplane_pod_count(dp), 1);
+	dataplane_close(dp);
+}
+END_TEST
+
+void add_lifecycle_tests(TCase *tc)
+{
+	tcase_add_test(tc, blocked_port_stays_refused_while_the_applier_is_sigkilled_and_restarted);
+	tcase_add_test(tc, restart_with_only_pod_a_wanted_removes_pod_b_filter_entries_and_pins);
+	tcase_add_test(tc, older_layout_is_replaced_without_a_gap_in_enforcement);
+	tcase_add_test(tc, other_tools_filters_are_never_removed_or_replaced);
+	tcase_add_test(tc, full_maps_are_reported_as_a_per_pod_error);
+}

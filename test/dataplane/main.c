@@ -1,0 +1,34 @@
+/* Dataplane test suite (real kernel, root): syscall counting, firewall traffic, crafted packets,
+ * restart/adoption/orphans/layout upgrade. TAP on stdout; every test uses its own pin dir. */
+#include <check.h>
+
+#include "test/dataplane/fixture.h"
+#include "test/dataplane/tests.h"
+
+int main(void)
+{
+	Suite *s = suite_create("dataplane");
+	struct { const char *name; void (*add)(TCase *tc); } groups[] = {
+		{ "syscalls", add_syscall_tests },
+		{ "firewall", add_firewall_tests },
+		{ "packets", add_packet_tests },
+		{ "lifecycle", add_lifecycle_tests },
+	};
+	SRunner *sr;
+	int failed;
+
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		TCase *tc = tcase_create(groups[i].name);
+
+		tcase_set_timeout(tc, 120);
+		groups[i].add(tc);
+		suite_add_tcase(s, tc);
+	}
+	sr = srunner_create(s);
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	fx_cleanup_leftovers();
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,12 @@
+/* The dataplane test groups, registered by test/dataplane/main.c into one Check suite. */
+#ifndef PCMC_TEST_DATAPLANE_TESTS_H
+#define PCMC_TEST_DATAPLANE_TESTS_H
+
+#include <check.h>
+
+void add_syscall_tests(TCase *tc);
+void add_firewall_tests(TCase *tc);
+void add_packet_tests(TCase *tc);
+void add_lifecycle_tests(TCase *tc);
+
+#endif
