@@ -30,7 +30,7 @@
 static const char *const pod_names[] = {
 	"tp-layout-0", "tp-layout-1", "tp-layout-2", "tp-layout-3", "tp-layout-4", "tp-layout-5",
 	"tp-traffic", "tp-guard", "tp-spawn", "tp-restart", "tp-destroy", "tp-dup", "tp-share-a",
-	"tp-share-b", "tp-p2p-a", "tp-p2p-b", "tp-atexit", "tp-purge", "tp-cli", "tp-cli-nostate",
+	"tp-share-b", "tp-root", "tp-p2p-a", "tp-p2p-b", "tp-atexit", "tp-purge", "tp-cli", "tp-cli-nostate",
 };
 
 /* The pod UID is derived from the name (FNV-1a), so a purge can find the cgroups. */
@@ -261,6 +261,32 @@ START_TEST(pod_to_pod_tcp_and_udp_over_ipv4_and_ipv6_answer)
 	}
 	testpod_destroy(a);
 	testpod_destroy(b);
+}
+END_TEST
+
+START_TEST(explicit_cgroup_root_is_used_and_a_non_cgroup2_root_is_refused)
+{
+	char root[4096], want[4096], uid[40];
+	struct testpod_spec spec = { .name = "tp-root", .uid = uid, .cgroup_root = root,
+				     .ipv6 = "fd00:10:244:fa::25", .tcp_ports = { TCP_PORT }, .n_tcp = 1,
+				     .n_containers = 1 };
+	struct testpod *pod = NULL;
+
+	ck_assert_int_eq(testpod_detect_cgroup_root(root, sizeof(root)), 0);
+	strcat(root, "/pcmc-tp-root");
+	ck_assert(mkdir(root, 0755) == 0 || errno == EEXIST);
+	uid_for("tp-root", uid);
+	ck_assert_int_eq(testpod_create(&spec, &pod), 0);
+	snprintf(want, sizeof(want), "%s/kubepods/pod%s", root, uid);
+	ck_assert_str_eq(testpod_cgroup_dir(pod), want);
+	ck_assert_ptr_null(testpod_ipv4(pod));
+	ck_assert_int_eq(testclient_tcp_connect("fd00:10:244:fa::25", TCP_PORT, 500), 0); /* IPv6-only pod */
+	ck_assert_int_eq(testpod_destroy_checked(pod), 0);
+	ck_assert_int_eq(rmdir(root), 0); /* kubepods under it was ours and is gone too */
+
+	spec.cgroup_root = "/tmp";
+	ck_assert_int_eq(testpod_create(&spec, &pod), -EINVAL);
+	ck_assert(!path_exists("/run/netns/pcmc-tp-root"));
 }
 END_TEST
 
@@ -618,6 +644,7 @@ int main(void)
 	tcase_add_test(tc, tcp_and_udp_over_ipv4_and_ipv6_from_the_host_answer);
 	tcase_add_test(tc, address_without_pod_is_unreachable_not_routed_off_the_machine);
 	tcase_add_test(tc, pod_to_pod_tcp_and_udp_over_ipv4_and_ipv6_answer);
+	tcase_add_test(tc, explicit_cgroup_root_is_used_and_a_non_cgroup2_root_is_refused);
 	tcase_add_test(tc, spawn_wait_and_exec_report_exit_status_and_timeout);
 	tcase_add_test(tc, restart_container_gives_new_cgroup_and_server_answers_again);
 	tcase_add_test(tc, destroy_leaves_no_netns_veth_cgroup_or_process_behind);
@@ -634,6 +661,16 @@ int main(void)
 
 		uid_for(pod_names[i], uid);
 		testpod_purge(NULL, pod_names[i], uid);
+	}
+	{
+		char root[4096], uid[40];
+
+		if (testpod_detect_cgroup_root(root, sizeof(root)) == 0) {
+			strcat(root, "/pcmc-tp-root");
+			uid_for("tp-root", uid);
+			if (path_exists(root))
+				testpod_purge(root, "tp-root", uid);
+		}
 	}
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-"); /* "ok N - ..." lines on stdout */
