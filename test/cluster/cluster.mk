@@ -10,3 +10,10 @@ cluster-up:
 cluster-down:
 	test/cluster/down
 
+
+# `make demo`: setup first (a fresh machine lacks the build's packages), then build what builds
+# (-k: a part that does not build yet is reported by the demo as NOT BUILT YET), then the demo.
+demo:
+	bash test/setup.sh
+	-$(MAKE) -k all
+	bash test/cluster/demo.sh

@@ -7,6 +7,7 @@ pid_start() {
   mkdir -p "$dir/pids"
   setsid "$@" >"$log" 2>&1 < /dev/null &
   local pid=$!
+  disown "$pid" 2>/dev/null || true   # no "Killed" job notices when it is stopped
   echo "$pid" > "$dir/pids/$name.pid"
   readlink "/proc/$pid/exe" > "$dir/pids/$name.exe" 2>/dev/null || true
 }

@@ -11,6 +11,9 @@ export PCMC_APISERVER_PORT=${PCMC_TEST_APISERVER_PORT:-26443}
 export PCMC_ETCD_CLIENT_PORT=${PCMC_TEST_ETCD_CLIENT_PORT:-22379}
 export PCMC_ETCD_PEER_PORT=${PCMC_TEST_ETCD_PEER_PORT:-22380}
 unset PCMC_WATCH_CACHE PCMC_APISERVER_ARGS
+# Several people may run `make test` at once on this machine: one run of this suite at a time.
+exec 8>"$PCMC_CLUSTER_DIR.lock"
+flock -w 900 8 || { echo "not ok 1 - another run of the cluster suite held $PCMC_CLUSTER_DIR.lock for 15 min"; exit 1; }
 cleanup() { [ -d "$PCMC_CLUSTER_DIR" ] && "$here/down" >/dev/null 2>&1; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
