@@ -26,3 +26,14 @@ $(HTTP_TESTS): $(BUILD)/test/common/%_test: test/common/test_%.c test/common/tap
 
 ALL_TARGETS += $(HTTP_TESTS)
 TEST_SUITES += $(HTTP_TESTS)
+
+# Benchmark: the agent's /metrics load (250 pods x 10 series): render, scrape, memory.
+HTTP_BENCHES := $(BUILD)/test/common/metrics_bench
+$(HTTP_BENCHES): $(BUILD)/test/common/%_bench: test/common/bench_%.c $(HTTP_LIB) $(BUILD)/libpcmc-common.a \
+		$(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HTTP_TEST_FLAGS) $< -o $@ $(LDFLAGS) $(HTTP_LIB) $(BUILD)/libpcmc-common.a \
+		$(HTTP_LDLIBS) $(HTTP_TEST_LIBS)
+
+ALL_TARGETS += $(HTTP_BENCHES)
+BENCHES += $(HTTP_BENCHES)
