@@ -31,15 +31,17 @@ struct http_response {
 typedef void (*http_handler_fn)(void *ctx, const struct http_request *req, struct http_response *resp);
 
 struct http_server_opts {
-	const char *bind_address;  /* IPv4/IPv6 literal, e.g. "127.0.0.1"; NULL: all addresses */
+	/* An IPv4/IPv6 literal ("127.0.0.1", "::1", "0.0.0.0") or an interface name ("lo"), not a
+	 * host name; NULL or "::": every address, IPv4 and IPv6. */
+	const char *bind_address;
 	int port;                  /* 0: the kernel picks one, see http_server_port() */
 	size_t max_body;           /* larger request bodies get 413; 0: 1 MiB */
 };
 
 struct http_server;
 
-/* Binds and listens at once, so the port is known (and busy) when this returns.
- * Returns 0 or -errno (-EADDRINUSE, -EINVAL, -ENOMEM, -EIO). */
+/* Binds and listens at once, so the port is known (and busy) when this returns. Returns 0 or
+ * -errno (-EADDRINUSE, -EADDRNOTAVAIL, -EINVAL, -ENOMEM, -EIO); libwebsockets logs the details. */
 int http_server_new(const struct http_server_opts *o, struct http_server **out);
 /* Routes are matched on the exact path; register them all before serving starts.
  * Unknown path: 404; known path, other method: 405 with Allow. Returns 0, -EEXIST or -ENOMEM. */

@@ -410,6 +410,22 @@ START_TEST(malformed_request_is_refused)
 }
 END_TEST
 
+START_TEST(pipelined_requests_on_one_connection_are_all_answered)
+{
+	char *got = raw_exchange("PUT /v1/policy HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+				 "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+				 "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	char *second, *third;
+
+	ck_assert_msg(strncmp(got, "HTTP/1.1 201", 12) == 0, "first answer \"%.40s\"", got);
+	second = strstr(got + 1, "HTTP/1.1 200");
+	ck_assert_ptr_nonnull(second);
+	third = strstr(second + 1, "HTTP/1.1 404");
+	ck_assert_ptr_nonnull(third);
+	ck_assert_ptr_nonnull(strstr(got, "\r\n\r\nabcHTTP/1.1 200"));
+}
+END_TEST
+
 START_TEST(client_vanishing_mid_body_leaves_server_serving)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(server)) };
@@ -543,6 +559,7 @@ static Suite *http_server_suite(void)
 	tcase_add_test(tc, known_path_with_other_method_is_405_with_allow);
 	tcase_add_test(tc, five_mib_policy_put_is_assembled_and_echoed_intact);
 	tcase_add_test(tc, malformed_request_is_refused);
+	tcase_add_test(tc, pipelined_requests_on_one_connection_are_all_answered);
 	tcase_add_test(tc, client_vanishing_mid_body_leaves_server_serving);
 	tcase_add_test(tc, twenty_keep_alive_clients_in_parallel);
 	tcase_add_test(tc, busy_port_is_reported_and_logged_as_json);
