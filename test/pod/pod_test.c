@@ -655,6 +655,10 @@ int main(void)
 	tcase_add_test(tc, purge_removes_what_a_killed_creator_left_behind);
 	tcase_add_test(tc, cli_delete_without_state_file_removes_the_pod_by_name_and_uid);
 	suite_add_tcase(s, tc);
+	if (testpod_suite_lock("test-pod") < 0) {
+		fprintf(stderr, "test-pod: cannot lock /run/lock/pcmc-test-pod.lock\n");
+		return 1;
+	}
 	/* Leftovers of an earlier run that was SIGKILLed (timeouts) would make creates fail. */
 	for (size_t i = 0; i < sizeof(pod_names) / sizeof(pod_names[0]); i++) {
 		char uid[40];

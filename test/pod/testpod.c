@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -214,6 +217,29 @@ void testpod_release(struct testpod *pod)
 	if (pod)
 		untrack(pod);
 	free(pod);
+}
+
+int testpod_suite_lock(const char *suite)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (!suite || !*suite || strchr(suite, '/'))
+		return -EINVAL;
+	mkdir("/run/lock", 0755);
+	snprintf(path, sizeof(path), "/run/lock/pcmc-%s.lock", suite);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+	}
+	return fd;
 }
 
 int testpod_purge(const char *cgroup_root, const char *name, const char *uid)

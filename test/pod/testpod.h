@@ -91,6 +91,11 @@ bool testpod_pid_alive(pid_t pid);
  * state file. cgroup_root NULL: auto-detect. 0 (also when nothing was there) or -errno. */
 int testpod_purge(const char *cgroup_root, const char *name, const char *uid);
 
+/* Serializes runs of one test suite on this machine (two people running `make test` at once):
+ * blocks until /run/lock/pcmc-<suite>.lock is ours; held until the process exits. Suites use
+ * fixed pod names and addresses, so a concurrent run would delete the other's pods. fd or -errno. */
+int testpod_suite_lock(const char *suite);
+
 /* State file (JSON) so another process (the CLI) can find and delete a pod. 0 or -errno. */
 int testpod_save(const struct testpod *pod, const char *path);
 int testpod_load(const char *path, struct testpod **out);
