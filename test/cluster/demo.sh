@@ -11,11 +11,12 @@ export PCMC_CLUSTER_DIR=${PCMC_DEMO_DIR:-/tmp/pcmc-demo}
 export PCMC_APISERVER_PORT=${PCMC_DEMO_APISERVER_PORT:-36443}
 export PCMC_ETCD_CLIENT_PORT=${PCMC_DEMO_ETCD_CLIENT_PORT:-32379}
 export PCMC_ETCD_PEER_PORT=${PCMC_DEMO_ETCD_PEER_PORT:-32380}
+export PCMC_NODESIM_INDEX_BASE=${PCMC_DEMO_NODESIM_INDEX_BASE:-10}   # pods in 10.244.110.x
 . "$here/env.sh"
 . "$here/pids.sh"
 D=$PCMC_CLUSTER_DIR
 NODE=demo-node
-NODE_IP=127.0.100.1
+NODE_IP=127.0.100.$((PCMC_NODESIM_INDEX_BASE + 1))
 AGENT=$repo/build/pcmc-agent
 CONTROLLER=$repo/build/pcmc-controller
 TESTPOD=$repo/build/pcmc-testpod

@@ -50,7 +50,8 @@ register_node() {
     -p "$(node_status True KubeletReady "kubelet is posting ready status (pcmc node simulator)")" >/dev/null
 }
 
-# Addresses: x in 2..254, taken round-robin from a cursor, skipping any x a live pod of this node holds.
+# Addresses: x in 2..254, taken round-robin from a cursor, skipping any x a live pod of this node holds
+# or that is routed on this host already.
 alloc_x() {
   local cur=1 x i used
   [ -f "$S/ip-cursor" ] && cur=$(cat "$S/ip-cursor")
@@ -58,6 +59,8 @@ alloc_x() {
   for ((i = 0; i < 253; i++)); do
     x=$(( (cur - 2 + 1 + i) % 253 + 2 ))
     [[ $used == *" $x "* ]] && continue
+    # routed on this host already (a pod of another cluster's simulator or another test)?
+    [ -n "$(ip -4 route show "$V4_NET.$x" 2>/dev/null)" ] && continue
     echo "$x" > "$S/ip-cursor"; echo "$x"; return 0
   done
   return 1

@@ -10,6 +10,8 @@ export PCMC_CLUSTER_DIR=${PCMC_TEST_CLUSTER_DIR:-/tmp/pcmc-cluster-test}
 export PCMC_APISERVER_PORT=${PCMC_TEST_APISERVER_PORT:-26443}
 export PCMC_ETCD_CLIENT_PORT=${PCMC_TEST_ETCD_CLIENT_PORT:-22379}
 export PCMC_ETCD_PEER_PORT=${PCMC_TEST_ETCD_PEER_PORT:-22380}
+export PCMC_NODESIM_INDEX_BASE=${PCMC_TEST_NODESIM_INDEX_BASE:-20}
+K=$PCMC_NODESIM_INDEX_BASE V4NET=10.244.$((100 + K)) V6NET=fd00:10:244:$(printf %x $((100 + K)))
 unset PCMC_WATCH_CACHE PCMC_APISERVER_ARGS
 # Several people may run `make test` at once on this machine: one run of this suite at a time.
 exec 8>"$PCMC_CLUSTER_DIR.lock"
@@ -147,9 +149,12 @@ gone_from_cache() {
 tap_check "410 Gone: watch from a resourceVersion older than the watch cache" gone_from_cache
 
 # Node simulator: pods bound to a simulated node run as test pods and report status like kubelet's.
-tap_check "nodesim start: Node sim-a registers Ready with InternalIP 127.0.100.1" bash -c \
-  '"$0/nodesim" start sim-a && kubectl get node sim-a -o json |
-   jq -e "(.status.conditions[] | select(.type==\"Ready\") | .status==\"True\") and .status.addresses[0].address==\"127.0.100.1\""' "$here"
+node_registered() {
+  "$here/nodesim" start sim-a || return 1
+  kc get node sim-a -o json | jq -e --arg ip "127.0.100.$((K + 1))" \
+    '(.status.conditions[] | select(.type == "Ready") | .status == "True") and .status.addresses[0].address == $ip'
+}
+tap_check "nodesim start: Node sim-a registers Ready with InternalIP 127.0.100.$((K + 1))" node_registered
 podspec() { # podspec NAME QOS_RESOURCES
   cat <<Y
 apiVersion: v1
@@ -185,9 +190,9 @@ kc apply -f - >/dev/null <<<"$(podspec besteff '{}')"
 all_running() { local p; for p in guar burst besteff; do wait_running "$p" || return 1; done; }
 tap_check "pods bound to sim-a (guaranteed, burstable, besteffort) reach Running with a pod IP" all_running
 pod_status_like_kubelet() {
-  kc get pod guar -o json | jq -e '
-    .status.phase == "Running" and (.status.podIP | test("^10\\.244\\.100\\.[0-9]+$")) and
-    (.status.podIPs[1].ip | test("^fd00:10:244:64::[0-9a-f]+$")) and .status.hostIP == "127.0.100.1" and
+  kc get pod guar -o json | jq -e --arg v4 "$V4NET." --arg v6 "$V6NET::" --arg host "127.0.100.$((K + 1))" '
+    .status.phase == "Running" and (.status.podIP | startswith($v4)) and
+    (.status.podIPs[1].ip | startswith($v6)) and .status.hostIP == $host and
     (.status.startTime != null) and
     ([.status.conditions[] | select((.type == "Ready" or .type == "ContainersReady") and .status == "True")] | length == 2) and
     ([.status.containerStatuses[] | select(.ready and (.containerID | test("^containerd://[0-9a-f]{64}$")))] | length == 2)'
@@ -246,6 +251,31 @@ tap_check "nodesim stop: tears down the node's pods and stops its process" stop_
 tap_check "nodesim restart picks up bound pods again" bash -c '"$0/nodesim" start sim-a >/dev/null 2>&1 && sleep 2 &&
   kubectl get pod burst -o json | jq -e ".status.phase == \"Running\"" >/dev/null &&
   ip netns list | grep -q "pcmc-p$(kubectl get pod burst -o jsonpath="{.metadata.uid}" | tr -d - | cut -c1-19)"' "$here"
+
+# kube-controller-manager: owner-reference garbage collection and namespace deletion.
+gc_owner() {
+  local uid i
+  uid=$(kc get pod burst -o jsonpath='{.metadata.uid}') || return 1
+  kc apply -f - >/dev/null <<Y || return 1
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: owned-by-burst
+  namespace: default
+  ownerReferences: [{apiVersion: v1, kind: Pod, name: burst, uid: "$uid"}]
+data: {a: b}
+Y
+  kc delete pod burst --wait=false >/dev/null || return 1
+  for ((i = 0; i < 150; i++)); do kc get configmap owned-by-burst >/dev/null 2>&1 || return 0; sleep 0.2; done
+  echo "configmap owned by the deleted pod still there after 30s"; return 1
+}
+tap_check "garbage collection: a ConfigMap owned by a pod goes when the pod is deleted" gc_owner
+ns_deletion() {
+  kc create namespace gone-soon >/dev/null || return 1
+  sed 's/namespace: default/namespace: gone-soon/' "$repo/crds/examples/web-firewall.yaml" | kc apply -f - >/dev/null || return 1
+  kc delete namespace gone-soon --timeout=60s >/dev/null
+}
+tap_check "namespace deletion completes (with a PodConfigMapConfig inside)" ns_deletion
 
 # down_stops_all LABEL: every PID `up` recorded is gone after `down`, and so is the state dir.
 down_stops_all() {
