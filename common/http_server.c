@@ -539,6 +539,25 @@ void http_server_free(struct http_server *s)
 	free(s);
 }
 
+bool http_request_has_bearer(const struct http_request *req, const char *token)
+{
+	const char *given = req->authorization;
+	size_t n, want;
+	unsigned char diff = 0;
+
+	if (!given || !token || !*token || strncasecmp(given, "Bearer ", 7) != 0)
+		return false;
+	given += 7;
+	while (*given == ' ')
+		given++;
+	n = strlen(given);
+	want = strlen(token);
+	/* Only the length can leak through timing, not the position of the first wrong byte. */
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)given[i] ^ (unsigned char)token[i % want];
+	return diff == 0 && n == want;
+}
+
 int http_server_port(const struct http_server *s)
 {
 	return lws_get_vhost_listen_port(s->vhost);

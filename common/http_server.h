@@ -3,6 +3,7 @@
 #ifndef PCMC_COMMON_HTTP_SERVER_H
 #define PCMC_COMMON_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* What a handler sees. Every pointer is valid only during the handler call; missing headers are
@@ -25,6 +26,10 @@ struct http_response {
 	char *body;
 	size_t body_len;
 };
+
+/* True when the request has "Authorization: Bearer <token>" with exactly this token (scheme
+ * case-insensitive). Compares in time independent of where the tokens differ. */
+bool http_request_has_bearer(const struct http_request *req, const char *token);
 
 /* Handlers run on the server's service thread, one at a time: while one runs, no other
  * connection is served, so a handler should not block for long. */
