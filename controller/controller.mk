@@ -34,3 +34,4 @@ $(BUILD)/test/controller/%_test: test/controller/test_%.c $(CONTROLLER_LIB) $(HT
 
 ALL_TARGETS += $(CONTROLLER_UNIT_TESTS)
 TEST_SUITES += $(CONTROLLER_UNIT_TESTS)
+TEST_SUITES += test/controller/integration.sh

@@ -30,6 +30,7 @@ struct reflector {
 	atomic_ulong relists;
 	char rv[64];                 /* last resourceVersion seen */
 	unsigned long watch_events;  /* events in the current watch */
+	char gone_detail[256];
 };
 
 int reflector_new(struct kube_client *client, const struct reflector_config *cfg, struct reflector **out)
@@ -238,8 +239,7 @@ static int on_watch_event(void *ud, const char *type, cJSON *object)
 		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(object, "message"));
 
 		if (cJSON_IsNumber(code) && code->valueint == 410) {
-			log_info("watch expired, relisting", LOG_STR("resource", r->kind->name),
-				 LOG_STR("resourceVersion", r->rv), LOG_STR("detail", msg));
+			snprintf(r->gone_detail, sizeof(r->gone_detail), "%s", msg ? msg : "");
 			return KUBE_EGONE;
 		}
 		log_warn("watch error event", LOG_STR("resource", r->kind->name), LOG_STR("detail", msg));
@@ -294,6 +294,10 @@ static void *reflector_run(void *arg)
 		if (err == -ECANCELED || atomic_load(&r->stop))
 			break;
 		if (err == KUBE_EGONE) {
+			log_info("watch expired, relisting", LOG_STR("resource", r->kind->name),
+				 LOG_STR("resourceVersion", r->rv),
+				 LOG_STR("detail", r->gone_detail[0] ? r->gone_detail : kerr.message));
+			r->gone_detail[0] = '\0';
 			need_list = true;
 			continue;
 		}
