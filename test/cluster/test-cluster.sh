@@ -42,8 +42,17 @@ kc() { kubectl "$@"; }
 tap_check "/readyz answers ok" bash -c '[ "$(kubectl get --raw /readyz)" = ok ]'
 tap_check "/version reports ${PCMC_K8S_VERSION:-v1.36.3}" bash -c \
   'kubectl get --raw /version | jq -e --arg v "${PCMC_K8S_VERSION:-v1.36.3}" ".gitVersion == \$v"'
-tap_check "apiserver and etcd listen on 127.0.0.1 only" bash -c \
-  "! ss -Htlnp | grep -E ':($PCMC_APISERVER_PORT|$PCMC_ETCD_CLIENT_PORT|$PCMC_ETCD_PEER_PORT)\b' | grep -v '127.0.0.1:'"
+loopback_only() {
+  local n p socks
+  for n in etcd kube-apiserver kube-controller-manager; do
+    p=$(cat "$PCMC_CLUSTER_DIR/pids/$n.pid") || return 1
+    socks=$(ss -Htlnup | grep "pid=$p," | awk '{print $5}')
+    echo "$n listens on: $socks"
+    ! grep -v '^127\.0\.0\.1:' <<<"$socks" | grep -q . || return 1
+  done
+  grep -q "127.0.0.1:$PCMC_APISERVER_PORT" <<<"$(ss -Htln)"
+}
+tap_check "etcd, kube-apiserver, kube-controller-manager listen on 127.0.0.1 only" loopback_only
 tap_check "namespace pcmc-system with service accounts pcmc-controller and pcmc-agent" \
   kc -n pcmc-system get serviceaccount pcmc-controller pcmc-agent
 
