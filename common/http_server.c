@@ -53,6 +53,7 @@ struct exchange {
 	bool awaiting_body;   /* the handler runs at LWS_CALLBACK_HTTP_BODY_COMPLETION */
 	bool rejected;        /* the response was decided before the body arrived: discard it */
 	bool close_after;     /* the rest of the request is unread: close once the response is out */
+	bool continue_pending; /* owe the client "100 Continue" before it sends the body */
 	bool responding;
 	bool headers_sent;
 	char allow[64];
@@ -191,6 +192,14 @@ static const struct route *find_route(struct http_server *s, struct exchange *x)
 	return NULL;
 }
 
+static bool expects_continue(struct lws *wsi)
+{
+	char expect[32] = "";
+
+	return lws_hdr_copy(wsi, expect, sizeof(expect), WSI_TOKEN_HTTP_EXPECT) > 0 &&
+	       strcasecmp(expect, "100-continue") == 0;
+}
+
 static int begin_exchange(struct http_server *s, struct lws *wsi, struct exchange *x,
 			  const char *uri, size_t uri_len)
 {
@@ -248,6 +257,12 @@ static int begin_exchange(struct http_server *s, struct lws *wsi, struct exchang
 	}
 	if (x->awaiting_body) {
 		x->body_limit = (size_t)content_length;
+		/* libcurl asks before sending more than 1 MiB and otherwise waits a second:
+		 * lws does not answer for us. */
+		if (expects_continue(wsi)) {
+			x->continue_pending = true;
+			lws_callback_on_writable(wsi);
+		}
 		return 0;
 	}
 	run_handler(x);
@@ -354,6 +369,16 @@ static int write_response(struct http_server *s, struct lws *wsi, struct exchang
 	return 0;
 }
 
+static int write_continue(struct http_server *s, struct lws *wsi, struct exchange *x)
+{
+	static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	unsigned char *start = s->out + LWS_PRE;
+
+	x->continue_pending = false;
+	memcpy(start, line, sizeof(line) - 1);
+	return lws_write(wsi, start, sizeof(line) - 1, LWS_WRITE_HTTP_HEADERS) < 0 ? -1 : 0;
+}
+
 static int on_http_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct lws_context *context = lws_get_context(wsi);
@@ -368,6 +393,8 @@ static int on_http_event(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		return finish_body(wsi, x);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (x && x->continue_pending && !x->responding)
+			return write_continue(s, wsi, x);
 		if (!x || !x->responding)
 			return 0;
 		return write_response(s, wsi, x);
