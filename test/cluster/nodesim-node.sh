@@ -97,6 +97,7 @@ start_pod() { # start_pod POD_JSON
     > "$S/pods/$uid.json"
   if ! out=$("$TESTPOD" "${args[@]}" 2>&1); then
     log "pcmc-testpod create failed for $ns/$name: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
+    tail -n 1 <<<"$out" > "$S/last-error"
     "$TESTPOD" delete --state-dir "$TP" --name "$tpn" >/dev/null 2>&1
     rm -f "$S/pods/$uid.json"
     return 1
@@ -135,6 +136,19 @@ report_status() { # report_status POD_JSON: phase Running with IPs, conditions, 
   fi
 }
 
+report_failure() { # report_failure POD_JSON: stays Pending, containers waiting with the error (retried every 5 s)
+  local pod=$1 patch
+  patch=$(jq -n --argjson pod "$pod" --arg host "$HOST_IP" --arg now "$(now)" --arg msg "$(tail -n 1 "$S/last-error" 2>/dev/null)" '
+    {metadata: {uid: $pod.metadata.uid}, status: {phase: "Pending", hostIP: $host, hostIPs: [{ip: $host}],
+      conditions: [{type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: $now},
+                   {type: "ContainersReady", status: "False", reason: "ContainersNotReady", message: $msg, lastProbeTime: null, lastTransitionTime: $now},
+                   {type: "Ready", status: "False", reason: "ContainersNotReady", message: $msg, lastProbeTime: null, lastTransitionTime: $now}],
+      containerStatuses: [$pod.spec.containers[] | {name, image, imageID: "", ready: false, started: false, restartCount: 0,
+        state: {waiting: {reason: "CreateContainerError", message: $msg}}}]}}')
+  kc -n "$(jq -r .metadata.namespace <<<"$pod")" patch pod "$(jq -r .metadata.name <<<"$pod")" \
+    --subresource=status --type=merge -p "$patch" >/dev/null || log "status update (failure) failed"
+}
+
 teardown() { # teardown UID: stop processes, remove netns, veth and cgroups
   local uid=$1 tpn
   [ -f "$S/pods/$uid.json" ] || return 0
@@ -162,13 +176,19 @@ sync_pods() {
     [ -n "$pod" ] || continue
     uid=$(jq -r .metadata.uid <<<"$pod"); seen[$uid]=1
     if [ "$(jq -r '.metadata.deletionTimestamp // ""' <<<"$pod")" != "" ]; then
+      rm -f "$S/failed-$uid"
       teardown "$uid" && finish_deletion "$(jq -r .metadata.namespace <<<"$pod")" "$(jq -r .metadata.name <<<"$pod")" "$uid"
     elif [ -f "$S/pods/$uid.json" ]; then
       [ "$(jq -r '.reported // false' "$S/pods/$uid.json")" = true ] || report_status "$pod"
     else
       case $(jq -r '.status.phase // "Pending"' <<<"$pod") in
         Succeeded|Failed) ;;
-        *) start_pod "$pod" || sleep 1 ;;
+        *) if [ -f "$S/failed-$uid" ] && [ $(( $(date +%s) - $(cat "$S/failed-$uid") )) -lt 5 ]; then :
+           elif start_pod "$pod"; then rm -f "$S/failed-$uid"
+           else
+             [ -f "$S/failed-$uid" ] || report_failure "$pod"
+             date +%s > "$S/failed-$uid"
+           fi ;;
       esac
     fi
     [ "$stopping" = 1 ] && return 0

@@ -261,6 +261,27 @@ tap_check "nodesim restart picks up bound pods again" bash -c '"$0/nodesim" star
   kubectl get pod burst -o json | jq -e ".status.phase == \"Running\"" >/dev/null &&
   ip netns list | grep -q "pcmc-p$(kubectl get pod burst -o jsonpath="{.metadata.uid}" | tr -d - | cut -c1-19)"' "$here"
 
+pod_failure_reported() {
+  local ports i
+  ports=$(for ((i = 1; i <= 17; i++)); do printf '{containerPort: %d},' $((7000 + i)); done)
+  kc apply -f - >/dev/null <<Y || return 1
+apiVersion: v1
+kind: Pod
+metadata: {name: too-many-ports, namespace: default}
+spec:
+  nodeName: sim-a
+  containers: [{name: c, image: example.invalid/c:1, ports: [${ports%,}]}]
+Y
+  for ((i = 0; i < 50; i++)); do
+    kc get pod too-many-ports -o json | jq -e '.status.phase == "Pending" and
+      .status.containerStatuses[0].state.waiting.reason == "CreateContainerError"' >/dev/null && break
+    sleep 0.2
+  done
+  kc get pod too-many-ports -o json | jq -e '.status.containerStatuses[0].state.waiting.message | length > 0' || return 1
+  kc delete pod too-many-ports --timeout=20s >/dev/null
+}
+tap_check "a pod the node cannot make stays Pending with CreateContainerError, and can be deleted" pod_failure_reported
+
 # kube-controller-manager: owner-reference garbage collection and namespace deletion.
 gc_owner() {
   local uid i
