@@ -35,3 +35,6 @@ $(BUILD)/test/controller/%_test: test/controller/test_%.c $(CONTROLLER_LIB) $(HT
 ALL_TARGETS += $(CONTROLLER_UNIT_TESTS)
 TEST_SUITES += $(CONTROLLER_UNIT_TESTS)
 TEST_SUITES += test/controller/integration.sh
+
+# Benchmark: 10k pods / 1k CRs on the local cluster (builds its own plain binary under build/plain).
+BENCHES += test/controller/bench.sh
