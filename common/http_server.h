@@ -43,6 +43,12 @@ struct http_server_opts {
 	size_t max_body;           /* larger request bodies get 413; 0: 1 MiB */
 };
 
+/* Answers the server gives itself, with a {"error":"..."} JSON body: 404, 405, 413 (body over
+ * max_body, sent before the body is read, then the connection closes), 411 (chunked body),
+ * 400 (bad Content-Length). Requests libwebsockets' parser refuses never reach the server:
+ * it answers 403 to an unknown method and closes on an unparseable header line.
+ * "Expect: 100-continue" is answered, so libcurl does not stall a second before large bodies. */
+
 struct http_server;
 
 /* Binds and listens at once, so the port is known (and busy) when this returns. Returns 0 or
