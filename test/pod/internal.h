@@ -56,6 +56,11 @@ struct testpod {
 	bool daemonize;
 	int n_containers;
 	struct pod_container containers[TESTPOD_MAX_CONTAINERS];
+	/* Identities of what we made, so a late cleanup never removes a newer pod's namesakes. */
+	uint64_t pod_cgroup_id;
+	ino_t netns_ino;
+	int veth_ifindex;
+	struct pod_process janitor;
 	/* pods this process created and has not destroyed yet, torn down at exit() */
 	struct testpod *next_live;
 	pid_t owner;
@@ -96,6 +101,7 @@ int host_veth_forwarding(const char *veth);
 /* network.c */
 int network_create(struct testpod *pod);
 int network_destroy(struct testpod *pod);
+int network_identify(struct testpod *pod); /* records netns inode + veth ifindex */
 int netns_enter(const char *netns_path); /* setns the calling process/thread */
 void host_veth_name(const char *pod_name, char *buf);
 
@@ -109,6 +115,13 @@ int process_kill(struct pod_process *p);
 int process_start(struct testpod *pod, const char *cgroup_dir,
 		  int (*fn)(struct testpod *pod, int index, int ready_fd), int index,
 		  struct pod_process *out);
+
+/* janitor.c: a process that tears the pod down if its creator dies without destroying it
+ * (a failed ck_assert _exits, a timeout SIGKILLs). */
+int janitor_start(struct testpod *pod);
+void janitor_stop(struct testpod *pod);
+/* Waits while the janitor of an earlier, dead-creator pod with this name is still cleaning. */
+int janitor_wait_for(const char *name, int timeout_ms);
 
 /* server.c: the container's server (index >= 0) or the pause process (index -1). */
 int server_main(struct testpod *pod, int index, int ready_fd);

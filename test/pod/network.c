@@ -182,7 +182,18 @@ int network_create(struct testpod *pod)
 	}
 	if ((err = setup_host_side(pod)) || (err = setup_pod_side(pod)))
 		return err;
-	return 0;
+	return network_identify(pod);
+}
+
+int network_identify(struct testpod *pod)
+{
+	struct stat st;
+
+	if (stat(pod->netns_path, &st) < 0)
+		return -errno;
+	pod->netns_ino = st.st_ino; /* the nsfs inode: unique per network namespace */
+	pod->veth_ifindex = (int)if_nametoindex(pod->host_veth);
+	return pod->veth_ifindex ? 0 : -ENODEV;
 }
 
 int network_destroy(struct testpod *pod)

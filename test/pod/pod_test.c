@@ -30,7 +30,7 @@
 static const char *const pod_names[] = {
 	"tp-layout-0", "tp-layout-1", "tp-layout-2", "tp-layout-3", "tp-layout-4", "tp-layout-5",
 	"tp-traffic", "tp-guard", "tp-spawn", "tp-restart", "tp-destroy", "tp-dup", "tp-share-a",
-	"tp-share-b", "tp-root", "tp-p2p-a", "tp-p2p-b", "tp-atexit", "tp-purge", "tp-cli", "tp-cli-nostate",
+	"tp-share-b", "tp-root", "tp-p2p-a", "tp-p2p-b", "tp-janitor", "tp-janitor2", "tp-purge", "tp-cli", "tp-cli-nostate",
 };
 
 /* The pod UID is derived from the name (FNV-1a), so a purge can find the cgroups. */
@@ -439,9 +439,10 @@ START_TEST(shared_kubepods_parents_outlive_the_first_pod)
 }
 END_TEST
 
-/* Creates a pod in a child that then leaves with exit(1) (like a failed ck_assert) or _exit(0)
- * (like a SIGKILLed test: no exit handlers); reports the pod cgroup + netns paths. */
-static void create_and_leave(const char *name, int last_octet, bool run_exit_handlers,
+/* Creates a pod in a child that then _exits without destroying it (what a failed ck_assert
+ * does in a forked Check test); reports the pod cgroup + netns + veth. daemonize: the pod has
+ * no janitor, like the CLI's. */
+static void create_and_leave(const char *name, int last_octet, bool daemonize,
 			     char *pod_cg, char *netns, char *veth)
 {
 	char buf[8192] = "";
@@ -453,7 +454,7 @@ static void create_and_leave(const char *name, int last_octet, bool run_exit_han
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		struct testpod_spec spec = { .name = name, .n_containers = 2, .tcp_ports = { TCP_PORT },
-					     .n_tcp = 1, .qos = TESTPOD_BURSTABLE };
+					     .n_tcp = 1, .qos = TESTPOD_BURSTABLE, .daemonize = daemonize };
 		char uid[40], v4[32];
 		struct testpod *pod;
 
@@ -465,9 +466,7 @@ static void create_and_leave(const char *name, int last_octet, bool run_exit_han
 			_exit(3);
 		dprintf(fds[1], "%s\n%s\n%s\n", testpod_cgroup_dir(pod), testpod_netns_path(pod),
 			testpod_host_veth(pod));
-		if (run_exit_handlers)
-			exit(1);
-		_exit(0);
+		_exit(1);
 	}
 	close(fds[1]);
 	ck_assert_int_gt(read(fds[0], buf, sizeof(buf) - 1), 0);
@@ -476,14 +475,39 @@ static void create_and_leave(const char *name, int last_octet, bool run_exit_han
 	ck_assert_int_eq(sscanf(buf, "%4095s %255s %15s", pod_cg, netns, veth), 3);
 }
 
-START_TEST(pod_of_a_test_that_exits_early_is_destroyed_at_exit)
+static bool gone_within(const char *pod_cg, const char *netns, const char *veth, int ms)
+{
+	for (int waited = 0; waited < ms; waited += 20) {
+		if (!path_exists(pod_cg) && !path_exists(netns) && !if_nametoindex(veth))
+			return true;
+		usleep(20 * 1000);
+	}
+	return false;
+}
+
+START_TEST(pod_of_a_test_that_dies_without_destroy_is_removed_by_its_janitor)
 {
 	char pod_cg[4096], netns[256], veth[IFNAMSIZ];
 
-	create_and_leave("tp-atexit", 31, true, pod_cg, netns, veth);
-	ck_assert(!path_exists(pod_cg));
-	ck_assert(!path_exists(netns));
-	ck_assert_uint_eq(if_nametoindex(veth), 0);
+	create_and_leave("tp-janitor", 31, false, pod_cg, netns, veth);
+	ck_assert_msg(gone_within(pod_cg, netns, veth, 10000), "pod of a dead creator still there");
+}
+END_TEST
+
+START_TEST(janitor_never_removes_a_newer_pod_with_the_same_name)
+{
+	char pod_cg[4096], netns[256], veth[IFNAMSIZ];
+	struct testpod *pod;
+
+	/* the new pod is made while the old one's janitor may still be cleaning up */
+	create_and_leave("tp-janitor2", 37, false, pod_cg, netns, veth);
+	testpod_purge(NULL, "tp-janitor2", NULL);
+	pod = make_pod("tp-janitor2", 38, TESTPOD_CGROUPFS, TESTPOD_BESTEFFORT, 1, NULL);
+	usleep(500 * 1000);
+	ck_assert(path_exists(testpod_netns_path(pod)));
+	ck_assert(path_exists(testpod_cgroup_dir(pod)));
+	ck_assert_int_eq(testclient_tcp_connect("10.244.250.38", TCP_PORT, 1000), 0);
+	ck_assert_int_eq(testpod_destroy_checked(pod), 0);
 }
 END_TEST
 
@@ -491,8 +515,9 @@ START_TEST(purge_removes_what_a_killed_creator_left_behind)
 {
 	char pod_cg[4096], netns[256], veth[IFNAMSIZ], uid[40];
 
-	create_and_leave("tp-purge", 32, false, pod_cg, netns, veth);
-	ck_assert(path_exists(pod_cg)); /* a SIGKILLed creator cannot clean up */
+	create_and_leave("tp-purge", 32, true, pod_cg, netns, veth);
+	usleep(200 * 1000);
+	ck_assert(path_exists(pod_cg)); /* no janitor: nobody cleaned up */
 	ck_assert(path_exists(netns));
 	uid_for("tp-purge", uid);
 	ck_assert_int_eq(testpod_purge(NULL, "tp-purge", uid), 0);
@@ -651,7 +676,8 @@ int main(void)
 	tcase_add_test(tc, failed_create_leaves_nothing_and_does_not_touch_the_existing_pod);
 	tcase_add_test(tc, shared_kubepods_parents_outlive_the_first_pod);
 	tcase_add_test(tc, cli_create_exec_syscalls_delete_round_trip_leaves_nothing_behind);
-	tcase_add_test(tc, pod_of_a_test_that_exits_early_is_destroyed_at_exit);
+	tcase_add_test(tc, pod_of_a_test_that_dies_without_destroy_is_removed_by_its_janitor);
+	tcase_add_test(tc, janitor_never_removes_a_newer_pod_with_the_same_name);
 	tcase_add_test(tc, purge_removes_what_a_killed_creator_left_behind);
 	tcase_add_test(tc, cli_delete_without_state_file_removes_the_pod_by_name_and_uid);
 	suite_add_tcase(s, tc);

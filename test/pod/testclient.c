@@ -111,6 +111,17 @@ int testclient_tcp_greeting(const char *ip, uint16_t port, int timeout_ms, char 
 			goto out;
 	}
 	greeting[got] = '\0';
+	/* Wait for the server's FIN too, so our close() is the last packet towards the pod and
+	 * it is on the wire before we return: no ACK of a late FIN trickles in afterwards and
+	 * lands in the caller's next counter window. A greeting already read is success. */
+	for (char sink[64];;) {
+		ssize_t n = read(fd, sink, sizeof(sink));
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+		if (n < 0 && wait_for(fd, POLLIN, deadline))
+			break;
+	}
 	if (got < 5 || strncmp(greeting, "pcmc ", 5) != 0) {
 		err = -EPROTO; /* connected, but not to a test pod server */
 		goto out;

@@ -112,9 +112,9 @@ static int fill_from_spec(struct testpod *pod, const struct testpod_spec *spec)
 	return 0;
 }
 
-/* The at-exit safety net: a test that fails half way still removes its pods (a failing
- * ck_assert exits the forked test process). Forks (servers, spawned children) do not match
- * owner, so they never tear down their parent's pods. */
+/* Pods this process made and has not destroyed are destroyed (and freed) when it calls exit():
+ * tests may leave that to the end of the test (callers rely on it). _exit and SIGKILL are the
+ * janitor's job. Forks (servers, spawned children) do not match owner and never tear down. */
 static struct testpod *live_pods;
 
 static void destroy_live_pods(void)
@@ -132,8 +132,6 @@ static void track(struct testpod *pod)
 {
 	static bool registered;
 
-	if (pod->daemonize)
-		return;
 	if (!registered && atexit(destroy_live_pods) == 0)
 		registered = true;
 	pod->owner = getpid();
@@ -164,12 +162,14 @@ int testpod_create(const struct testpod_spec *spec, struct testpod **out)
 		return -ENOMEM;
 	/* kubelet order: pod cgroup, sandbox (pause + netns via CNI ADD), then the containers. */
 	if ((err = fill_from_spec(pod, spec)) ||
+	    (err = janitor_wait_for(pod->name, 10000)) ||
 	    (err = cgroup_resolve_root(spec->cgroup_root, pod->cgroup_root, sizeof(pod->cgroup_root))) ||
 	    (err = cgroup_make_pod(pod)) ||
 	    (err = cgroup_make_container(pod, &pod->sandbox)) ||
 	    (err = network_create(pod)) ||
 	    (err = process_start(pod, pod->sandbox.cgroup, server_main, -1, &pod->sandbox.server)))
 		goto fail;
+	pod->pod_cgroup_id = testpod_cgroup_id(pod->pod_cgroup);
 	for (int i = 0; i < pod->n_containers; i++) {
 		struct pod_container *c = &pod->containers[i];
 
@@ -177,7 +177,11 @@ int testpod_create(const struct testpod_spec *spec, struct testpod **out)
 		    (err = process_start(pod, c->cgroup, server_main, i, &c->server)))
 			goto fail;
 	}
-	track(pod);
+	/* Last: from here on a creator that dies without destroying the pod still loses it. */
+	if (!pod->daemonize && (err = janitor_start(pod)))
+		goto fail;
+	if (!pod->daemonize)
+		track(pod);
 	*out = pod;
 	return 0;
 fail:
@@ -193,6 +197,7 @@ int testpod_destroy_checked(struct testpod *pod)
 	if (!pod)
 		return 0;
 	untrack(pod);
+	janitor_stop(pod);
 	for (int i = 0; i < pod->n_containers; i++)
 		keep_first(&err, process_kill(&pod->containers[i].server));
 	keep_first(&err, process_kill(&pod->sandbox.server));
@@ -214,8 +219,10 @@ int testpod_destroy_checked(struct testpod *pod)
 
 void testpod_release(struct testpod *pod)
 {
-	if (pod)
+	if (pod) {
 		untrack(pod);
+		janitor_stop(pod); /* the caller keeps the pod running on purpose */
+	}
 	free(pod);
 }
 
@@ -249,6 +256,8 @@ int testpod_purge(const char *cgroup_root, const char *name, const char *uid)
 
 	if (!valid_name(name) || (uid && !valid_uid(uid)))
 		return -EINVAL;
+	if ((err = janitor_wait_for(name, 10000)))
+		return err;
 	pod = calloc(1, sizeof(*pod));
 	if (!pod)
 		return -ENOMEM;

@@ -36,8 +36,10 @@ struct testpod_spec {
 
 struct testpod;
 
-/* 0 or -errno; on error nothing is left behind. *out is freed by testpod_destroy. Pods not yet
- * destroyed when their creating process calls exit() (a failed ck_assert) are destroyed then. */
+/* 0 or -errno; on error nothing is left behind. *out is freed by testpod_destroy.
+ * Pods not destroyed when their creating process calls exit() are destroyed and freed then.
+ * If it dies without exit() (a failed ck_assert _exits, a Check timeout SIGKILLs) the pod's
+ * janitor process removes them. Not for daemonize pods. */
 int testpod_create(const struct testpod_spec *spec, struct testpod **out);
 /* Kills its processes by pid, removes veth, netns, cgroups, frees pod; NULL-safe. */
 void testpod_destroy(struct testpod *pod);
