@@ -409,8 +409,8 @@ int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod)
 	if (err == -EEXIST)
 		log_warn("TC filter at pcmc's handle/priority is not ours, left in place",
 			 LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref));
-	else if (err && err != -ESRCH && err != -ENOENT)
-		return dp_pod_fail(pod, err, "detaching TC filter");
+	else if (err && err != -ESRCH && err != -ENOENT && err != -EINVAL)
+		return dp_pod_fail(pod, err, "detaching TC filter"); /* EINVAL: host netns, never attached */
 	pod->fw_attached = false;
 	if (pod->fw_prog_fd >= 0)
 		close(pod->fw_prog_fd);

@@ -23,6 +23,9 @@
 #define TESTPOD_CLI_PATH "build/pcmc-testpod"
 #endif
 
+#define MAX_FX_PODS 16
+
+static struct testpod *pods[MAX_FX_PODS];
 static char pin_root[64];
 static bool exit_registered;
 
@@ -98,7 +101,21 @@ struct testpod *fx_pod(const char *name, int subnet, int host, enum testpod_driv
 	snprintf(v6, sizeof(v6), "fd00:10:244:%x::%x", subnet, host);
 	err = testpod_create(&spec, &pod);
 	ck_assert_msg(err == 0, "testpod_create(%s): %s", name, strerror(-err));
+	for (int i = 0; i < MAX_FX_PODS; i++) {
+		if (!pods[i]) {
+			pods[i] = pod;
+			break;
+		}
+	}
 	return pod;
+}
+
+void fx_destroy_pods(void)
+{
+	for (int i = 0; i < MAX_FX_PODS; i++) {
+		testpod_destroy(pods[i]);
+		pods[i] = NULL;
+	}
 }
 
 struct dataplane *fx_open(int layout)

@@ -26,9 +26,11 @@ void fx_cleanup_leftovers(void);
 /* Sends a raw Ethernet frame into the pod's host veth: it arrives on eth0 ingress in the pod. */
 int fx_inject(struct testpod *pod, const void *frame, size_t len);
 /* A pod with TCP ports A,B,C and UDP ports A,B,C served by container 0, at 10.244.<subnet>.<host>
- * and fd00:10:244:<subnet>::<host>. The test pod library destroys it at exit. */
+ * and fd00:10:244:<subnet>::<host>. Destroyed by fx_destroy_pods (the suite's teardown), or by
+ * the test pod library when the test dies early. */
 struct testpod *fx_pod(const char *name, int subnet, int host, enum testpod_driver driver,
 		       enum testpod_qos qos, int n_containers);
+void fx_destroy_pods(void);
 /* Dataplane on the test pin root; layout 0 = default. */
 struct dataplane *fx_open(int layout);
 /* Counters of one pod (zeroed struct if the pod is unknown). */

@@ -271,19 +271,24 @@ START_TEST(older_layout_is_replaced_without_a_gap_in_enforcement)
 }
 END_TEST
 
-/* In the pod's netns: a program named like ours, not pinned by pcmc, at pcmc's handle and the
- * priority in *arg. */
+struct foreign_filter {
+	uint32_t priority;
+	int verdict; /* -1 TC_ACT_UNSPEC, 2 TC_ACT_SHOT */
+};
+
+/* In the pod's netns: a program named like ours, not pinned by pcmc, at pcmc's handle. */
 static int attach_foreign(void *arg)
 {
+	const struct foreign_filter *f = arg;
 	struct bpf_insn insns[] = {
-		{ .code = 0xb7, .dst_reg = 0, .imm = -1 }, /* r0 = TC_ACT_UNSPEC */
-		{ .code = 0x95 },                          /* exit */
+		{ .code = 0xb7, .dst_reg = 0, .imm = f->verdict }, /* r0 = verdict */
+		{ .code = 0x95 },                                  /* exit */
 	};
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0x70636d63, .priority = 7);
 	int fd;
 
-	opts.priority = *(uint32_t *)arg;
+	opts.priority = f->priority;
 	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "pcmc_l4_fw", "GPL", insns, 2, NULL);
 	if (fd < 0)
 		return 1;
@@ -293,16 +298,17 @@ static int attach_foreign(void *arg)
 	return bpf_tc_attach(&hook, &opts) ? 2 : 0;
 }
 
-START_TEST(other_tools_filters_are_never_removed_or_replaced)
+START_TEST(other_tools_filters_are_never_removed_or_replaced_and_still_run_after_ours)
 {
 	struct testpod *taken = fx_pod("dpforn", 4, 6, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1);
 	struct testpod *shared = fx_pod("dpshr", 4, 7, TESTPOD_SYSTEMD, TESTPOD_BURSTABLE, 1);
 	struct dataplane *dp = fx_open(0);
 	struct pod_ref ref = { .uid = testpod_uid(taken) };
-	uint32_t foreign, ours_prio = 7, other_prio = 3;
+	struct foreign_filter at_ours = { 7, -1 }, before_ours = { 3, -1 }, after_ours = { 9, 2 };
+	uint32_t foreign;
 	pid_t pid;
 
-	pid = testpod_spawn(taken, 0, attach_foreign, &ours_prio);
+	pid = testpod_spawn(taken, 0, attach_foreign, &at_ours);
 	ck_assert_int_gt(pid, 0);
 	ck_assert_int_eq(testpod_wait(pid, 10000), 0);
 	foreign = fx_filter_prog_id(taken);
@@ -313,11 +319,19 @@ START_TEST(other_tools_filters_are_never_removed_or_replaced)
 	ck_assert_uint_eq(fx_filter_prog_id(taken), foreign);
 
 	/* Another tool at another priority keeps its filter through our attach and detach. */
-	pid = testpod_spawn(shared, 0, attach_foreign, &other_prio);
+	pid = testpod_spawn(shared, 0, attach_foreign, &before_ours);
 	ck_assert_int_gt(pid, 0);
 	ck_assert_int_eq(testpod_wait(pid, 10000), 0);
 	fx_apply(dp, shared, &a_open_b_shut);
 	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(shared), TCP_PORT_B, DROP_WAIT_MS), -ETIMEDOUT);
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(shared), TCP_PORT_A, 2000), 0);
+	/* A passed packet goes on to the next filter (TC_ACT_UNSPEC): one that drops everything. */
+	pid = testpod_spawn(shared, 0, attach_foreign, &after_ours);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(testpod_wait(pid, 10000), 0);
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(shared), TCP_PORT_A, DROP_WAIT_MS), -ETIMEDOUT);
+	ck_assert_int_eq(fx_sh("ip netns exec pcmc-%s tc filter del dev eth0 ingress pref 9", testpod_name(shared)), 0);
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(shared), TCP_PORT_A, 2000), 0);
 	ck_assert_int_eq(dataplane_remove_pod(dp, testpod_uid(shared)), 0);
 	ck_assert_uint_eq(fx_filter_prog_id(shared), 0);
 	ck_assert_int_eq(fx_sh("ip netns exec pcmc-%s tc filter show dev eth0 ingress | grep -q 'pref 3 bpf'",
@@ -371,6 +385,6 @@ void add_lifecycle_tests(TCase *tc)
 	tcase_add_test(tc, blocked_port_stays_refused_while_the_applier_is_sigkilled_and_restarted);
 	tcase_add_test(tc, restart_with_only_pod_a_wanted_removes_pod_b_filter_entries_and_pins);
 	tcase_add_test(tc, older_layout_is_replaced_without_a_gap_in_enforcement);
-	tcase_add_test(tc, other_tools_filters_are_never_removed_or_replaced);
+	tcase_add_test(tc, other_tools_filters_are_never_removed_or_replaced_and_still_run_after_ours);
 	tcase_add_test(tc, full_maps_are_reported_as_a_per_pod_error);
 }

@@ -1,6 +1,7 @@
 /* Syscall counter against the real kernel: exact getppid counts in tracked pods of every cgroup
  * layout, outside-list counts, untracked processes, restarted containers, policy changes. */
 #include <check.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -120,7 +121,10 @@ START_TEST(restarted_container_is_counted_again)
 	run_in(pod, 0, 100, 0);
 	err = testpod_restart_container(pod, 0);
 	ck_assert_msg(err == 0, "restart: %s", strerror(-err));
-	/* The agent's event loop: the inotify fd became readable, then refresh. */
+	/* The agent's event loop: the event fd became readable, then refresh. */
+	struct pollfd pfd = { .fd = dataplane_event_fd(dp), .events = POLLIN };
+
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
 	ck_assert_int_ge(dataplane_refresh(dp), 1);
 	run_in(pod, 0, 500, 0);
 	c = fx_counters(dp, testpod_uid(pod));
