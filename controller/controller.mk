@@ -38,3 +38,11 @@ TEST_SUITES += test/controller/integration.sh
 
 # Benchmark: 10k pods / 1k CRs on the local cluster (builds its own plain binary under build/plain).
 BENCHES += test/controller/bench.sh
+
+# The REST client against the real API server; needs $KUBECONFIG, so integration.sh runs it.
+$(BUILD)/test/controller/kube_client_check: test/controller/kube_client_check.c $(CONTROLLER_LIB) $(HTTP_LIB) \
+		$(BUILD)/libpcmc-common.a $(wildcard common/*.h) test/common/tap_main.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags check) $< -o $@ $(LDFLAGS) $(CONTROLLER_LDLIBS) \
+		$(shell pkg-config --libs check)
+ALL_TARGETS += $(BUILD)/test/controller/kube_client_check

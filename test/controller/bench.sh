@@ -6,15 +6,12 @@
 #   BENCH controller_reconciles_per_s <n> 1/s   a restarted controller re-checking all 1,000 CRs
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-export PCMC_CONTROLLER_CLUSTER_DIR=${PCMC_CONTROLLER_BENCH_DIR:-/tmp/pcmc-controller-bench}
-export PCMC_CONTROLLER_APISERVER_PORT=19443 PCMC_CONTROLLER_ETCD_CLIENT_PORT=19379 PCMC_CONTROLLER_ETCD_PEER_PORT=19380
 export PCMC_CONTROLLER_WATCH_CACHE=1
-export CTL_LOGS=/tmp/pcmc-controller-bench-logs
 . "$here/lib.sh"
 NS=${BENCH_NAMESPACES:-100} PODS_PER_NS=${BENCH_PODS_PER_NS:-100} CRS_PER_NS=${BENCH_CRS_PER_NS:-10}
 TOTAL=$((NS * PODS_PER_NS))
 work=$(mktemp -d /tmp/pcmc-controller-bench.XXXXXX)
-cleanup() { ctl_stop_all; cluster_stop; rm -rf "$work"; }
+cleanup() { ctl_stop_all; cluster_stop; rm -rf "$work" "$CTL_LOGS"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 fail() { echo "bench: $*" >&2; exit 1; }
@@ -23,8 +20,7 @@ fail() { echo "bench: $*" >&2; exit 1; }
 make -s -C "$CTL_REPO" BUILD=build/plain SANITIZE= build/plain/pcmc-controller >/dev/null || fail "plain build failed"
 CTL_BIN=$CTL_REPO/build/plain/pcmc-controller
 
-rm -rf "$CTL_LOGS"; mkdir -p "$CTL_LOGS"
-cluster_stop
+mkdir -p "$CTL_LOGS"
 cluster_start || fail "cluster did not start"
 
 t0=$(date +%s)

@@ -8,7 +8,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../cluster/tap.sh"
 . "$here/lib.sh"
 
-cleanup() { ctl_stop_all; cluster_stop; }
+cleanup() {
+  ctl_stop_all; cluster_stop
+  # Logs stay only when something failed.
+  if [ "$TAP_FAILED" -eq 0 ]; then rm -rf "$CTL_LOGS"; else echo "# controller logs kept in $CTL_LOGS"; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -16,8 +20,7 @@ for t in kubectl jq curl etcdctl; do
   command -v "$t" >/dev/null || { tap_not_ok "tool $t present (run bash test/setup.sh)"; tap_done; exit 1; }
 done
 [ -x "$CTL_BIN" ] || { tap_not_ok "build/pcmc-controller built (run make)"; tap_done; exit 1; }
-rm -rf "$CTL_LOGS"; mkdir -p "$CTL_LOGS"
-cluster_stop
+mkdir -p "$CTL_LOGS"
 if cluster_start; then tap_ok "local cluster up (state $PCMC_CLUSTER_DIR)"; else tap_not_ok "local cluster up"; tap_done; exit 1; fi
 
 if ctl_start a && [ "$(ctl_get a /healthz)" = ok ]; then
@@ -26,6 +29,13 @@ else
   tap_not_ok "controller a starts, syncs its caches and answers /healthz and /readyz"; tail -n 20 "$CTL_LOGS/a.log" | sed 's/^/# /'
 fi
 tap_check "controller a leads (Lease holderIdentity a)" wait_until 10 is_holder a
+
+if out=$("$CTL_REPO/build/test/controller/kube_client_check" 2>&1); then
+  tap_ok "REST client: Status errors -> errno naming object and reason, conflicts, pagination, watch streams"
+else
+  tap_not_ok "REST client: Status errors -> errno naming object and reason, conflicts, pagination, watch streams"
+  grep -v '^ok' <<<"$out" | sed 's/^/# /'
+fi
 
 # ---------------------------------------------------------------- ConfigMaps follow pods and CRs
 make_namespace shop
@@ -213,6 +223,33 @@ tap_check "after takeover a writes" wait_until 10 cms_are duo \
 tap_check "leaseTransitions counted (>= 2) and exported by the leader" bash -c '
   . '"$here"'/lib.sh; n=$(kubectl -n pcmc-system get lease pcmc-controller-leader -o jsonpath={.spec.leaseTransitions});
   [ "$n" -ge 2 ] && [ "$(ctl_metric a pcmc_controller_lease_transitions)" = "$n" ]'
+
+api_connections() { # established TCP connections of controller $1 to the API server
+  ss -Htnp state established "( dport = :$PCMC_APISERVER_PORT )" | grep -c "pid=${CTL_PID[$1]},"
+}
+for i in $(seq 1 20); do make_pod duo many-$i app=duo; done
+tap_check "20 more pods -> 23 ConfigMaps" wait_until 20 bash -c '
+  . '"$here"'/lib.sh; [ "$(cm_names duo | wc -w)" = 23 ]'
+n=$(api_connections a)
+if [ "$n" -ge 3 ] && [ "$n" -le 10 ]; then tap_ok "connections are reused: $n TCP connections to the API server after 20+ writes"
+else tap_not_ok "connections are reused: $n TCP connections to the API server (want 3..10)"; fi
+
+# Renew deadline: with the API server frozen no renew succeeds; after 10 s the leader stops writing.
+apiserver_pid=$(cat "$PCMC_CLUSTER_DIR/pids/kube-apiserver.pid")
+kill -STOP "$apiserver_pid"
+sleep 11.5
+lost_leader_flag=$(ctl_metric a pcmc_controller_leader)
+kill -CONT "$apiserver_pid"
+if [ "$lost_leader_flag" = 0 ] && grep -q '"why":"no renew succeeded within the renew deadline"' "$CTL_LOGS/a.log"; then
+  tap_ok "renew deadline: a stopped leading (leader 0) 10 s after its last renew"
+else
+  tap_not_ok "renew deadline: leader gauge $lost_leader_flag after 11.5 s without renew"
+fi
+tap_check "after the API server thaws a leads again" wait_until 20 bash -c '
+  . '"$here"'/lib.sh; is_holder a && [ "$(ctl_metric a pcmc_controller_leader)" = 1 ]'
+make_pod duo after-thaw app=duo
+tap_check "and writes again" wait_until 10 bash -c '
+  . '"$here"'/lib.sh; [ "$(cm_names duo | wc -w)" = 24 ]'
 
 # ---------------------------------------------------------------- API server restart
 make_namespace restart

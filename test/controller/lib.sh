@@ -2,17 +2,35 @@
 # and ports, so other suites' clusters are left alone), controller processes tracked by PID, waits.
 # shellcheck shell=bash
 CTL_REPO=${CTL_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-export PCMC_CLUSTER_DIR=${PCMC_CONTROLLER_CLUSTER_DIR:-/tmp/pcmc-controller-test}
-export PCMC_APISERVER_PORT=${PCMC_CONTROLLER_APISERVER_PORT:-18443}
-export PCMC_ETCD_CLIENT_PORT=${PCMC_CONTROLLER_ETCD_CLIENT_PORT:-18379}
-export PCMC_ETCD_PEER_PORT=${PCMC_CONTROLLER_ETCD_PEER_PORT:-18380}
+# A free TCP port on 127.0.0.1 in 30000..32767 (below the ephemeral range), none of those listed.
+free_port() {
+  local p
+  while :; do
+    p=$((30000 + RANDOM % 2768))
+    [[ " $* " == *" $p "* ]] && continue
+    ss -Htln "( sport = :$p )" | grep -q . || { echo "$p"; return; }
+  done
+}
+# Each run gets its own state dir and ports, so concurrent `make test` runs do not collide.
+if [ -z "${PCMC_CONTROLLER_CLUSTER_DIR:-}" ]; then
+  PCMC_CONTROLLER_CLUSTER_DIR=$(mktemp -d /tmp/pcmc-controller-cluster.XXXXXX) && rmdir "$PCMC_CONTROLLER_CLUSTER_DIR"
+  PCMC_CONTROLLER_APISERVER_PORT=$(free_port)
+  PCMC_CONTROLLER_ETCD_CLIENT_PORT=$(free_port "$PCMC_CONTROLLER_APISERVER_PORT")
+  PCMC_CONTROLLER_ETCD_PEER_PORT=$(free_port "$PCMC_CONTROLLER_APISERVER_PORT" "$PCMC_CONTROLLER_ETCD_CLIENT_PORT")
+  export PCMC_CONTROLLER_CLUSTER_DIR PCMC_CONTROLLER_APISERVER_PORT PCMC_CONTROLLER_ETCD_CLIENT_PORT \
+    PCMC_CONTROLLER_ETCD_PEER_PORT
+fi
+export PCMC_CLUSTER_DIR=$PCMC_CONTROLLER_CLUSTER_DIR
+export PCMC_APISERVER_PORT=$PCMC_CONTROLLER_APISERVER_PORT
+export PCMC_ETCD_CLIENT_PORT=$PCMC_CONTROLLER_ETCD_CLIENT_PORT
+export PCMC_ETCD_PEER_PORT=$PCMC_CONTROLLER_ETCD_PEER_PORT
 # No kube-controller-manager, hence no garbage collector: the controller deletes ConfigMaps itself.
 export PCMC_KCM=0
 # Watches go straight to etcd, so compacting etcd makes an old resourceVersion answer 410 Gone.
 export PCMC_WATCH_CACHE=${PCMC_CONTROLLER_WATCH_CACHE:-0}
 unset PCMC_APISERVER_ARGS
 CTL_BIN=$CTL_REPO/build/pcmc-controller
-CTL_LOGS=${CTL_LOGS:-/tmp/pcmc-controller-test-logs}
+export CTL_LOGS=${CTL_LOGS:-$PCMC_CLUSTER_DIR.logs}
 declare -A CTL_PID=()
 
 log_note() { echo "# $*"; }
