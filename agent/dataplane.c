@@ -53,7 +53,12 @@ struct dp_pod *dp_find_pod(const struct dataplane *dp, const char *uid)
 
 int dp_pod_fail(struct dp_pod *pod, int err, const char *what)
 {
-	snprintf(pod->error, sizeof(pod->error), "%s: %s", what, strerror(err < 0 ? -err : err));
+	char error[sizeof(pod->error)];
+
+	snprintf(error, sizeof(error), "%s: %s", what, strerror(err < 0 ? -err : err));
+	if (strcmp(error, pod->error) == 0)
+		return err; /* already reported (refresh retries the same step) */
+	memcpy(pod->error, error, sizeof(error));
 	log_error("pod dataplane failed", LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref),
 		  LOG_STR("what", what), LOG_ERRNO(err));
 	return err;

@@ -484,14 +484,14 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 		int fw_err = apply_rules(dp, pod, rules, n_rules, p->default_block ? PCMC_FW_BLOCK : PCMC_FW_ALLOW);
 
 		if (fw_err) {
-			if (fw_err == -E2BIG || fw_err == -ENOSPC)
-				fw_err = -ENOSPC;
-			return dp_pod_fail(pod, fw_err, "writing port rules (old rules kept)");
+			fw_err = fw_err == -E2BIG ? -ENOSPC : fw_err;
+			err = dp_pod_fail(pod, fw_err, "writing port rules (old rules kept)");
+		} else {
+			pod->want_firewall = true;
+			fw_err = write_record(dp, pod);
+			fw_err = fw_err ?: dp_ensure_firewall(dp, pod);
+			err = err ?: fw_err;
 		}
-		pod->want_firewall = true;
-		fw_err = write_record(dp, pod);
-		fw_err = fw_err ?: dp_ensure_firewall(dp, pod);
-		err = err ?: fw_err;
 	} else if (pod->want_firewall || pod->fw_prog_fd >= 0) {
 		int fw_err = dp_detach_firewall(dp, pod);
 
@@ -504,8 +504,10 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 		}
 		err = err ?: fw_err;
 	}
-	if (!err)
-		err = write_record(dp, pod);
+	/* Also after a partial failure: a restarted agent must know what this pod wants. */
+	int rec_err = write_record(dp, pod);
+
+	err = err ?: rec_err;
 	if (!err) {
 		pod->error[0] = '\0';
 		log_info("pod applied", LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref),
