@@ -35,6 +35,13 @@ struct leader_election {
 	uint64_t observed_ms;
 	char acquire_time[64];
 	char logged_holder[256];
+	/* A watch on the Lease wakes a waiting candidate the moment the record changes, so a
+	 * released Lease is taken over at once and expiry is measured from the real renew. */
+	pthread_t watch_thread;
+	bool watching;
+	pthread_mutex_t wake_lock;
+	pthread_cond_t wake_cond;
+	bool wake;
 };
 
 static uint64_t mono_ms(void)
@@ -112,12 +119,25 @@ int leader_election_new(struct kube_client *client, const struct leader_election
 	snprintf(le->collection, sizeof(le->collection), "/apis/coordination.k8s.io/v1/namespaces/%s/leases",
 		 cfg->lock_namespace);
 	snprintf(le->path, sizeof(le->path), "%s/%s", le->collection, cfg->lock_name);
+	pthread_mutex_init(&le->wake_lock, NULL);
+	{
+		pthread_condattr_t attr;
+
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&le->wake_cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	*out = le;
 	return 0;
 }
 
 void leader_election_free(struct leader_election *le)
 {
+	if (!le)
+		return;
+	pthread_cond_destroy(&le->wake_cond);
+	pthread_mutex_destroy(&le->wake_lock);
 	free(le);
 }
 
@@ -240,14 +260,56 @@ static int try_acquire_or_renew(struct leader_election *le, uint64_t *wait_ms)
 	return err ? err : 1;
 }
 
-static void sleep_unless_stopped(struct leader_election *le, uint64_t ms)
+static void wake_up(struct leader_election *le)
 {
-	while (ms > 0 && !atomic_load(&le->stop)) {
-		uint64_t step = ms < 20 ? ms : 20;
+	pthread_mutex_lock(&le->wake_lock);
+	le->wake = true;
+	pthread_cond_signal(&le->wake_cond);
+	pthread_mutex_unlock(&le->wake_lock);
+}
 
-		usleep((useconds_t)step * 1000);
-		ms -= step;
+/* Sleeps `ms`, or less when the Lease changed or stop was asked. */
+static void wait_for_turn(struct leader_election *le, uint64_t ms)
+{
+	uint64_t until = mono_ms() + ms;
+	struct timespec ts = { .tv_sec = (time_t)(until / 1000), .tv_nsec = (long)(until % 1000) * 1000000 };
+
+	pthread_mutex_lock(&le->wake_lock);
+	while (!le->wake && !atomic_load(&le->stop) &&
+	       pthread_cond_timedwait(&le->wake_cond, &le->wake_lock, &ts) != ETIMEDOUT)
+		;
+	le->wake = false;
+	pthread_mutex_unlock(&le->wake_lock);
+}
+
+static int on_lease_event(void *ud, const char *type, cJSON *object)
+{
+	struct leader_election *le = ud;
+
+	(void)object;
+	if (type && strcmp(type, "BOOKMARK") != 0 && !atomic_load(&le->leading))
+		wake_up(le);
+	return 0;
+}
+
+static void *lease_watch_run(void *arg)
+{
+	struct leader_election *le = arg;
+	char path[1200];
+
+	snprintf(path, sizeof(path), "%s?watch=1&timeoutSeconds=300&fieldSelector=metadata.name%%3D%s",
+		 le->collection, le->cfg.lock_name);
+	while (!atomic_load(&le->stop)) {
+		struct kube_error kerr;
+		int err = kube_watch(le->client, path, on_lease_event, le, &le->stop, 330, &kerr);
+
+		if (err == -ECANCELED || atomic_load(&le->stop))
+			break;
+		/* Polling every retry period still works meanwhile; just do not spin. */
+		for (int i = 0; i < 20 && !atomic_load(&le->stop); i++)
+			usleep(50000);
 	}
+	return NULL;
 }
 
 static void lose(struct leader_election *le, const char *why)
@@ -291,7 +353,7 @@ static void *election_run(void *arg)
 
 		if (rc == 1 || rc < 0)
 			wait_ms = le->cfg.retry_period_ms;
-		sleep_unless_stopped(le, wait_ms > spent ? wait_ms - spent : 0);
+		wait_for_turn(le, wait_ms > spent ? wait_ms - spent : 0);
 	}
 	return NULL;
 }
@@ -310,26 +372,15 @@ int leader_election_start(struct leader_election *le)
 	if (err)
 		return -err;
 	le->started = true;
+	le->watching = pthread_create(&le->watch_thread, NULL, lease_watch_run, le) == 0;
 	return 0;
 }
 
-void leader_election_stop(struct leader_election *le, bool release)
+/* Hands the Lease back like client-go's ReleaseOnCancel: empty holder, 1 s duration. */
+static void release_lease(struct leader_election *le)
 {
-	bool was_leading;
-
-	if (!le)
-		return;
-	if (le->started) {
-		atomic_store(&le->stop, true);
-		pthread_join(le->thread, NULL);
-		le->started = false;
-	}
-	was_leading = atomic_exchange(&le->leading, false);
-	if (!le->cfg.enabled || !was_leading || !release)
-		return;
-	/* Stop writes before the hand-back, then release like client-go's ReleaseOnCancel. */
-	char now[64];
 	struct kube_error kerr;
+	char now[64];
 	cJSON *body;
 	int err;
 
@@ -342,4 +393,26 @@ void leader_election_stop(struct leader_election *le, bool release)
 			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
 	else
 		log_info("lease released", LOG_STR("identity", le->cfg.identity), LOG_STR("lease", le->path));
+}
+
+void leader_election_stop(struct leader_election *le, bool release)
+{
+	bool was_leading;
+
+	if (!le)
+		return;
+	atomic_store(&le->stop, true);
+	if (le->started) {
+		wake_up(le);
+		pthread_join(le->thread, NULL);
+		le->started = false;
+	}
+	/* Writes stop here; the release comes after, so no write can follow it. */
+	was_leading = atomic_exchange(&le->leading, false);
+	if (le->cfg.enabled && was_leading && release)
+		release_lease(le);
+	if (le->watching) {
+		pthread_join(le->watch_thread, NULL);
+		le->watching = false;
+	}
 }
