@@ -1,0 +1,46 @@
+# agent/service.mk: pcmc-agent, the DaemonSet process (policy API, apply/diff, fencing, auth,
+# metrics, state file) on top of the dataplane module, plus its tests, fuzz target and benchmarks.
+AGENT_LIB_SRCS := $(wildcard agent/agent_*.c) agent/syscall_table.c
+AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:%.c=$(BUILD)/%.o)
+AGENT_LIB      := $(BUILD)/libpcmc-agent.a
+SYSCALL_TABLE  := $(BUILD)/agent/syscall_table_generated.h
+# The parser alone (pure: bytes -> desired state or error), also built with clang for the fuzzer.
+POLICY_SRCS    := agent/agent_policy.c agent/agent_duration.c agent/syscall_table.c common/json_util.c
+
+$(SYSCALL_TABLE): agent/syscall_table.sh
+	@mkdir -p $(dir $@)
+	bash $< $@
+
+$(BUILD)/agent/agent_%.o: agent/agent_%.c $(wildcard agent/agent_*.h) agent/syscall_table.h \
+		agent/dataplane.h $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libcurl libwebsockets) -c $< -o $@
+
+$(BUILD)/agent/syscall_table.o: agent/syscall_table.c agent/syscall_table.h $(SYSCALL_TABLE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(AGENT_LIB): $(AGENT_LIB_OBJS)
+	ar rcs $@ $^
+
+ALL_TARGETS += $(AGENT_LIB)
+
+# Unit tests (Check, TAP).
+AGENT_UNIT_TESTS := $(BUILD)/test/agent/policy_test
+$(BUILD)/test/agent/%_test: test/agent/test_%.c $(AGENT_LIB) $(HTTP_LIB) $(BUILD)/libpcmc-common.a \
+		$(wildcard agent/agent_*.h) test/common/tap_main.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags check) $< -o $@ $(LDFLAGS) $(AGENT_LIB) $(HTTP_LIB) \
+		$(BUILD)/libpcmc-common.a $(HTTP_LDLIBS) $(shell pkg-config --libs check libcjson)
+ALL_TARGETS += $(AGENT_UNIT_TESTS)
+TEST_SUITES += $(AGENT_UNIT_TESTS)
+
+# libFuzzer target over the parser (clang, ASan+UBSan+fuzzer); test/agent/fuzz.sh runs it ~60 s.
+$(BUILD)/test/agent/fuzz_policy: test/agent/fuzz_policy.c $(POLICY_SRCS) $(wildcard agent/agent_*.h) \
+		agent/syscall_table.h $(SYSCALL_TABLE)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -I$(BUILD) $(shell pkg-config --cflags libcjson) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		$< $(POLICY_SRCS) -o $@ $(shell pkg-config --libs libcjson) -lm
+ALL_TARGETS += $(BUILD)/test/agent/fuzz_policy
+TEST_SUITES += test/agent/fuzz.sh
