@@ -239,6 +239,20 @@ int cgroup_remove(const char *dir)
 	}
 	closedir(d);
 
+	/* cgroup.kill (5.14+) kills the whole subtree at once, also children forked meanwhile. */
+	{
+		char kill_path[PATH_MAX];
+		int fd;
+
+		snprintf(kill_path, sizeof(kill_path), "%s/cgroup.kill", dir);
+		fd = open(kill_path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (write(fd, "1", 1) < 0) {
+				/* fall back to killing pid by pid below */
+			}
+			close(fd);
+		}
+	}
 	/* Up to 10 s: SIGKILL members, wait until cgroup.procs is empty, rmdir. */
 	for (int i = 0; i < 1000; i++) {
 		int n = kill_members(dir);

@@ -30,6 +30,8 @@ static const char usage_text[] =
 	"       pcmc-testpod exec     --state-dir DIR --name N [--container K] -- CMD [ARGS...]\n"
 	"       pcmc-testpod syscalls --state-dir DIR --name N --count C [--syscall getppid]\n"
 	"                             [--container K]\n"
+	"       pcmc-testpod restart  --state-dir DIR --name N [--container K]\n"
+	"                             (new container id + cgroup, server restarted; prints the JSON)\n"
 	"       pcmc-testpod show     --state-dir DIR --name N\n"
 	"create prints the pod's JSON (containerIDs, podIP, cgroups, pids, netns, hostVeth).\n"
 	"Exit status: 0 ok, 1 failure, 2 usage error; exec returns the command's status.\n";
@@ -118,7 +120,7 @@ static void parse(int argc, char **argv, struct options *o)
 	}
 	cmd = o->command = argv[1];
 	if (strcmp(cmd, "create") && strcmp(cmd, "delete") && strcmp(cmd, "exec") &&
-	    strcmp(cmd, "syscalls") && strcmp(cmd, "show"))
+	    strcmp(cmd, "syscalls") && strcmp(cmd, "show") && strcmp(cmd, "restart"))
 		usage_error(NULL, "unknown command '%s'", cmd);
 	o->containers = 1;
 	o->count = -1;
@@ -296,6 +298,27 @@ static int cmd_show(const struct options *o)
 	return json ? 0 : 1;
 }
 
+static int cmd_restart(const struct options *o)
+{
+	char path[PATH_MAX], *json;
+	struct testpod *pod;
+	int err;
+
+	if (load(o, &pod))
+		return 1;
+	err = testpod_restart_container(pod, o->container);
+	state_path(o, path, sizeof(path));
+	/* saved whatever happened: the state must name the container's current cgroup */
+	if (testpod_save(pod, path) && !err)
+		err = -EIO;
+	json = err ? NULL : testpod_to_json(pod);
+	if (json)
+		puts(json);
+	free(json);
+	testpod_release(pod);
+	return err ? fail("cannot restart container of pod", o->name, err) : 0;
+}
+
 static int cmd_exec(const struct options *o)
 {
 	struct testpod *pod;
@@ -371,5 +394,7 @@ int main(int argc, char **argv)
 		return cmd_exec(&o);
 	if (strcmp(o.command, "show") == 0)
 		return cmd_show(&o);
+	if (strcmp(o.command, "restart") == 0)
+		return cmd_restart(&o);
 	return cmd_syscalls(&o);
 }

@@ -605,6 +605,16 @@ START_TEST(cli_create_exec_syscalls_delete_round_trip_leaves_nothing_behind)
 	ck_assert_int_eq(cli(out, sizeof(out), "exec --state-dir %s --name tp-cli --container 1 -- "
 			     "sh -c 'grep ^0:: /proc/self/cgroup; exit 3'", dir), 3);
 	ck_assert_msg(strstr(out, "cri-containerd-") && strstr(out, uid + 9) == NULL, "exec cgroup: %s", out);
+	ck_assert_int_eq(cli(out, sizeof(out), "restart --state-dir %s --name tp-cli --container 0", dir), 0);
+	json = cJSON_Parse(out);
+	ck_assert_msg(json != NULL, "restart printed no JSON: %s", out);
+	c = cJSON_GetArrayItem(cJSON_GetObjectItem(json, "containers"), 0);
+	ck_assert_str_ne(json_str(c, "cgroup"), paths[2]); /* a new cgroup ... */
+	ck_assert(!path_exists(paths[2]));                /* ... and the old one is gone */
+	snprintf(paths[n_paths++], 4096, "%s", json_str(c, "cgroup"));
+	pids[n_pids++] = (pid_t)cJSON_GetObjectItem(c, "pid")->valuedouble;
+	cJSON_Delete(json);
+	ck_assert_int_eq(testclient_tcp_connect("10.244.250.30", TCP_PORT, 3000), 0);
 	ck_assert_int_eq(cli(out, sizeof(out), "syscalls --state-dir %s --name tp-cli --count 1000", dir), 0);
 	json = cJSON_Parse(out);
 	ck_assert_msg(json != NULL, "syscalls printed no JSON: %s", out);
