@@ -13,7 +13,7 @@
 #define PCMC_MAX_PODS        512   /* pod slots: index of every per-pod array */
 #define PCMC_NR_SYSCALLS_MAX 512   /* syscall numbers 0..511 can be listed (x86-64 has < 512) */
 #define PCMC_MAX_LISTED      64    /* syscalls in one pod's syscallNames list */
-#define PCMC_MAX_FW_RULES    16384 /* port rules of all pods together */
+#define PCMC_MAX_FW_RULES    65536 /* port rules of all pods together (~4 MiB preallocated) */
 
 /* Value of the cgroup storage `tracked_cgroups`: which pod a cgroup belongs to. The program counts
  * only while gen equals the pod's sys_policy.gen, so storage left on a cgroup of a removed pod never

@@ -343,25 +343,42 @@ END_TEST
 START_TEST(full_maps_are_reported_as_a_per_pod_error)
 {
 	struct testpod *pod = fx_pod("dpfull", 4, 8, TESTPOD_CGROUPFS, TESTPOD_BESTEFFORT, 1);
-	static uint16_t many[40000];
-	struct pod_policy big = { .firewall_enabled = true, .allowed = many, .n_allowed = 10000 };
+	static uint16_t ports[65536];
+	struct pod_policy rules = { .firewall_enabled = true, .allowed = ports, .n_allowed = 20000,
+				    .blocked = block_b, .n_blocked = 1 };
 	struct pod_policy none = { 0 };
 	struct dataplane *dp = fx_open(0);
-	char uid[40];
-	int err;
+	char other[40], uid[40];
+	int err, n;
 
-	for (int i = 0; i < 40000; i++)
-		many[i] = (uint16_t)(20000 + i);
-	fx_apply(dp, pod, &a_open_b_shut);
-	/* The pod's change would need more entries than the map has: refused, old policy kept. */
-	big.n_allowed = 20000;
-	err = dataplane_apply_pod(dp, &(struct pod_ref){ .uid = testpod_uid(pod) }, &big);
+	for (int i = 0; i < 65536; i++)
+		ports[i] = (uint16_t)(TCP_PORT_A + i); /* A first (B is blocked anyway), then upwards */
+	fx_apply(dp, pod, &rules); /* 20000 rules */
+
+	/* A pod not (yet) running here: its 20000 rules are written, the attach waits for a process. */
+	snprintf(other, sizeof(other), "00000000-0000-0000-0000-%012d", 99998);
+	rules.allowed = ports + 20000;
+	ck_assert_int_eq(dataplane_apply_pod(dp, &(struct pod_ref){ .uid = other }, &rules), -ESRCH);
+
+	/* A third pod's 30000 rules do not fit next to these 40000: refused before anything changed. */
+	snprintf(uid, sizeof(uid), "00000000-0000-0000-0000-%012d", 99999);
+	rules.n_allowed = 30000;
+	err = dataplane_apply_pod(dp, &(struct pod_ref){ .uid = uid }, &rules);
+	ck_assert_int_eq(err, -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(dataplane_pod_error(dp, uid), "full"));
+	ck_assert_int_eq(dataplane_pod_count(dp), 2);
+
+	/* Changing the first pod to 30000 other ports would fit afterwards (50000), but not while old
+	 * and new rules are both in place (70000), which a change without a gap needs: refused. */
+	rules.allowed = ports + 35536;
+	err = dataplane_apply_pod(dp, &(struct pod_ref){ .uid = testpod_uid(pod) }, &rules);
 	ck_assert_int_eq(err, -ENOSPC);
 	ck_assert_ptr_nonnull(strstr(dataplane_pod_error(dp, testpod_uid(pod)), "full"));
 	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(pod), TCP_PORT_A, 2000), 0);
 	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(pod), TCP_PORT_B, DROP_WAIT_MS), -ETIMEDOUT);
+	fx_apply(dp, pod, &a_open_b_shut); /* shrinking always fits */
 
-	/* Pods without a cgroup on this node: they take slots until none is left. */
+	/* Pods without a cgroup on this node take slots until none is left. */
 	for (int i = 0; ; i++) {
 		snprintf(uid, sizeof(uid), "00000000-0000-0000-0000-%012d", i);
 		err = dataplane_apply_pod(dp, &(struct pod_ref){ .uid = uid }, &none);
@@ -371,8 +388,7 @@ START_TEST(full_maps_are_reported_as_a_per_pod_error)
 	}
 	ck_assert_int_eq(err, -ENOSPC);
 	ck_assert_ptr_nonnull(strstr(dataplane_pod_error(dp, uid), "too many pods"));
-	int n = dataplane_pod_count(dp);
-
+	n = dataplane_pod_count(dp);
 	ck_assert_int_eq(n, 512);
 	ck_assert_int_eq(dataplane_remove_orphans(dp, (const char *[]){ testpod_uid(pod) }, 1), n - 1);
 	ck_assert_int_eq(dataplane_pod_count(dp), 1);
