@@ -37,6 +37,50 @@ else
   grep -v '^ok' <<<"$out" | sed 's/^/# /'
 fi
 
+# Client certificates signed by the cluster CA (group system:masters): one kubeconfig with embedded
+# data, one with file paths and insecure-skip-tls-verify.
+certs=$CTL_LOGS/certs; mkdir -p "$certs"
+openssl req -newkey rsa:2048 -nodes -keyout "$certs/admin.key" -subj "/O=system:masters/CN=pcmc-cert-admin" \
+  -out "$certs/admin.csr" 2>/dev/null
+openssl x509 -req -in "$certs/admin.csr" -CA "$PCMC_CLUSTER_DIR/pki/ca.crt" -CAkey "$PCMC_CLUSTER_DIR/pki/ca.key" \
+  -set_serial 4242 -days 1 -out "$certs/admin.crt" 2>/dev/null
+cat > "$certs/embedded.kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+current-context: cert
+clusters:
+- name: local
+  cluster:
+    server: $PCMC_APISERVER
+    certificate-authority-data: $(base64 -w0 "$PCMC_CLUSTER_DIR/pki/ca.crt")
+contexts:
+- name: cert
+  context: {cluster: local, user: cert-admin}
+users:
+- name: cert-admin
+  user:
+    client-certificate-data: $(base64 -w0 "$certs/admin.crt")
+    client-key-data: $(base64 -w0 "$certs/admin.key")
+KC
+cat > "$certs/files.kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+current-context: cert
+clusters:
+- name: local
+  cluster: {server: "$PCMC_APISERVER", insecure-skip-tls-verify: true}
+contexts:
+- name: cert
+  context: {cluster: local, user: cert-admin}
+users:
+- name: cert-admin
+  user: {client-certificate: admin.crt, client-key: admin.key}
+KC
+tap_check "kubeconfig with embedded CA, client certificate and key data authenticates" \
+  env KUBECONFIG="$certs/embedded.kubeconfig" "$CTL_REPO/build/test/controller/kube_client_check"
+tap_check "kubeconfig with relative certificate files and insecure-skip-tls-verify authenticates" \
+  env KUBECONFIG="$certs/files.kubeconfig" "$CTL_REPO/build/test/controller/kube_client_check"
+
 # ---------------------------------------------------------------- ConfigMaps follow pods and CRs
 make_namespace shop
 make_pod shop web-1 app=web,tier=fe team=blue
@@ -314,6 +358,54 @@ tap_check "with no controller running the stale ConfigMaps are still there" bash
 ctl_start a || true
 tap_check "on start: ConfigMaps of the deleted CR, deleted pod and relabeled pod are removed" \
   wait_until 15 cms_are offline "pod-o-1-from-stay-cfg"
+
+# ---------------------------------------------------------------- names at the length limits
+make_namespace long
+long_pod=$(printf 'p%.0s' $(seq 1 200)); long_cr=$(printf 'c%.0s' $(seq 1 200))
+make_pod long "$long_pod" app=long 2>/dev/null
+printf 'apiVersion: podconfig.example.com/v1alpha1\nkind: PodConfigMapConfig\nmetadata: {name: %s, namespace: long}\nspec: {podSelector: {}}\n' \
+  "$long_cr" | kubectl apply -f - >/dev/null
+long_ok() {
+  local cm
+  cm=$(kubectl -n long get configmaps -l podconfig.example.com/generated-by-pcmc -o json) || return 1
+  jq -e --arg cr "$long_cr" --arg pod "$long_pod" '(.items | length) == 1 and (.items[0] |
+    (.metadata.name | length) <= 253 and (.metadata.name | startswith("pod-pppp")) and
+    (.metadata.labels["podconfig.example.com/generated-by-pcmc"] | length) <= 63 and
+    .metadata.annotations["podconfig.example.com/pcmc-name"] == $cr and .data.podName == $pod)' <<<"$cm" >/dev/null
+}
+tap_check "200-character pod and CR names: shortened ConfigMap name (<= 253) the API server accepts" wait_until 10 long_ok
+kubectl -n long delete pcmc "$long_cr" >/dev/null
+tap_check "and the CR named only by the annotation is cleaned up on delete" wait_until 10 cms_are long ""
+
+# ---------------------------------------------------------------- in cluster, as the ServiceAccount
+# The controller in its own mount namespace with a service-account directory at the in-cluster path,
+# KUBERNETES_SERVICE_HOST/PORT and no kubeconfig, holding only the RBAC in controller/deploy/rbac.yaml.
+ctl_stop_all
+kubectl apply -f "$CTL_REPO/controller/deploy/rbac.yaml" >/dev/null
+sa=$CTL_LOGS/serviceaccount; mkdir -p "$sa"
+cp "$PCMC_CLUSTER_DIR/pki/ca.crt" "$sa/ca.crt"; echo -n pcmc-system > "$sa/namespace"; echo -n not-a-token > "$sa/token"
+env -u KUBECONFIG HOME=/nonexistent KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$PCMC_APISERVER_PORT" \
+  unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /run &&
+    mkdir -p /run/secrets/kubernetes.io/serviceaccount &&
+    mount --bind "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"' "$sa" \
+  "$CTL_BIN" --metrics-addr 127.0.0.1:0 --identity pod-sa > "$CTL_LOGS/pod-sa.log" 2>&1 &
+CTL_PID[pod-sa]=$!
+sleep 3
+tap_check "in-cluster with a bad token: not ready, the list is refused (401)" bash -c '
+  . '"$here"'/lib.sh; [ "$(curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:$(ctl_port pod-sa)/readyz)" = 503 ] &&
+  grep -q "\"reason\":\"Unauthorized\"" '"$CTL_LOGS"'/pod-sa.log'
+kubectl -n pcmc-system create token pcmc-controller > "$sa/token.new" && mv "$sa/token.new" "$sa/token"
+tap_check "token rotated in place: re-read, caches sync, the ServiceAccount leads" wait_until 20 bash -c '
+  . '"$here"'/lib.sh; [ "$(ctl_get pod-sa /readyz)" = ok ] && is_holder pod-sa'
+make_namespace incluster
+printf 'apiVersion: podconfig.example.com/v1alpha1\nkind: PodConfigMapConfig\nmetadata: {name: sa, namespace: incluster}\nspec: {podSelector: {}}\n' |
+  kubectl apply -f - >/dev/null
+make_pod incluster i-1 app=i
+tap_check "the RBAC in controller/deploy/rbac.yaml is enough: ConfigMap and status written" wait_until 15 bash -c '
+  . '"$here"'/lib.sh; cms_are incluster pod-i-1-from-sa-cfg &&
+  [ "$(kubectl -n incluster get pcmc sa -o jsonpath={.status.matchedPods})" = 1 ]'
+ctl_stop pod-sa
+ctl_start a || true
 
 # ---------------------------------------------------------------- observability
 tap_check "/metrics exposes the controller metrics" bash -c '

@@ -110,7 +110,7 @@ make_pod() {
   local ns=$1 name=$2 labels=$3 ann=${4:-} extra=()
   [ -n "$ann" ] && extra=(--annotations="$ann")
   kubectl -n "$ns" run "$name" --image=registry.k8s.io/pause:3.10 --restart=Never --labels="$labels" \
-    "${extra[@]}" --overrides='{"apiVersion":"v1","spec":{"nodeName":"node-a"}}' >/dev/null
+    "${extra[@]}" --overrides='{"apiVersion":"v1","spec":{"nodeName":"node-a","containers":[{"name":"c","image":"registry.k8s.io/pause:3.10"}]}}' >/dev/null
 }
 
 # Names of generated ConfigMaps in NS (one line, sorted, space-separated).
