@@ -66,6 +66,10 @@ struct testpod {
 	pid_t owner;
 };
 
+/* testpod.c */
+bool pod_valid_name(const char *name); /* 1-20 chars of a-z 0-9 -, not starting with - */
+bool pod_valid_uid(const char *uid);   /* 36 chars, 8-4-4-4-12 hex */
+
 /* command.c: run a program (no shell), its stderr captured into the error log. 0, -EIO (exit
  * status != 0) or -errno (spawn failed). */
 int run_command(const char *const argv[]);

@@ -1,5 +1,5 @@
 /* Pod networking like a Calico CNI ADD/DEL: persistent netns (ip netns add), veth pcmcXXXXXXXX <->
- * eth0, /32 and /128 host routes, link-local gateways, proxy ARP, guard routes for the pod ranges. */
+ * eth0, /32 and /128 host routes, link-local gateways, proxy ARP; host-wide rules in host_policy.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>

@@ -6,9 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -20,7 +17,7 @@ static void keep_first(int *err, int e)
 		*err = e;
 }
 
-static bool valid_name(const char *name)
+bool pod_valid_name(const char *name)
 {
 	size_t len = name ? strlen(name) : 0;
 
@@ -32,7 +29,7 @@ static bool valid_name(const char *name)
 	return true;
 }
 
-static bool valid_uid(const char *uid)
+bool pod_valid_uid(const char *uid)
 {
 	if (!uid || strlen(uid) != 36)
 		return false;
@@ -72,9 +69,9 @@ static int fill_from_spec(struct testpod *pod, const struct testpod_spec *spec)
 {
 	const char *bad = NULL;
 
-	if (!valid_name(spec->name))
+	if (!pod_valid_name(spec->name))
 		bad = "name";
-	else if (!valid_uid(spec->uid))
+	else if (!pod_valid_uid(spec->uid))
 		bad = "uid";
 	else if ((unsigned)spec->driver > TESTPOD_SYSTEMD)
 		bad = "driver";
@@ -224,66 +221,6 @@ void testpod_release(struct testpod *pod)
 		janitor_stop(pod); /* the caller keeps the pod running on purpose */
 	}
 	free(pod);
-}
-
-int testpod_suite_lock(const char *suite)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	if (!suite || !*suite || strchr(suite, '/'))
-		return -EINVAL;
-	mkdir("/run/lock", 0755);
-	snprintf(path, sizeof(path), "/run/lock/pcmc-%s.lock", suite);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int err = -errno;
-
-			close(fd);
-			return err;
-		}
-	}
-	return fd;
-}
-
-int testpod_purge(const char *cgroup_root, const char *name, const char *uid)
-{
-	struct testpod *pod;
-	int err = 0;
-
-	if (!valid_name(name) || (uid && !valid_uid(uid)))
-		return -EINVAL;
-	if ((err = janitor_wait_for(name, 10000)))
-		return err;
-	pod = calloc(1, sizeof(*pod));
-	if (!pod)
-		return -ENOMEM;
-	snprintf(pod->name, sizeof(pod->name), "%s", name);
-	snprintf(pod->netns_name, sizeof(pod->netns_name), "pcmc-%s", name);
-	snprintf(pod->netns_path, sizeof(pod->netns_path), "/run/netns/%s", pod->netns_name);
-	host_veth_name(name, pod->host_veth);
-	if (uid) {
-		snprintf(pod->uid, sizeof(pod->uid), "%s", uid);
-		err = cgroup_resolve_root(cgroup_root, pod->cgroup_root, sizeof(pod->cgroup_root));
-		for (int d = TESTPOD_CGROUPFS; !err && d <= TESTPOD_SYSTEMD; d++) {
-			for (int q = TESTPOD_GUARANTEED; q <= TESTPOD_BESTEFFORT; q++) {
-				char dir[PATH_MAX];
-
-				pod->driver = (enum testpod_driver)d;
-				pod->qos = (enum testpod_qos)q;
-				if (cgroup_pod_path(pod, dir, sizeof(dir)) == 0)
-					keep_first(&err, cgroup_remove(dir));
-			}
-		}
-	}
-	/* The names are ours by construction (pcmc-<name>, pcmc<hash of name>). */
-	pod->veth_created = pod->netns_created = true;
-	keep_first(&err, network_destroy(pod));
-	free(pod);
-	return err;
 }
 
 void testpod_destroy(struct testpod *pod)
