@@ -390,6 +390,7 @@ env -u KUBECONFIG HOME=/nonexistent KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES
     mount --bind "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"' "$sa" \
   "$CTL_BIN" --metrics-addr 127.0.0.1:0 --identity pod-sa > "$CTL_LOGS/pod-sa.log" 2>&1 &
 CTL_PID[pod-sa]=$!
+disown "$!"
 sleep 3
 tap_check "in-cluster with a bad token: not ready, the list is refused (401)" bash -c '
   . '"$here"'/lib.sh; [ "$(curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:$(ctl_port pod-sa)/readyz)" = 503 ] &&

@@ -63,6 +63,7 @@ ctl_start() {
   env "$@" LEADER_ELECTION_LOCK_NAMESPACE=pcmc-system "$CTL_BIN" --kubeconfig "$KUBECONFIG" \
     --metrics-addr 127.0.0.1:0 --identity "$name" --workers 4 >"$CTL_LOGS/$name.log" 2>&1 &
   CTL_PID[$name]=$!
+  disown "$!"   # no job-control notice when a test kills it on purpose
   wait_until 20 ctl_ready "$name"
 }
 
