@@ -44,3 +44,17 @@ $(BUILD)/test/agent/fuzz_policy: test/agent/fuzz_policy.c $(POLICY_SRCS) $(wildc
 		$< $(POLICY_SRCS) -o $@ $(shell pkg-config --libs libcjson) -lm
 ALL_TARGETS += $(BUILD)/test/agent/fuzz_policy
 TEST_SUITES += test/agent/fuzz.sh
+
+# The agent binary.
+# libpcmc-common.a carries the kube client (built by controller/controller.mk): curl + yaml.
+AGENT_LDLIBS = $(AGENT_LIB) $(BUILD)/libpcmc-dataplane.a $(HTTP_LIB) $(BUILD)/libpcmc-common.a \
+		$(DATAPLANE_LIBS) $(shell pkg-config --libs libcurl yaml-0.1 libcrypto) $(HTTP_LDLIBS)
+$(BUILD)/agent/main.o: agent/main.c $(wildcard agent/agent_*.h) agent/dataplane.h $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/pcmc-agent: $(BUILD)/agent/main.o $(AGENT_LIB) $(BUILD)/libpcmc-dataplane.a $(HTTP_LIB) $(BUILD)/libpcmc-common.a
+	$(CC) $(LDFLAGS) $< $(AGENT_LDLIBS) -o $@
+ALL_TARGETS += $(BUILD)/pcmc-agent
+
+# Integration suite on real test pods (--auth=none), Prometheus + promtool included.
+TEST_SUITES += test/agent/agent.sh

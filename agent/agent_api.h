@@ -1,0 +1,34 @@
+/* pcmc-agent's HTTP API: PUT/GET /v1/policy (auth, validation, fencing, state file, apply),
+ * /metrics, /healthz, /readyz; and the agent state those handlers share with the main loop. */
+#ifndef PCMC_AGENT_API_H
+#define PCMC_AGENT_API_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "agent/agent_apply.h"
+#include "agent/agent_auth.h"
+#include "agent/agent_metrics.h"
+
+struct http_server;
+
+struct agent {
+	pthread_mutex_t lock;              /* the dataplane and np: HTTP thread vs main loop */
+	struct node_policy np;
+	struct agent_auth *auth;
+	struct metrics_registry *registry;
+	struct agent_metrics *metrics;
+	const char *state_dir;
+	const char *node_name;             /* NULL: pushes for any node are taken */
+	atomic_bool ready;
+};
+
+int64_t agent_now_ms(void);
+/* Registers the routes; handlers run on the server thread and take a->lock. 0 or -errno. */
+int agent_api_routes(struct http_server *s, struct agent *a);
+/* Logs one apply: a summary line (revision, epoch, counts) and a line per pod that is not unchanged. */
+void agent_log_apply(const struct desired_state *want, const struct apply_report *r, double seconds,
+		     const char *why);
+
+#endif

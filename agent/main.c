@@ -1,0 +1,268 @@
+/* pcmc-agent: the DaemonSet process. Opens (or adopts) the dataplane, re-applies the last accepted
+ * push from the state file, serves the policy API, and follows containers, retries and counters. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "agent/agent_api.h"
+#include "agent/agent_state.h"
+#include "agent/syscall_table.h"
+#include "common/http_server.h"
+#include "common/log.h"
+
+#define REFRESH_MS 2000
+
+struct flags {
+	const char *listen, *pin_root, *cgroup_root, *state_dir, *node_name, *auth, *controller_sa, *kubeconfig;
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: pcmc-agent [--listen ADDR:PORT] [--node-name NAME] [--pin-root DIR] [--cgroup-root DIR]\n"
+		"                  [--state-dir DIR] [--auth tokenreview|none] [--controller-sa NS:NAME]\n"
+		"                  [--kubeconfig FILE]\n"
+		"  defaults: --listen 0.0.0.0:9090, --node-name $NODE_NAME, --pin-root /sys/fs/bpf/pcmc,\n"
+		"  --state-dir " AGENT_DEFAULT_STATE_DIR ", --auth tokenreview, --controller-sa pcmc-system:pcmc-controller,\n"
+		"  credentials for TokenReview: --kubeconfig, else in-cluster. API: docs/policy-api.md\n");
+}
+
+static int parse_flags(int argc, char **argv, struct flags *f)
+{
+	static const struct { const char *name; size_t off; } table[] = {
+		{ "--listen", offsetof(struct flags, listen) },
+		{ "--pin-root", offsetof(struct flags, pin_root) },
+		{ "--cgroup-root", offsetof(struct flags, cgroup_root) },
+		{ "--state-dir", offsetof(struct flags, state_dir) },
+		{ "--node-name", offsetof(struct flags, node_name) },
+		{ "--auth", offsetof(struct flags, auth) },
+		{ "--controller-sa", offsetof(struct flags, controller_sa) },
+		{ "--kubeconfig", offsetof(struct flags, kubeconfig) },
+	};
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL, *eq = strchr(a, '=');
+		size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+		bool found = false;
+
+		for (size_t t = 0; t < sizeof(table) / sizeof(table[0]) && !found; t++) {
+			if (strlen(table[t].name) != nlen || strncmp(a, table[t].name, nlen))
+				continue;
+			v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!v) {
+				fprintf(stderr, "pcmc-agent: %s needs a value\n", table[t].name);
+				return -EINVAL;
+			}
+			*(const char **)((char *)f + table[t].off) = v;
+			found = true;
+		}
+		if (!found) {
+			fprintf(stderr, "pcmc-agent: unknown argument %s\n", a);
+			return -EINVAL;
+		}
+	}
+	if (strcmp(f->auth, "tokenreview") && strcmp(f->auth, "none")) {
+		fprintf(stderr, "pcmc-agent: --auth must be tokenreview or none\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "0.0.0.0:9090", "[::]:9090", "127.0.0.1:0" -> address + port. */
+static int split_listen(const char *listen, char *addr, size_t len, int *port)
+{
+	const char *colon = strrchr(listen, ':');
+	char *end;
+	long p;
+
+	if (!colon)
+		return -EINVAL;
+	p = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || p < 0 || p > 65535)
+		return -EINVAL;
+	if (listen[0] == '[' && colon > listen && colon[-1] == ']')
+		snprintf(addr, len, "%.*s", (int)(colon - listen - 2), listen + 1);
+	else
+		snprintf(addr, len, "%.*s", (int)(colon - listen), listen);
+	*port = (int)p;
+	return 0;
+}
+
+/* Re-applies the last accepted push after a restart: adopted pins stay, nothing wanted is removed. */
+static void restore_state(struct agent *a)
+{
+	struct desired_state *want;
+	struct apply_report report;
+	int err = state_load(a->state_dir, &want);
+
+	if (err == -ENOENT) {
+		log_info("no state file: waiting for the first push (existing pins left alone)",
+			 LOG_STR("state_dir", a->state_dir));
+		return;
+	}
+	if (err) {
+		log_error("state file not usable: waiting for the first push (existing pins left alone)",
+			  LOG_STR("state_dir", a->state_dir), LOG_ERRNO(err));
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	int64_t t0 = agent_now_ms();
+	if (!node_policy_apply(&a->np, want, t0, &report)) {
+		agent_log_apply(a->np.want, &report, (double)(agent_now_ms() - t0) / 1000, "state file");
+		apply_report_free(&report);
+	}
+	agent_metrics_refresh(a->metrics, &a->np, agent_now_ms());
+	pthread_mutex_unlock(&a->lock);
+}
+
+static int make_timer(int ms)
+{
+	struct itimerspec its = { .it_interval = { ms / 1000, (long)(ms % 1000) * 1000000 },
+				  .it_value = { ms / 1000, (long)(ms % 1000) * 1000000 } };
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	if (fd >= 0 && timerfd_settime(fd, 0, &its, NULL)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void run_loop(struct agent *a, int sig_fd)
+{
+	int timer_fd = make_timer(1000);
+	int64_t next_refresh = agent_now_ms() + REFRESH_MS;
+
+	for (;;) {
+		struct pollfd p[3] = { { .fd = sig_fd, .events = POLLIN },
+				       { .fd = dataplane_event_fd(a->np.dp), .events = POLLIN },
+				       { .fd = timer_fd, .events = POLLIN } };
+		uint64_t ticks;
+		int64_t now;
+
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
+				log_info("stopping", LOG_STR("signal", strsignal((int)si.ssi_signo)));
+			break;
+		}
+		if (p[2].revents & POLLIN && read(timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+			break;
+		now = agent_now_ms();
+		pthread_mutex_lock(&a->lock);
+		if ((p[1].revents & POLLIN) || now >= next_refresh) {
+			int n = dataplane_refresh(a->np.dp);
+
+			if (n > 0)
+				a->np.generation++;
+			if (now >= next_refresh) {
+				node_policy_retry(&a->np, now);
+				next_refresh = now + REFRESH_MS;
+			}
+		}
+		agent_metrics_refresh(a->metrics, &a->np, now);
+		pthread_mutex_unlock(&a->lock);
+	}
+	if (timer_fd >= 0)
+		close(timer_fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct flags f = { .listen = "0.0.0.0:9090", .state_dir = AGENT_DEFAULT_STATE_DIR, .auth = "tokenreview",
+			   .controller_sa = "pcmc-system:pcmc-controller", .node_name = getenv("NODE_NAME") };
+	struct agent a = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct http_server_opts so = { .max_body = 8 << 20 };
+	struct dataplane_opts dopts = { 0 };
+	struct http_server *server = NULL;
+	char addr[128];
+	sigset_t sigs;
+	int sig_fd, err;
+
+	log_set_component("agent");
+	if (parse_flags(argc, argv, &f) || split_listen(f.listen, addr, sizeof(addr), &so.port)) {
+		usage();
+		return 2;
+	}
+	so.bind_address = addr;
+	a.state_dir = f.state_dir;
+	a.node_name = f.node_name && *f.node_name ? f.node_name : NULL;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL); /* before any thread starts: they inherit the mask */
+	sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!strcmp(f.auth, "none"))
+		log_warn("AUTHENTICATION DISABLED (--auth=none): ANYONE who can reach this port can change "
+			 "this node's eBPF policy. For local use only.", LOG_STR("listen", f.listen));
+	struct agent_auth_opts ao = { .none = !strcmp(f.auth, "none"), .controller_sa = f.controller_sa,
+				      .kubeconfig = f.kubeconfig };
+	err = agent_auth_new(&ao, &a.auth);
+	if (err) {
+		log_error("auth setup failed (--controller-sa NS:NAME; credentials from --kubeconfig or in-cluster)",
+			  LOG_STR("controller_sa", f.controller_sa), LOG_ERRNO(err));
+		return 1;
+	}
+	err = metrics_registry_new(&a.registry);
+	err = err ?: agent_metrics_new(a.registry, &a.metrics);
+	if (err) {
+		log_error("metrics setup failed", LOG_ERRNO(err));
+		return 1;
+	}
+	/* Serve /healthz while the dataplane opens; /readyz says ready only after the state is back. */
+	err = http_server_new(&so, &server);
+	err = err ?: agent_api_routes(server, &a);
+	err = err ?: http_server_start_thread(server);
+	if (err) {
+		log_error("HTTP server failed", LOG_STR("listen", f.listen), LOG_ERRNO(err));
+		http_server_free(server);
+		return 1;
+	}
+	log_info("starting", LOG_STR("listen", f.listen), LOG_INT("port", http_server_port(server)),
+		 LOG_STR("node", a.node_name ? a.node_name : ""), LOG_STR("auth", f.auth),
+		 LOG_STR("controller_sa", f.controller_sa), LOG_STR("state_dir", f.state_dir),
+		 LOG_STR("syscall_arch", syscall_table_arch()));
+
+	dopts.pin_root = f.pin_root;
+	dopts.cgroup_root = f.cgroup_root;
+	pthread_mutex_lock(&a.lock);
+	err = dataplane_open(&dopts, &a.np.dp);
+	pthread_mutex_unlock(&a.lock);
+	if (err) {
+		log_error("dataplane open failed", LOG_STR("pin_root", f.pin_root ? f.pin_root : DATAPLANE_DEFAULT_PIN_ROOT),
+			  LOG_ERRNO(err));
+		http_server_free(server);
+		return 1;
+	}
+	restore_state(&a);
+	atomic_store(&a.ready, true);
+	log_info("ready", LOG_INT("pods", a.np.want ? a.np.want->n_pods : 0));
+
+	run_loop(&a, sig_fd);
+
+	http_server_stop(server);
+	http_server_free(server);
+	pthread_mutex_lock(&a.lock);
+	dataplane_close(a.np.dp); /* programs stay pinned and attached: enforcement outlives the agent */
+	node_policy_clear(&a.np);
+	pthread_mutex_unlock(&a.lock);
+	agent_metrics_free(a.metrics);
+	metrics_registry_free(a.registry);
+	agent_auth_free(a.auth);
+	close(sig_fd);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# pcmc-agent on real test pods (--auth=none): push, read back, enforcement, counters moving with
+# real traffic and syscalls, each kind of bad body refused with nothing applied, diff apply,
+# fencing, a pod that appears after its push, SIGKILL + restart keeping enforcement and state,
+# promtool on /metrics, Prometheus scraping the agent, SIGTERM. TAP on stdout.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../cluster/tap.sh"
+. "$here/lib.sh"
+
+trap ag_cleanup EXIT
+trap 'exit 130' INT TERM
+for t in curl jq promtool prometheus flock sha256sum; do
+  command -v "$t" >/dev/null || { tap_not_ok "tool $t present (run bash test/setup.sh)"; tap_done; exit 1; }
+done
+for b in "$AG_BIN" "$AG_TESTPOD"; do
+  [ -x "$b" ] || { tap_not_ok "$b built (run make)"; tap_done; exit 1; }
+done
+ag_lock agent-suite
+mkdir -p "$AG_WORK"
+
+ag_pod_create ag-a 10.244.30.2 --tcp 8080 --tcp 2222
+ag_pod_create ag-b 10.244.30.3 --tcp 8080 --tcp 2222
+UA=${AG_POD_UID[ag-a]} UB=${AG_POD_UID[ag-b]} UC=$(ag_uid ag-c)
+ag_pod_delete ag-c
+
+pod_json() { # NAME UID POLICY
+  printf '{"uid":"%s","namespace":"shop","name":"%s","policy":%s}' "$2" "$1" "$3"
+}
+POL_A='{"syscallMonitoring":{"enabled":true,"syscallNames":["getppid","openat"]},
+        "l4Firewall":{"enabled":true,"allowedPorts":[8080],"blockedPorts":[2222],"defaultAction":"allow"},
+        "metricsExport":{"enabled":true,"updateInterval":"1s"}}'
+POL_B='{"l4Firewall":{"enabled":true,"allowedPorts":[8080],"defaultAction":"block"},
+        "metricsExport":{"enabled":true,"updateInterval":"1s"}}'
+POL_B2='{"l4Firewall":{"enabled":true,"allowedPorts":[8080,2222],"defaultAction":"block"},
+         "metricsExport":{"enabled":true,"updateInterval":"1s"}}'
+body() { # EPOCH REVISION POD_JSON...
+  local e=$1 r=$2 pods; shift 2
+  pods=$(IFS=,; echo "$*")
+  printf '{"node":"node-1","sender":{"identity":"ctl-%s","epoch":%s},"revision":%s,"pods":[%s]}' "$e" "$e" "$r" "$pods"
+}
+result_of() { jq -r --arg u "$1" '.results[] | select(.uid == $u) | .result' <<<"$AG_BODY"; }
+state_of() { ag_get /v1/policy | jq -r --arg u "$1" '.pods[] | select(.uid == $u) | .state'; }
+held() { ag_get /v1/policy | jq -S '{sender, revision, pods}'; }
+
+# ------------------------------------------------------------------ start, push, read back
+if ag_start --auth none && [ "$(ag_get /healthz)" = ok ] &&
+   [ "$(ag_get /v1/policy | jq -c '[.sender, .revision, .pods]')" = '[null,null,[]]' ]; then
+  tap_ok "agent starts with a private pin root, /healthz and /readyz ok, GET /v1/policy empty before any push"
+else
+  tap_not_ok "agent starts with a private pin root, /healthz and /readyz ok, GET /v1/policy empty before any push"
+fi
+tap_check "--auth=none is announced loudly in the log at start" \
+  grep -q '"level":"warn".*AUTHENTICATION DISABLED' "$AG_LOG"
+
+ag_put "$(body 3 10 "$(pod_json ag-a "$UA" "$POL_A")" "$(pod_json ag-b "$UB" "$POL_B")")"
+if [ "$AG_CODE" = 200 ] && [ "$(result_of "$UA")" = applied ] && [ "$(result_of "$UB")" = applied ]; then
+  tap_ok "PUT /v1/policy with two pods: 200, each pod applied"
+else
+  tap_not_ok "PUT /v1/policy with two pods: 200, each pod applied"; echo "# $AG_CODE $AG_BODY"
+fi
+got=$(ag_get /v1/policy)
+if [ "$(jq -r '.sender.epoch, .revision, (.pods | length)' <<<"$got" | tr '\n' ' ')" = "3 10 2 " ] &&
+   [ "$(jq -c --arg u "$UA" '.pods[] | select(.uid == $u) | [.state, .policy.syscallMonitoring.syscallNames, .policy.l4Firewall.blockedPorts, .policy.metricsExport.updateInterval]' <<<"$got")" = '["applied",["getppid","openat"],[2222],"1s"]' ] &&
+   [ "$(jq -r --arg u "$UB" '.pods[] | select(.uid == $u) | .policy.syscallMonitoring.enabled, .policy.l4Firewall.defaultAction' <<<"$got" | tr '\n' ' ')" = "false block " ]; then
+  tap_ok "GET /v1/policy returns the pushed state with defaults filled in, each pod applied"
+else
+  tap_not_ok "GET /v1/policy returns the pushed state with defaults filled in, each pod applied"; echo "# $got"
+fi
+tap_check "pod a: allowed port 8080 answers, blocked port 2222 is dropped" \
+  bash -c "$(declare -f tcp_open tcp_blocked); tcp_open 10.244.30.2 8080 && tcp_blocked 10.244.30.2 2222"
+tap_check "pod b (defaultAction block): 8080 answers, 2222 (in neither list) is dropped" \
+  bash -c "$(declare -f tcp_open tcp_blocked); tcp_open 10.244.30.3 8080 && tcp_blocked 10.244.30.3 2222"
+tap_check "one JSON log line for the push with revision, epoch and counts, one per pod outcome" bash -c "
+  grep '\"msg\":\"policy applied\"' '$AG_LOG' | tail -n 1 | jq -e '.revision == 10 and .epoch == 3 and .applied == 2' &&
+  [ \$(grep '\"msg\":\"pod result\"' '$AG_LOG' | jq -c 'select(.revision == 10) | .result' | grep -c applied) = 2 ]"
+
+# ------------------------------------------------------------------ counters move
+"$AG_TESTPOD" syscalls --state-dir "$AG_PODS" --name ag-a --count 5000 --syscall getppid >/dev/null
+for _ in 1 2 3; do tcp_open 10.244.30.2 8080; tcp_blocked 10.244.30.2 2222; done
+syscalls_counted() { v=$(ag_metric 'podconfigmap_controller_ebpf_syscall_count_total{namespace="shop",pod_name="ag-a",syscall="getppid"}'); [ "${v:-0}" -ge 5000 ]; }
+blocked_counted() { v=$(ag_metric 'podconfigmap_controller_ebpf_l4_firewall_total{namespace="shop",pod_name="ag-a",stat_type="blocked"}'); [ "${v:-0}" -ge 3 ]; }
+allowed_counted() { v=$(ag_metric 'podconfigmap_controller_ebpf_l4_firewall_total{namespace="shop",pod_name="ag-a",stat_type="allowed"}'); [ "${v:-0}" -ge 3 ]; }
+outside_counted() { v=$(ag_metric 'podconfigmap_controller_ebpf_syscall_outside_allowlist_total{namespace="shop",pod_name="ag-a"}'); [ "${v:-0}" -ge 1 ]; }
+tap_check "5000 getppid in pod a show in syscall_count_total{syscall=\"getppid\"} within the 1 s updateInterval" wait_until 5 syscalls_counted
+tap_check "blocked and allowed packets show in l4_firewall_total{stat_type}" wait_until 5 bash -c "$(declare -f ag_get ag_metric blocked_counted allowed_counted); AG_PORT=$AG_PORT; blocked_counted && allowed_counted"
+tap_check "syscalls outside the list show in syscall_outside_allowlist_total" wait_until 5 bash -c "$(declare -f ag_get ag_metric outside_counted); AG_PORT=$AG_PORT; outside_counted"
+m=$(ag_get /metrics)
+if grep -q '^podconfigmap_controller_ebpf_attached_programs{namespace="shop",pod_name="ag-a",program_type="l4_firewall"} 1$' <<<"$m" &&
+   grep -q '^podconfigmap_controller_ebpf_attached_programs{namespace="shop",pod_name="ag-a",program_type="syscall_counter"} 1$' <<<"$m" &&
+   ! grep -q 'pod_name="ag-b",program_type="syscall_counter"' <<<"$m" && ! grep -q 'pid=' <<<"$m"; then
+  tap_ok "attached_programs per pod and program type; no pid label anywhere"
+else
+  tap_not_ok "attached_programs per pod and program type; no pid label anywhere"; grep attached <<<"$m" | sed 's/^/# /'
+fi
+tap_check "promtool check metrics accepts the exposition" bash -c "curl -s http://127.0.0.1:$AG_PORT/metrics | promtool check metrics"
+before=$(ag_metric 'podconfigmap_controller_ebpf_syscall_count_total{namespace="shop",pod_name="ag-a",syscall="getppid"}')
+tap_check "a real Prometheus scrapes the agent and returns the pod series through its query API" \
+  env PROM_TIMEOUT=30 bash "$AG_REPO/test/common/prometheus-scrape.sh" "127.0.0.1:$AG_PORT" \
+  "podconfigmap_controller_ebpf_syscall_count_total{namespace=\"shop\",pod_name=\"ag-a\",syscall=\"getppid\"}" "$before" \
+  'count(podconfigmap_controller_ebpf_attached_programs{namespace="shop"})' 3 \
+  'pcmc_agent_pods{state="applied"}' 2
+
+# ------------------------------------------------------------------ bad bodies: 400, nothing applied
+snapshot=$(held)
+good_a=$(pod_json ag-a "$UA" "$POL_A")
+bad_cases=(
+  "unknown field|$(body 3 11 "$(pod_json ag-a "$UA" '{"l4Firewall":{"enabled":true,"allowedPort":[80]}}')")|\$.pods[0].policy.l4Firewall.allowedPort"
+  "port 0|$(body 3 11 "$(pod_json ag-a "$UA" '{"l4Firewall":{"enabled":true,"blockedPorts":[0]}}')")|\$.pods[0].policy.l4Firewall.blockedPorts[0]"
+  "port 65536|$(body 3 11 "$good_a" "$(pod_json ag-b "$UB" '{"l4Firewall":{"allowedPorts":[80,65536]}}')")|\$.pods[1].policy.l4Firewall.allowedPorts[1]"
+  "unknown syscall|$(body 3 11 "$(pod_json ag-a "$UA" '{"syscallMonitoring":{"enabled":true,"syscallNames":["read","fork2"]}}')")|\$.pods[0].policy.syscallMonitoring.syscallNames[1]"
+  "bad duration|$(body 3 11 "$(pod_json ag-a "$UA" '{"metricsExport":{"enabled":true,"updateInterval":"10 seconds"}}')")|\$.pods[0].policy.metricsExport.updateInterval"
+  "duration over 1h|$(body 3 11 "$(pod_json ag-a "$UA" '{"metricsExport":{"updateInterval":"2h"}}')")|\$.pods[0].policy.metricsExport.updateInterval"
+  "malformed JSON|{\"node\":\"node-1\",\"pods\":[}|\$"
+  "unknown top-level field|{\"node\":\"node-1\",\"sender\":{\"identity\":\"x\",\"epoch\":3},\"revision\":11,\"pods\":[],\"force\":true}|\$.force"
+  "another node's push|{\"node\":\"node-2\",\"sender\":{\"identity\":\"x\",\"epoch\":3},\"revision\":11,\"pods\":[]}|\$.node"
+)
+all_400=1 detail=
+for c in "${bad_cases[@]}"; do
+  what=${c%%|*} rest=${c#*|}; want_path=${rest##*|}; b=${rest%|*}
+  ag_put "$b"
+  if [ "$AG_CODE" != 400 ] || [ "$(jq -r .path <<<"$AG_BODY")" != "$want_path" ]; then
+    all_400=0; detail+="$what: $AG_CODE $AG_BODY; "
+  fi
+done
+ag_put ""
+[ "$AG_CODE" = 400 ] || { all_400=0; detail+="empty body: $AG_CODE; "; }
+if [ $all_400 = 1 ]; then tap_ok "each kind of bad body is answered 400 with the JSON path of the offending value"
+else tap_not_ok "each kind of bad body is answered 400 with the JSON path of the offending value"; echo "# $detail"; fi
+if [ "$(held)" = "$snapshot" ] && tcp_blocked 10.244.30.2 2222 && tcp_open 10.244.30.2 8080 &&
+   [ "$(ag_metric 'pcmc_agent_policy_pushes_total{result="invalid"}')" = 10 ]; then
+  tap_ok "after the bad bodies nothing changed: same GET /v1/policy, same enforcement; pushes_total{result=\"invalid\"} 10"
+else
+  tap_not_ok "after the bad bodies nothing changed: same GET /v1/policy, same enforcement; pushes_total{result=\"invalid\"} 10"
+fi
+
+# ------------------------------------------------------------------ diff apply
+applied_lines() { grep -c '"msg":"pod applied"' "$AG_LOG"; }
+n0=$(applied_lines)
+ag_put "$(body 3 11 "$(pod_json ag-a "$UA" "$POL_A")" "$(pod_json ag-b "$UB" "$POL_B")")"
+if [ "$AG_CODE" = 200 ] && [ "$(result_of "$UA")/$(result_of "$UB")" = unchanged/unchanged ] && [ "$(applied_lines)" = "$n0" ]; then
+  tap_ok "the same state again: both pods unchanged, the dataplane not touched"
+else
+  tap_not_ok "the same state again: both pods unchanged, the dataplane not touched"; echo "# $AG_CODE $AG_BODY"
+fi
+ag_put "$(body 3 12 "$(pod_json ag-a "$UA" "$POL_A")" "$(pod_json ag-b "$UB" "$POL_B2")")"
+if [ "$AG_CODE" = 200 ] && [ "$(result_of "$UA")/$(result_of "$UB")" = unchanged/applied ] &&
+   tcp_open 10.244.30.3 2222 && tcp_blocked 10.244.30.2 2222; then
+  tap_ok "one pod's policy changed: only it is applied (in place), its newly allowed port answers"
+else
+  tap_not_ok "one pod's policy changed: only it is applied (in place), its newly allowed port answers"; echo "# $AG_CODE $AG_BODY"
+fi
+
+# ------------------------------------------------------------------ fencing
+ag_put "$(body 2 99 "$(pod_json ag-a "$UA" '{}')")"
+code_old_epoch=$AG_CODE body_old_epoch=$AG_BODY
+ag_put "$(body 3 11 "$(pod_json ag-a "$UA" '{}')")"
+code_old_rev=$AG_CODE
+if [ "$code_old_epoch" = 409 ] && [ "$(jq -r .epoch <<<"$body_old_epoch")" = 3 ] && [ "$code_old_rev" = 409 ] &&
+   [ "$(ag_get /v1/policy | jq -r '.sender.epoch, .revision' | tr '\n' ' ')" = "3 12 " ] && tcp_blocked 10.244.30.2 2222; then
+  tap_ok "a push with an older epoch (or the same epoch and an older revision) is refused 409 and changes nothing"
+else
+  tap_not_ok "a push with an older epoch (or the same epoch and an older revision) is refused 409 and changes nothing"
+  echo "# $code_old_epoch $body_old_epoch / $code_old_rev"
+fi
+
+# ------------------------------------------------------------------ removal, and a pod that appears after its push
+ag_put "$(body 4 1 "$(pod_json ag-a "$UA" "$POL_A")" "$(pod_json ag-c "$UC" "$POL_B")")"
+if [ "$AG_CODE" = 200 ] && [ "$(result_of "$UB")" = removed ] && [ "$(result_of "$UA")" = unchanged ] &&
+   [ "$(result_of "$UC")" = failed ] && [ -n "$(jq -r --arg u "$UC" '.results[] | select(.uid == $u) | .error' <<<"$AG_BODY")" ] &&
+   tcp_open 10.244.30.3 2222; then
+  tap_ok "a newer leader (epoch 4, revision 1) drops pod b (removed, its ports open) and adds pod c not yet running (failed, with why)"
+else
+  tap_not_ok "a newer leader (epoch 4, revision 1) drops pod b (removed, its ports open) and adds pod c not yet running (failed, with why)"
+  echo "# $AG_CODE $AG_BODY"
+fi
+ag_pod_create ag-c 10.244.30.4 --tcp 8080 --tcp 2222
+tap_check "pod c starts later: the agent retries it, GET shows it applied and its firewall blocks 2222" \
+  wait_until 40 bash -c "$(declare -f ag_get state_of tcp_open tcp_blocked); AG_PORT=$AG_PORT;
+    [ \"\$(state_of $UC)\" = applied ] && tcp_open 10.244.30.4 8080 && tcp_blocked 10.244.30.4 2222"
+
+# ------------------------------------------------------------------ SIGKILL + restart
+before_state=$(held)
+count_before=$(ag_metric 'podconfigmap_controller_ebpf_syscall_count_total{namespace="shop",pod_name="ag-a",syscall="getppid"}')
+ag_stop KILL
+if tcp_blocked 10.244.30.2 2222 && tcp_open 10.244.30.2 8080 && tcp_blocked 10.244.30.4 2222; then
+  tap_ok "agent SIGKILLed: enforcement stays (blocked ports still dropped, allowed ones answer)"
+else
+  tap_not_ok "agent SIGKILLed: enforcement stays (blocked ports still dropped, allowed ones answer)"
+fi
+if ag_start --auth none && [ "$(held)" = "$before_state" ]; then
+  tap_ok "restarted agent serves the same GET /v1/policy (state file)"
+else
+  tap_not_ok "restarted agent serves the same GET /v1/policy (state file)"; diff <(echo "$before_state") <(held) | head -n 20 | sed 's/^/# /'
+fi
+if tcp_blocked 10.244.30.2 2222 && tcp_open 10.244.30.2 8080 && tcp_blocked 10.244.30.4 2222 && tcp_open 10.244.30.3 2222 &&
+   ! grep -q '"msg":"pod removed"' "$AG_LOG"; then
+  tap_ok "after the restart enforcement continues and nothing still wanted was removed"
+else
+  tap_not_ok "after the restart enforcement continues and nothing still wanted was removed"; grep removed "$AG_LOG" | sed 's/^/# /'
+fi
+ag_put "$(body 3 50 "$(pod_json ag-a "$UA" '{}')")"
+tap_check "after the restart an older epoch is still refused 409" test "$AG_CODE" = 409
+"$AG_TESTPOD" syscalls --state-dir "$AG_PODS" --name ag-a --count 1000 --syscall getppid >/dev/null
+counted_on() { v=$(ag_metric 'podconfigmap_controller_ebpf_syscall_count_total{namespace="shop",pod_name="ag-a",syscall="getppid"}'); [ "${v:-0}" -ge $((count_before + 1000)) ]; }
+tap_check "counters continue across the restart (getppid count grows from $count_before by the new 1000)" \
+  wait_until 5 bash -c "$(declare -f ag_get ag_metric counted_on); AG_PORT=$AG_PORT count_before=$count_before; counted_on"
+
+# ------------------------------------------------------------------ export disabled, SIGTERM
+ag_put "$(body 4 2 "$(pod_json ag-a "$UA" '{"l4Firewall":{"enabled":true,"blockedPorts":[2222]}}')" "$(pod_json ag-c "$UC" "$POL_B")")"
+no_a_series() { ! ag_get /metrics | grep -q 'pod_name="ag-a"'; }
+if [ "$AG_CODE" = 200 ] && [ "$(result_of "$UA")" = applied ] && wait_until 3 no_a_series && tcp_blocked 10.244.30.2 2222; then
+  tap_ok "metricsExport disabled: the pod's series are no longer exported, its firewall still enforced"
+else
+  tap_not_ok "metricsExport disabled: the pod's series are no longer exported, its firewall still enforced"
+fi
+ag_stop TERM
+if [ "$AG_EXIT" = 0 ] && grep -q '"msg":"stopped"' "$AG_LOG" && tcp_blocked 10.244.30.2 2222; then
+  tap_ok "SIGTERM: the agent exits 0 and leaves enforcement pinned"
+else
+  tap_not_ok "SIGTERM: the agent exits 0 and leaves enforcement pinned (exit $AG_EXIT)"
+fi
+if grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error' "$AG_WORK"/agent-*.log; then
+  tap_not_ok "no sanitizer reports in the agent's logs"; grep -h 'Sanitizer\|runtime error' "$AG_WORK"/agent-*.log | head | sed 's/^/# /'
+else
+  tap_ok "no sanitizer reports in the agent's logs"
+fi
+tap_done
