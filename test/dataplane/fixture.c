@@ -110,6 +110,14 @@ struct testpod *fx_pod(const char *name, int subnet, int host, enum testpod_driv
 	return pod;
 }
 
+void fx_pod_destroy(struct testpod *pod)
+{
+	for (int i = 0; i < MAX_FX_PODS; i++)
+		if (pods[i] == pod)
+			pods[i] = NULL;
+	testpod_destroy(pod);
+}
+
 void fx_destroy_pods(void)
 {
 	for (int i = 0; i < MAX_FX_PODS; i++) {

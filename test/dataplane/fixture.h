@@ -31,6 +31,8 @@ int fx_inject(struct testpod *pod, const void *frame, size_t len);
 struct testpod *fx_pod(const char *name, int subnet, int host, enum testpod_driver driver,
 		       enum testpod_qos qos, int n_containers);
 void fx_destroy_pods(void);
+/* Destroys one pod now (a pod deleted from the node). */
+void fx_pod_destroy(struct testpod *pod);
 /* Dataplane on the test pin root; layout 0 = default. */
 struct dataplane *fx_open(int layout);
 /* Counters of one pod (zeroed struct if the pod is unknown). */

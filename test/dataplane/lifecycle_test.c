@@ -13,6 +13,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "test/dataplane/fixture.h"
@@ -190,27 +194,33 @@ static int count_rules(const char *pin_dir)
 	return n;
 }
 
-START_TEST(restart_with_only_pod_a_wanted_removes_pod_b_filter_entries_and_pins)
+START_TEST(restart_with_only_pod_a_wanted_removes_running_and_deleted_pods_filters_entries_and_pins)
 {
 	struct testpod *a = fx_pod("dporpa", 4, 2, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1);
 	struct testpod *b = fx_pod("dporpb", 4, 3, TESTPOD_SYSTEMD, TESTPOD_BESTEFFORT, 1);
+	struct testpod *c = fx_pod("dporpc", 4, 9, TESTPOD_SYSTEMD, TESTPOD_GUARANTEED, 1);
 	const char *wanted[] = { testpod_uid(a) };
-	char pin_dir[256], path[512];
+	char pin_dir[256], path[512], c_uid[40];
 	struct dataplane *dp;
 
 	snprintf(pin_dir, sizeof(pin_dir), "%s/v1", fx_pin_root());
+	snprintf(c_uid, sizeof(c_uid), "%s", testpod_uid(c));
 	dp = fx_open(0);
 	fx_apply(dp, a, &a_open_b_shut);
 	fx_apply(dp, b, &a_open_b_shut);
+	fx_apply(dp, c, &a_open_b_shut);
 	dataplane_close(dp);
+	fx_pod_destroy(c); /* deleted from the node while no agent runs: cgroups and netns gone */
+	ck_assert_int_eq(count_rules(pin_dir), 6);
 	ck_assert_uint_ne(fx_filter_prog_id(b), 0);
 	ck_assert(cgroup_tracked(pin_dir, testpod_container_cgroup_dir(b, 0)));
-	ck_assert_int_eq(count_rules(pin_dir), 4);
 
 	dp = fx_open(0);
-	ck_assert_int_eq(dataplane_pod_count(dp), 2); /* adopted */
+	ck_assert_int_eq(dataplane_pod_count(dp), 3); /* adopted */
 	fx_apply(dp, a, &a_open_b_shut);
-	ck_assert_int_eq(dataplane_remove_orphans(dp, wanted, 1), 1);
+	ck_assert_int_eq(dataplane_remove_orphans(dp, wanted, 1), 2);
+	snprintf(path, sizeof(path), "%s/pods/%s", pin_dir, c_uid);
+	ck_assert(!fx_path_exists(path));
 
 	ck_assert_uint_eq(fx_filter_prog_id(b), 0);
 	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(b), TCP_PORT_B, 2000), 0);
@@ -396,10 +406,31 @@ START_TEST(full_maps_are_reported_as_a_per_pod_error)
 }
 END_TEST
 
+START_TEST(bpffs_is_mounted_when_missing)
+{
+	struct statfs st;
+	struct dataplane *dp;
+	char path[512];
+
+	/* In a private mount namespace, so the machine's bpffs is never touched. */
+	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	while (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		ck_assert_int_eq(umount2("/sys/fs/bpf", MNT_DETACH), 0);
+	dp = fx_open(0);
+	ck_assert_int_eq(statfs("/sys/fs/bpf", &st), 0);
+	ck_assert(st.f_type == BPF_FS_MAGIC);
+	snprintf(path, sizeof(path), "%s/v1/sys_enter_link", fx_pin_root());
+	ck_assert(fx_path_exists(path));
+	dataplane_close(dp);
+}
+END_TEST
+
 void add_lifecycle_tests(TCase *tc)
 {
+	tcase_add_test(tc, bpffs_is_mounted_when_missing);
 	tcase_add_test(tc, blocked_port_stays_refused_while_the_applier_is_sigkilled_and_restarted);
-	tcase_add_test(tc, restart_with_only_pod_a_wanted_removes_pod_b_filter_entries_and_pins);
+	tcase_add_test(tc, restart_with_only_pod_a_wanted_removes_running_and_deleted_pods_filters_entries_and_pins);
 	tcase_add_test(tc, older_layout_is_replaced_without_a_gap_in_enforcement);
 	tcase_add_test(tc, other_tools_filters_are_never_removed_or_replaced_and_still_run_after_ours);
 	tcase_add_test(tc, full_maps_are_reported_as_a_per_pod_error);

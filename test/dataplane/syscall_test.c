@@ -165,8 +165,41 @@ START_TEST(changing_the_list_keeps_counts_of_syscalls_that_stay)
 }
 END_TEST
 
+START_TEST(pods_count_only_their_own_syscalls)
+{
+	struct testpod *pods[3] = {
+		fx_pod("dpsys1", 1, 21, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1),
+		fx_pod("dpsys2", 1, 22, TESTPOD_SYSTEMD, TESTPOD_GUARANTEED, 1),
+		fx_pod("dpsys3", 1, 23, TESTPOD_SYSTEMD, TESTPOD_BESTEFFORT, 1),
+	};
+	static const int lists[3][2] = { { SYS_getuid, SYS_getppid }, { SYS_getppid, SYS_getpid }, { SYS_getpid, 0 } };
+	struct dataplane *dp = fx_open(0);
+	struct pod_counters c[3];
+
+	for (int i = 0; i < 3; i++) {
+		struct pod_policy p = { .syscalls_enabled = true, .syscall_nrs = lists[i], .n_syscalls = 2 };
+
+		fx_apply(dp, pods[i], &p);
+	}
+	run_in(pods[0], 0, 111, 0);
+	run_in(pods[1], 0, 222, 333);
+	run_in(pods[2], 0, 444, 555);
+	for (int i = 0; i < 3; i++)
+		c[i] = fx_counters(dp, testpod_uid(pods[i]));
+	ck_assert_uint_eq(fx_listed(&c[0], SYS_getppid), 111);
+	ck_assert_uint_eq(fx_listed(&c[1], SYS_getppid), 222);
+	ck_assert_uint_eq(fx_listed(&c[1], SYS_getpid), 333);
+	ck_assert_uint_eq(fx_listed(&c[2], SYS_getpid), 555);
+	ck_assert_uint_eq(fx_listed(&c[2], SYS_getppid), 0);
+	ck_assert_uint_ge(c[2].syscalls_outside_list, 444);
+	ck_assert_uint_lt(c[0].syscalls_total, 111 + 100);
+	dataplane_close(dp);
+}
+END_TEST
+
 void add_syscall_tests(TCase *tc)
 {
+	tcase_add_test(tc, pods_count_only_their_own_syscalls);
 	tcase_add_test(tc, getppid_counted_exactly_cgroupfs_guaranteed);
 	tcase_add_test(tc, getppid_counted_exactly_cgroupfs_burstable);
 	tcase_add_test(tc, getppid_counted_exactly_cgroupfs_besteffort);
