@@ -91,7 +91,11 @@ static void put_policy(void *ctx, const struct http_request *req, struct http_re
 	char why[400];
 	int status, err;
 
+	unsigned long reviews, hits;
+
 	status = agent_auth_check(a->auth, req, why, sizeof(why));
+	agent_auth_stats(a->auth, &reviews, &hits);
+	agent_metrics_auth(a->metrics, reviews, hits);
 	if (agent_auth_disabled(a->auth))
 		log_warn("AUTHENTICATION DISABLED: policy push accepted from anyone (--auth=none)");
 	if (status != 200) {

@@ -33,6 +33,7 @@ struct agent_auth {
 	struct kube_client *client;
 	pthread_mutex_t lock;
 	struct cached_review cache[CACHE_SLOTS];
+	unsigned long reviews, cache_hits;
 };
 
 int agent_auth_new(const struct agent_auth_opts *o, struct agent_auth **out)
@@ -75,6 +76,14 @@ void agent_auth_free(struct agent_auth *a)
 	free(a);
 }
 
+void agent_auth_stats(struct agent_auth *a, unsigned long *reviews, unsigned long *cache_hits)
+{
+	pthread_mutex_lock(&a->lock);
+	*reviews = a->reviews;
+	*cache_hits = a->cache_hits;
+	pthread_mutex_unlock(&a->lock);
+}
+
 bool agent_auth_disabled(const struct agent_auth *a)
 {
 	return a->none;
@@ -99,6 +108,7 @@ static bool cache_get(struct agent_auth *a, const unsigned char *hash, int *stat
 			*status = c->status;
 			snprintf(why, why_len, "%s", c->why);
 			hit = true;
+			a->cache_hits++;
 		}
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -146,6 +156,9 @@ static int review(struct agent_auth *a, const char *token, char *why, size_t why
 
 	if (!body)
 		return 503;
+	pthread_mutex_lock(&a->lock);
+	a->reviews++;
+	pthread_mutex_unlock(&a->lock);
 	cJSON_AddStringToObject(body, "apiVersion", "authentication.k8s.io/v1");
 	cJSON_AddStringToObject(body, "kind", "TokenReview");
 	spec = cJSON_AddObjectToObject(body, "spec");

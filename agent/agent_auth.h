@@ -24,5 +24,7 @@ void agent_auth_free(struct agent_auth *a);
  * identity) or 503 (TokenReview failed). why says what, for the response and the log. */
 int agent_auth_check(struct agent_auth *a, const struct http_request *req, char *why, size_t why_len);
 bool agent_auth_disabled(const struct agent_auth *a);
+/* TokenReviews sent to the API server, and checks answered from the cache, since start. */
+void agent_auth_stats(struct agent_auth *a, unsigned long *reviews, unsigned long *cache_hits);
 
 #endif

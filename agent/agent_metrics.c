@@ -15,7 +15,7 @@ enum pod_family { F_SYSCALLS, F_OUTSIDE, F_FIREWALL, F_ATTACHED, F_ERRORS, F_POD
 
 struct agent_metrics {
 	struct metrics_family *f[N_FAMILIES];
-	struct metrics_family *pushes, *apply_seconds, *epoch, *revision;
+	struct metrics_family *pushes, *apply_seconds, *epoch, *revision, *reviews;
 	uint64_t seen_generation;
 	bool built;
 	struct pod_counters *buf;          /* PCMC_MAX_PODS entries, for dataplane_read_counters */
@@ -71,6 +71,9 @@ int agent_metrics_new(struct metrics_registry *r, struct agent_metrics **out)
 				       &m->epoch);
 	err = err ?: metrics_gauge_new(r, "pcmc_agent_policy_revision", "Revision of the newest accepted push.", NULL,
 				       0, &m->revision);
+	err = err ?: metrics_counter_new(r, "pcmc_agent_tokenreviews_total",
+					 "Bearer tokens checked, by source: a TokenReview (api) or the ~10 s cache (cache).",
+					 (const char *const[]){ "source" }, 1, &m->reviews);
 	for (size_t i = 0; !err && i < N(results); i++)
 		err = metrics_child_get(m->pushes, L(results[i]), &c);
 	if (!err)
@@ -99,6 +102,16 @@ void agent_metrics_push(struct agent_metrics *m, const char *result, double appl
 		metrics_counter_add(c, 1);
 	if (apply_seconds >= 0 && !metrics_child_get(m->apply_seconds, NULL, &c))
 		metrics_histogram_observe(c, apply_seconds);
+}
+
+void agent_metrics_auth(struct agent_metrics *m, unsigned long reviews, unsigned long cache_hits)
+{
+	struct metrics_child *c;
+
+	if (!metrics_child_get(m->reviews, L("api"), &c))
+		metrics_counter_set(c, (double)reviews);
+	if (!metrics_child_get(m->reviews, L("cache"), &c))
+		metrics_counter_set(c, (double)cache_hits);
 }
 
 static int cmp_counters(const void *a, const void *b)

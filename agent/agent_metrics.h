@@ -14,6 +14,8 @@ int agent_metrics_new(struct metrics_registry *r, struct agent_metrics **out);
 void agent_metrics_free(struct agent_metrics *m);
 /* One PUT /v1/policy answered: result is accepted|invalid|unauthenticated|forbidden|stale|error. */
 void agent_metrics_push(struct agent_metrics *m, const char *result, double apply_seconds);
+/* TokenReviews made and checks answered from the auth cache (counted by agent_auth). */
+void agent_metrics_auth(struct agent_metrics *m, unsigned long reviews, unsigned long cache_hits);
 /* Reads the counters of exported pods whose updateInterval passed and replaces the per-pod series
  * when anything changed. Call with the dataplane lock held. 0 or -errno. */
 int agent_metrics_refresh(struct agent_metrics *m, struct node_policy *np, int64_t now_ms);

@@ -58,3 +58,5 @@ ALL_TARGETS += $(BUILD)/pcmc-agent
 
 # Integration suite on real test pods (--auth=none), Prometheus + promtool included.
 TEST_SUITES += test/agent/agent.sh
+# TokenReview auth against a real kube-apiserver (own cluster dir and ports 19443/19379/19380).
+TEST_SUITES += test/agent/auth.sh
