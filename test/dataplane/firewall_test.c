@@ -264,8 +264,48 @@ START_TEST(changing_a_policy_in_place_never_opens_or_closes_a_port_that_keeps_it
 }
 END_TEST
 
+START_TEST(turning_firewall_and_syscall_counting_off_and_on_again)
+{
+	struct testpod *pod = fx_pod("dpoff", 2, 10, TESTPOD_SYSTEMD, TESTPOD_BURSTABLE, 1);
+	static const int getppid_only[] = { 110 };
+	struct pod_policy p = port_policy(true);
+	struct dataplane *dp = fx_open(0);
+	char path[512];
+
+	p.syscalls_enabled = true;
+	p.syscall_nrs = getppid_only;
+	p.n_syscalls = 1;
+	fx_apply(dp, pod, &p);
+	ck_assert_uint_ne(fx_filter_prog_id(pod), 0);
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(pod), TCP_PORT_B, DROP_WAIT_MS), -ETIMEDOUT);
+
+	p.firewall_enabled = false;
+	p.syscalls_enabled = false;
+	fx_apply(dp, pod, &p);
+	ck_assert_uint_eq(fx_filter_prog_id(pod), 0);
+	snprintf(path, sizeof(path), "%s/v1/pods/%s", fx_pin_root(), testpod_uid(pod));
+	ck_assert(!fx_path_exists(path));
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(pod), TCP_PORT_B, 2000), 0);
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(pod), TCP_PORT_C, 2000), 0);
+	uint64_t total = fx_counters(dp, testpod_uid(pod)).syscalls_total;
+	ck_assert_int_eq(testpod_exec(pod, 0, (char *[]){ "true", NULL }), 0);
+	ck_assert_uint_eq(fx_counters(dp, testpod_uid(pod)).syscalls_total, total);
+
+	p.firewall_enabled = true;
+	p.syscalls_enabled = true;
+	fx_apply(dp, pod, &p);
+	ck_assert_uint_ne(fx_filter_prog_id(pod), 0);
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(pod), TCP_PORT_B, DROP_WAIT_MS), -ETIMEDOUT);
+	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(pod), TCP_PORT_A, 2000), 0);
+	ck_assert_int_eq(testpod_exec(pod, 0, (char *[]){ "true", NULL }), 0);
+	ck_assert_uint_gt(fx_counters(dp, testpod_uid(pod)).syscalls_total, total);
+	dataplane_close(dp);
+}
+END_TEST
+
 void add_firewall_tests(TCase *tc)
 {
+	tcase_add_test(tc, turning_firewall_and_syscall_counting_off_and_on_again);
 	tcase_add_test(tc, tcp_ipv4_blocked_refused_allowed_served_default_block_drops);
 	tcase_add_test(tc, tcp_ipv6_blocked_refused_allowed_served_default_block_drops);
 	tcase_add_test(tc, udp_ipv4_blocked_dropped_allowed_echoed_counters_equal_packets_sent);
