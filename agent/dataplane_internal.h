@@ -85,8 +85,9 @@ int dp_track_cgroups(struct dataplane *dp, struct dp_pod *pod);
 int dp_untrack_cgroups(struct dataplane *dp, struct dp_pod *pod);
 /* Makes sure the pod's firewall program is pinned and attached in its netns. */
 int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod);
-/* Detaches the pod's filter (only if ours) and unpins its program under dp->dir. */
-int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod);
+/* Detaches the pod's filter (only if ours) and unpins its program under pin_dir (dp->dir, or an
+ * older layout's directory). */
+int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod, const char *pin_dir);
 /* Forgets a pod: detaches, clears its map entries and pins. */
 int dp_remove_pod(struct dataplane *dp, struct dp_pod *pod);
 void dp_pod_free(struct dp_pod *pod);

@@ -21,12 +21,12 @@ static bool wanted(const char *uid, const char *const *uids, int n)
 }
 
 /* A pod pinned only by the old layout: detach its filter (only if ours) through a temporary
- * pod state that points at the old layout's pins. */
+ * pod state built from the old layout's record prefix and pins. */
 static void remove_old_layout_pod(struct dataplane *dp, const char *old_dir, const char *uid,
 				  const struct pcmc_pod_record *rec)
 {
 	struct dp_pod *pod = calloc(1, sizeof(*pod));
-	char saved_dir[sizeof(dp->dir)], path[PATH_MAX];
+	char path[PATH_MAX];
 
 	if (!pod)
 		return;
@@ -39,13 +39,8 @@ static void remove_old_layout_pod(struct dataplane *dp, const char *old_dir, con
 	pod->fw_prog_fd = bpf_obj_get(path);
 	if (pod->fw_prog_fd < 0)
 		pod->fw_prog_fd = -1;
-	if (pod->want_firewall || pod->fw_prog_fd >= 0) {
-		/* detach_firewall unpins under dp->dir: point it at the old layout for this pod. */
-		memcpy(saved_dir, dp->dir, sizeof(saved_dir));
-		snprintf(dp->dir, sizeof(dp->dir), "%.299s", old_dir);
-		dp_detach_firewall(dp, pod);
-		memcpy(dp->dir, saved_dir, sizeof(saved_dir));
-	}
+	if (pod->want_firewall || pod->fw_prog_fd >= 0)
+		dp_detach_firewall(dp, pod, old_dir);
 	dp_pod_free(pod);
 }
 

@@ -398,7 +398,7 @@ int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod)
 	return 0;
 }
 
-int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod)
+int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod, const char *pin_dir)
 {
 	char path[PATH_MAX];
 	int err;
@@ -415,7 +415,7 @@ int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod)
 	if (pod->fw_prog_fd >= 0)
 		close(pod->fw_prog_fd);
 	pod->fw_prog_fd = -1;
-	snprintf(path, sizeof(path), "%s/pods/%s", dp->dir, pod->uid);
+	snprintf(path, sizeof(path), "%s/pods/%s", pin_dir, pod->uid);
 	pins_remove_tree(path);
 	return 0;
 }
@@ -493,7 +493,7 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 			err = err ?: fw_err;
 		}
 	} else if (pod->want_firewall || pod->fw_prog_fd >= 0) {
-		int fw_err = dp_detach_firewall(dp, pod);
+		int fw_err = dp_detach_firewall(dp, pod, dp->dir);
 
 		if (!fw_err) {
 			struct pcmc_fw_policy fw = { 0 };
@@ -525,7 +525,7 @@ int dp_remove_pod(struct dataplane *dp, struct dp_pod *pod)
 	int err = 0;
 
 	if (pod->want_firewall || pod->fw_prog_fd >= 0) {
-		err = dp_detach_firewall(dp, pod);
+		err = dp_detach_firewall(dp, pod, dp->dir);
 		if (err)
 			return err;
 	}
