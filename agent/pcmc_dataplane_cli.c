@@ -12,13 +12,12 @@
 #include "common/log.h"
 
 #define MAX_PODS  64
-#define MAX_PORTS 1024
 
 struct cli_pod {
 	const char *uid;
 	struct pod_policy policy;
 	int syscalls[DATAPLANE_MAX_SYSCALLS];
-	uint16_t allowed[MAX_PORTS], blocked[MAX_PORTS];
+	uint16_t *allowed, *blocked; /* freed at exit */
 };
 
 static volatile sig_atomic_t stop;
@@ -39,31 +38,45 @@ static void usage(void)
 		"  pinned pod not given with --pod. --stay keeps running (following containers) until SIGTERM.\n");
 }
 
+/* Comma-separated numbers 0..65535 into out (at most max); the count or -EINVAL. */
 static int parse_list(const char *s, int *out, int max)
 {
 	int n = 0;
 
-	while (*s && n < max) {
+	while (*s) {
 		char *end;
 		long v = strtol(s, &end, 10);
 
-		if (end == s || v < 0 || v > 65535)
+		if (end == s || v < 0 || v > 65535 || (*end && *end != ',') || n == max)
 			return -EINVAL;
 		out[n++] = (int)v;
-		s = *end == ',' ? end + 1 : end;
-		if (*end && *end != ',')
-			return -EINVAL;
+		s = *end ? end + 1 : end;
 	}
 	return n;
 }
 
-static int parse_ports(const char *s, uint16_t *out)
+static int parse_ports(const char *s, uint16_t **out)
 {
-	int tmp[MAX_PORTS], n = parse_list(s, tmp, MAX_PORTS);
+	int max = 1, n;
+	int *tmp;
 
+	for (const char *c = s; *c; c++)
+		max += *c == ',';
+	tmp = calloc((size_t)max, sizeof(int));
+	*out = calloc((size_t)max, sizeof(uint16_t));
+	n = tmp && *out ? parse_list(s, tmp, max) : -ENOMEM;
 	for (int i = 0; i < n; i++)
-		out[i] = (uint16_t)tmp[i];
+		(*out)[i] = (uint16_t)tmp[i];
+	free(tmp);
 	return n;
+}
+
+static void free_pods(struct cli_pod *pods, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(pods[i].allowed);
+		free(pods[i].blocked);
+	}
 }
 
 static void print_counters(struct dataplane *dp)
@@ -102,7 +115,7 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--stay")) { stay = true; continue; }
 		if (!strcmp(a, "--default-block") && cur) { cur->policy.default_block = true; continue; }
 		if (!strcmp(a, "--no-firewall") && cur) { cur->policy.firewall_enabled = false; continue; }
-		if (!v) { usage(); return 2; }
+		if (!v) { usage(); free_pods(pods, n_pods); return 2; }
 		i++;
 		if (!strcmp(a, "--pin-root")) opts.pin_root = v;
 		else if (!strcmp(a, "--cgroup-root")) opts.cgroup_root = v;
@@ -117,18 +130,20 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--syscalls") && cur && (n = parse_list(v, cur->syscalls, DATAPLANE_MAX_SYSCALLS)) >= 0) {
 			cur->policy.syscall_nrs = cur->syscalls;
 			cur->policy.n_syscalls = n;
-		} else if (!strcmp(a, "--allow") && cur && (n = parse_ports(v, cur->allowed)) >= 0) {
+		} else if (!strcmp(a, "--allow") && cur && !cur->allowed && (n = parse_ports(v, &cur->allowed)) >= 0) {
 			cur->policy.allowed = cur->allowed;
 			cur->policy.n_allowed = n;
-		} else if (!strcmp(a, "--block") && cur && (n = parse_ports(v, cur->blocked)) >= 0) {
+		} else if (!strcmp(a, "--block") && cur && !cur->blocked && (n = parse_ports(v, &cur->blocked)) >= 0) {
 			cur->policy.blocked = cur->blocked;
 			cur->policy.n_blocked = n;
-		} else { usage(); return 2; }
+		} else { usage(); free_pods(pods, n_pods); return 2; }
 	}
 
 	err = dataplane_open(&opts, &dp);
-	if (err)
+	if (err) {
+		free_pods(pods, n_pods);
 		return 1;
+	}
 	for (int i = 0; i < n_pods; i++) {
 		struct pod_ref ref = { .uid = pods[i].uid };
 
@@ -160,5 +175,6 @@ int main(int argc, char **argv)
 		}
 	}
 	dataplane_close(dp);
+	free_pods(pods, n_pods);
 	return err ? 1 : 0;
 }
