@@ -51,6 +51,7 @@ static int retire_layout(struct dataplane *dp, int version, const char *const *u
 	struct pcmc_pod_key key, next;
 	char dir[300], path[PATH_MAX];
 	void *prev = NULL, *value = NULL;
+	bool keep = false;
 	int fd;
 
 	snprintf(dir, sizeof(dir), "%s/v%d", dp->root, version);
@@ -66,11 +67,16 @@ static int retire_layout(struct dataplane *dp, int version, const char *const *u
 		key.uid[sizeof(key.uid) - 1] = '\0';
 		if (bpf_map_lookup_elem(fd, &key, value) < 0)
 			continue;
-		if (dp_find_pod(dp, key.uid))
-			continue; /* re-applied on this layout: its filter was replaced atomically */
+		struct dp_pod *pod = dp_find_pod(dp, key.uid);
+
+		if (pod && (!pod->want_firewall || pod->fw_attached))
+			continue; /* runs on this layout: its filter was replaced atomically (or detached) */
 		if (wanted(key.uid, uids, n)) {
-			log_warn("wanted pod not applied on the new layout; its old filter stays attached",
+			/* Its old program must stay pinned: unpinned, a filter running it would look like
+			 * another tool's to every later attach. */
+			log_warn("keeping the old layout: a wanted pod does not run on the new one yet",
 				 LOG_STR("pod_uid", key.uid), LOG_INT("old_layout", version));
+			keep = true;
 			continue;
 		}
 		remove_old_layout_pod(dp, dir, key.uid, value);
@@ -78,6 +84,8 @@ static int retire_layout(struct dataplane *dp, int version, const char *const *u
 	free(value);
 	if (fd >= 0)
 		close(fd);
+	if (keep)
+		return 0;
 	/* Unpinning the old sys_enter link detaches the old counter: the new one already runs. */
 	log_info("retiring pinned layout", LOG_STR("pin_dir", dir), LOG_INT("layout", dp->layout));
 	return pins_remove_tree(dir);

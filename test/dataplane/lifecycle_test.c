@@ -259,6 +259,11 @@ START_TEST(older_layout_is_replaced_without_a_gap_in_enforcement)
 	usleep(200 * 1000);
 
 	dp = fx_open(2);
+	/* Not re-applied yet: the old layout stays, its filter keeps enforcing. */
+	ck_assert_int_ge(dataplane_remove_orphans(dp, wanted, 1), 0);
+	snprintf(path, sizeof(path), "%s/v1/pods/%s/fw", fx_pin_root(), testpod_uid(pod));
+	ck_assert(fx_path_exists(path));
+	ck_assert_uint_eq(fx_filter_prog_id(pod), old_id);
 	fx_apply(dp, pod, &a_open_b_shut);
 	ck_assert_int_ge(dataplane_remove_orphans(dp, wanted, 1), 0);
 	usleep(200 * 1000);
