@@ -29,8 +29,9 @@ struct testpod_spec {
 	/* Which containers' servers listen on the ports: bit i = container i; 0 = every container
 	 * (SO_REUSEPORT, the kernel picks one per connection/flow). Set 1 for deterministic tests. */
 	unsigned serve_mask;
-	/* Processes outlive the caller (own session, stdio on /dev/null, no parent-death signal).
-	 * The CLI sets it; library users leave it false so a crashed test takes its pods along. */
+	/* Processes outlive the caller (own session, stdio on /dev/null, no parent-death signal),
+	 * and neither exit() nor a janitor removes the pod. The CLI sets it; library users leave it
+	 * false so a crashed test takes its pods along. */
 	bool daemonize;
 };
 
