@@ -22,7 +22,7 @@ CONTROLLER=$repo/build/pcmc-controller
 TESTPOD=$repo/build/pcmc-testpod
 AGENT_PORT=${PCMC_DEMO_AGENT_PORT:-19400}
 PIN_ROOT=/sys/fs/bpf/pcmc-demo
-missing=()
+missing=() skipped=()
 
 B=$'\e[1m' N=$'\e[0m'; [ -t 1 ] || { B= N=; }
 say() { echo; echo "${B}== $*${N}"; }
@@ -138,7 +138,10 @@ if [ "$agent_up" = 1 ] && [ -x "$CONTROLLER" ]; then
   for ((i = 0; i < 40; i++)); do policy_applied && { enforced=1; break; }; sleep 0.5; done
   echo "${B}\$ curl -s http://$NODE_IP:$AGENT_PORT/v1/policy | jq '.pods[] | {name, state, error, firewall: .policy.l4Firewall}'${N}"
   curl -s "http://$NODE_IP:$AGENT_PORT/v1/policy" | jq '.pods[]? | {name, state, error, firewall: .policy.l4Firewall}'
-  [ "$enforced" = 1 ] || note "The agent holds no applied policy for web-1 after 20 s: the controller did not push it (see $D/logs/controller-*.log)."
+  if [ "$enforced" != 1 ]; then
+    note "The agent holds no applied policy for web-1 after 20 s: the controller did not push it (see $D/logs/controller-*.log)."
+    skipped+=("firewall and syscall counts: no policy push from pcmc-controller reached pcmc-agent")
+  fi
 fi
 run nc -z -v -w2 "$ip1" 8080
 if [ "$enforced" = 1 ]; then
@@ -203,6 +206,7 @@ else
 fi
 
 say "Summary"
-if [ ${#missing[@]} -eq 0 ]; then note "Every part ran."
-else note "NOT BUILT YET: ${missing[*]} — their steps were skipped, nothing was faked."; fi
+if [ ${#missing[@]} -eq 0 ] && [ ${#skipped[@]} -eq 0 ]; then note "Every part ran and every step was shown."; fi
+[ ${#missing[@]} -eq 0 ] || note "NOT BUILT YET: ${missing[*]} — their steps were skipped, nothing was faked."
+for x in "${skipped[@]+"${skipped[@]}"}"; do note "SKIPPED: $x"; done
 note "Cluster logs were in $D/logs (removed with the cluster now)."
