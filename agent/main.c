@@ -1,6 +1,7 @@
 /* pcmc-agent: the DaemonSet process. Opens (or adopts) the dataplane, re-applies the last accepted
  * push from the state file, serves the policy API, and follows containers, retries and counters. */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -120,6 +121,7 @@ static void restore_state(struct agent *a)
 	}
 	agent_metrics_refresh(a->metrics, &a->np, agent_now_ms());
 	pthread_mutex_unlock(&a->lock);
+	malloc_trim(0); /* libbpf's per-program BTF buffers, see put_policy */
 }
 
 static int make_timer(int ms)
@@ -166,7 +168,8 @@ static void run_loop(struct agent *a, int sig_fd)
 			if (n > 0)
 				a->np.generation++;
 			if (now >= next_refresh) {
-				node_policy_retry(&a->np, now);
+				if (node_policy_retry(&a->np, now) > 0)
+					malloc_trim(0);
 				next_refresh = now + REFRESH_MS;
 			}
 		}

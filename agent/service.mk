@@ -60,3 +60,6 @@ ALL_TARGETS += $(BUILD)/pcmc-agent
 TEST_SUITES += test/agent/agent.sh
 # TokenReview auth against a real kube-apiserver (own cluster dir and ports 19443/19379/19380).
 TEST_SUITES += test/agent/auth.sh
+
+# 250 real pods on one agent (plain build): apply, /metrics latency, RSS.
+BENCHES += test/agent/bench.sh
