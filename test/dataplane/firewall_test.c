@@ -168,6 +168,55 @@ START_TEST(ipv4_with_ip_options_is_judged_by_its_port)
 }
 END_TEST
 
+/* A UDP echo whose datagram carries an IPv6 destination options header (and, with hop, a
+ * hop-by-hop header too): 0 when echoed, -ETIMEDOUT when dropped. */
+static int udp6_echo_with_ext_headers(const char *ip, uint16_t port, bool hop, int timeout_ms)
+{
+	static const unsigned char opts[8] = { 0, 0, 1, 4, 0, 0, 0, 0 }; /* PadN: 8 bytes */
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	struct pollfd pfd;
+	char buf[16];
+	int fd, err = 0;
+
+	inet_pton(AF_INET6, ip, &sa.sin6_addr);
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_DSTOPTS, opts, sizeof(opts)) < 0 ||
+	    (hop && setsockopt(fd, IPPROTO_IPV6, IPV6_HOPOPTS, opts, sizeof(opts)) < 0) ||
+	    sendto(fd, "pcmc", 4, 0, (struct sockaddr *)&sa, sizeof(sa)) != 4) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	err = poll(&pfd, 1, timeout_ms) == 1 && recv(fd, buf, sizeof(buf), 0) == 4 ? 0 : -ETIMEDOUT;
+	close(fd);
+	return err;
+}
+
+START_TEST(ipv6_with_extension_headers_is_judged_by_its_port)
+{
+	struct testpod *pod = fx_pod("dpext", 2, 11, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1);
+	struct dataplane *dp = fx_open(0);
+	struct pod_policy p = port_policy(true);
+	struct pod_counters before, after;
+	const char *ip = testpod_ipv6(pod);
+
+	fx_apply(dp, pod, &p);
+	before = fx_counters(dp, testpod_uid(pod));
+	ck_assert_int_eq(udp6_echo_with_ext_headers(ip, UDP_PORT_A, false, 2000), 0);
+	ck_assert_int_eq(udp6_echo_with_ext_headers(ip, UDP_PORT_A, true, 2000), 0);
+	ck_assert_int_eq(udp6_echo_with_ext_headers(ip, UDP_PORT_B, false, DROP_WAIT_MS), -ETIMEDOUT);
+	ck_assert_int_eq(udp6_echo_with_ext_headers(ip, UDP_PORT_B, true, DROP_WAIT_MS), -ETIMEDOUT);
+	ck_assert_int_eq(udp6_echo_with_ext_headers(ip, UDP_PORT_C, true, DROP_WAIT_MS), -ETIMEDOUT);
+	after = fx_counters(dp, testpod_uid(pod));
+	ck_assert_uint_eq(after.packets_allowed - before.packets_allowed, 2);
+	ck_assert_uint_eq(after.packets_blocked - before.packets_blocked, 3);
+	dataplane_close(dp);
+}
+END_TEST
+
 START_TEST(two_pods_with_different_policies_do_not_affect_each_other)
 {
 	struct testpod *one = fx_pod("dpone", 2, 7, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1);
@@ -312,6 +361,7 @@ void add_firewall_tests(TCase *tc)
 	tcase_add_test(tc, udp_ipv6_blocked_dropped_allowed_echoed_counters_equal_packets_sent);
 	tcase_add_test(tc, port_in_both_lists_is_blocked);
 	tcase_add_test(tc, ipv4_with_ip_options_is_judged_by_its_port);
+	tcase_add_test(tc, ipv6_with_extension_headers_is_judged_by_its_port);
 	tcase_add_test(tc, two_pods_with_different_policies_do_not_affect_each_other);
 	tcase_add_test(tc, changing_a_policy_in_place_never_opens_or_closes_a_port_that_keeps_its_verdict);
 }
