@@ -5,7 +5,7 @@ BENCH_CFLAGS  := -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -I$(B
                  $(shell pkg-config --cflags libcjson)
 BENCH_DEPS    := $(BENCH_DIR)/libpcmc-bench-deps.a
 BENCH_SHARED  := test/bench/bpf_stats.c test/bench/bench_env.c
-BENCH_PROGS   := $(BENCH_DIR)/syscall_bench
+BENCH_PROGS   := $(BENCH_DIR)/syscall_bench $(BENCH_DIR)/firewall_bench
 BENCH_LDLIBS  := -lbpf -lelf -lz -lpthread $(shell pkg-config --libs libcjson)
 
 # The source lists come from other fragments (some read after this one): expanded in the recipe.

@@ -1,0 +1,287 @@
+/* Firewall cost: time inside the pod's TC program per packet (bpf_stats) with 1 and with 1000
+ * rules, and small UDP packets dropped per second through the pod's veth, ours vs nftables
+ * holding the same blocked ports in a set in the pod's netns. Traffic: host -> 10.244.20.2. */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent/dataplane.h"
+#include "bpf/pcmc.h"
+#include "test/bench/bench_env.h"
+#include "test/bench/bpf_stats.h"
+#include "test/pod/testclient.h"
+#include "test/pod/testpod.h"
+
+#define POD_NAME     "bench-fw"
+#define POD_NETNS    "pcmc-" POD_NAME
+#define POD_IPV4     "10.244.20.2"
+#define POD_IPV6     "fd00:10:244:14::2"
+#define SERVED_PORT  8053  /* UDP echo in the pod, allowed: the pod is reachable at all */
+#define FIRST_RULE   9000  /* 1000 rules: 9000..9999 blocked */
+#define N_RULES      1000
+#define BLOCKED_PORT 9999  /* the port every measurement sends to: blocked in both policies */
+#define MISS_PORT    7777  /* no rule: the default (allow) */
+#define PAYLOAD      18    /* 64-byte frames with the FCS */
+#define BATCH        64
+
+static uint16_t ports[N_RULES];
+static bool nft_installed;
+
+static void fail(const char *what, int err)
+{
+	fprintf(stderr, "firewall_bench: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static struct testpod *pod_create(void)
+{
+	char uid[40] = "";
+	struct testpod_spec spec = {
+		.name = POD_NAME, .uid = uid, .driver = TESTPOD_SYSTEMD, .qos = TESTPOD_BURSTABLE,
+		.ipv4 = POD_IPV4, .ipv6 = POD_IPV6, .udp_ports = { SERVED_PORT }, .n_udp = 1,
+		.n_containers = 1, .serve_mask = 1,
+	};
+	struct testpod *pod = NULL;
+	FILE *f = fopen("/proc/sys/kernel/random/uuid", "re");
+	int err;
+
+	if (!f || !fgets(uid, 37, f))
+		fail("pod uid", errno ? errno : EIO);
+	fclose(f);
+	uid[36] = '\0';
+	testpod_purge(NULL, POD_NAME, NULL); /* left by a killed run */
+	err = testpod_create(&spec, &pod);
+	if (err)
+		fail("testpod_create " POD_NAME, err);
+	return pod;
+}
+
+/* Sends small datagrams to the pod until count are sent or seconds have passed (whichever is
+ * set). Returns the number sent; *elapsed the time it took. */
+static long blast(uint16_t port, long count, double seconds, double *elapsed)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(port) };
+	static char payload[PAYLOAD] = "pcmc-bench";
+	struct iovec iov = { .iov_base = payload, .iov_len = sizeof(payload) };
+	struct mmsghdr msgs[BATCH];
+	double start, now;
+	long sent = 0;
+	int fd;
+
+	inet_pton(AF_INET, POD_IPV4, &dst.sin_addr);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0)
+		fail("udp socket", errno);
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < BATCH; i++) {
+		msgs[i].msg_hdr.msg_iov = &iov;
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	start = now = bench_now();
+	while ((count > 0 && sent < count) || (count == 0 && now - start < seconds)) {
+		unsigned n = BATCH;
+		int r;
+
+		if (count > 0 && count - sent < BATCH)
+			n = (unsigned)(count - sent);
+		r = sendmmsg(fd, msgs, n, 0);
+		if (r > 0)
+			sent += r;
+		else if (r < 0 && errno != ENOBUFS && errno != ECONNREFUSED && errno != EINTR)
+			fail("sendmmsg", errno);
+		now = bench_now();
+		if (now - start > 60)
+			fail("sending took over 60 s", ETIMEDOUT);
+	}
+	*elapsed = now - start;
+	close(fd);
+	usleep(50 * 1000); /* what is still queued on the veth is judged before we read counters */
+	return sent;
+}
+
+static void apply(struct dataplane *dp, struct testpod *pod, int n_blocked)
+{
+	struct pod_ref ref = { .uid = testpod_uid(pod), .namespace = "bench", .name = POD_NAME };
+	struct pod_policy p = { .firewall_enabled = true, .blocked = ports + N_RULES - n_blocked,
+				.n_blocked = n_blocked };
+	int err = dataplane_apply_pod(dp, &ref, &p);
+
+	if (err)
+		fail(dataplane_pod_error(dp, ref.uid), err);
+}
+
+static int fw_prog(struct testpod *pod)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/v%d/pods/%s/fw", bench_pin_root(), PCMC_LAYOUT_VERSION,
+		 testpod_uid(pod));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		fail(path, errno);
+	return fd;
+}
+
+/* ns inside the pod's firewall program per packet sent to port. */
+static double per_packet_ns(struct testpod *pod, uint16_t port, long packets)
+{
+	struct prog_stats a, b;
+	double elapsed, ns;
+	int fd = fw_prog(pod), err;
+
+	if ((err = bpf_stats_read(fd, &a)))
+		fail("bpf_obj_get_info_by_fd", err);
+	blast(port, packets, 0, &elapsed);
+	if ((err = bpf_stats_read(fd, &b)))
+		fail("bpf_obj_get_info_by_fd", err);
+	close(fd);
+	ns = bpf_stats_ns_per_run(&a, &b);
+	if (ns <= 0 || b.run_cnt - a.run_cnt < (uint64_t)packets / 2)
+		fail("the firewall program did not see the packets", EIO);
+	return ns;
+}
+
+static uint64_t blocked_count(struct dataplane *dp, const char *uid)
+{
+	struct pod_counters all[8];
+	int n = dataplane_read_counters(dp, all, 8);
+
+	if (n < 0)
+		fail("dataplane_read_counters", n);
+	for (int i = 0; i < n; i++)
+		if (strcmp(all[i].uid, uid) == 0)
+			return all[i].packets_blocked;
+	fail("pod counters", ENOENT);
+	return 0;
+}
+
+static void nft_remove(void)
+{
+	/* At exit the pod (and its netns with the table) may already be gone. */
+	if (nft_installed && access("/run/netns/" POD_NETNS, F_OK) == 0 && system("ip netns exec " POD_NETNS " nft delete table inet bench") != 0)
+		fprintf(stderr, "firewall_bench: could not delete nft table inet bench in " POD_NETNS "\n");
+	nft_installed = false;
+}
+
+static void nft_install(void)
+{
+	FILE *f = popen("ip netns exec " POD_NETNS " nft -f -", "w");
+
+	if (!f)
+		fail("nft", errno);
+	nft_installed = true;
+	fprintf(f, "table inet bench {\n set blocked { type inet_service; elements = { ");
+	for (int i = 0; i < N_RULES; i++)
+		fprintf(f, "%s%u", i ? ", " : "", ports[i]);
+	fprintf(f, " }\n }\n chain input {\n  type filter hook input priority 0; policy accept;\n"
+		   "  udp dport @blocked counter drop\n }\n}\n");
+	if (pclose(f) != 0)
+		fail("nft -f (is nftables installed?)", EIO);
+}
+
+static uint64_t nft_dropped(void)
+{
+	FILE *f = popen("ip netns exec " POD_NETNS " nft list chain inet bench input", "r");
+	unsigned long long packets = 0;
+	char line[512], *p;
+	bool found = false;
+
+	if (!f)
+		fail("nft list", errno);
+	while (fgets(line, sizeof(line), f))
+		if ((p = strstr(line, "counter packets ")) && sscanf(p, "counter packets %llu", &packets) == 1)
+			found = true;
+	if (pclose(f) != 0 || !found)
+		fail("reading the nft counter", EIO);
+	return packets;
+}
+
+int main(void)
+{
+	long packets = bench_env_long("BENCH_FW_PACKETS", 200000);
+	int rounds = (int)bench_env_long("BENCH_ROUNDS", 5);
+	double seconds = (double)bench_env_long("BENCH_FW_SECONDS", 2);
+	double one = 1e9, thousand = 1e9, miss = 1e9, ours_pps = 0, nft_pps = 0, elapsed;
+	struct dataplane *dp = NULL;
+	struct testpod *pod;
+	int err, stats_fd;
+
+	for (int i = 0; i < N_RULES; i++)
+		ports[i] = (uint16_t)(FIRST_RULE + i);
+	bench_exit_on_signals();
+	atexit(nft_remove);
+	if ((err = testpod_suite_lock("bench-firewall")) < 0)
+		fail("suite lock", err);
+	stats_fd = bpf_stats_enable();
+	if (stats_fd < 0)
+		fail("BPF_ENABLE_STATS", stats_fd);
+	pod = pod_create();
+	if ((err = bench_dataplane_open(&dp)))
+		fail("dataplane_open", err);
+
+	/* Per packet, 1 vs 1000 rules alternating, best of the rounds for each. */
+	for (int i = 0; i < rounds; i++) {
+		double ns;
+
+		apply(dp, pod, 1);
+		if (i == 0 && (err = testclient_udp_echo(POD_IPV4, SERVED_PORT, 1000)))
+			fail("the pod's allowed UDP port does not answer", err);
+		ns = per_packet_ns(pod, BLOCKED_PORT, packets);
+		one = ns < one ? ns : one;
+		apply(dp, pod, N_RULES);
+		ns = per_packet_ns(pod, BLOCKED_PORT, packets);
+		thousand = ns < thousand ? ns : thousand;
+		ns = per_packet_ns(pod, MISS_PORT, packets);
+		miss = ns < miss ? ns : miss;
+		fprintf(stderr, "# fw round %d: 1 rule %.1f ns, 1000 rules %.1f ns (miss %.1f)\n",
+			i, one, thousand, ns);
+	}
+	bench_print("fw_1_rule_ns", one, "ns");
+	bench_print("fw_1000_rules_ns", thousand, "ns");
+	bench_print("fw_1000_rules_miss_ns", miss, "ns");
+	bench_print("fw_1000_vs_1_rules", thousand / one, "x");
+
+	/* Drops per second: ours (1000 rules), then nftables alone (our policy removed). */
+	for (int i = 0; i < 3; i++) {
+		uint64_t before, after;
+		long sent;
+		double pps;
+
+		apply(dp, pod, N_RULES);
+		before = blocked_count(dp, testpod_uid(pod));
+		sent = blast(BLOCKED_PORT, 0, seconds, &elapsed);
+		after = blocked_count(dp, testpod_uid(pod));
+		if ((err = dataplane_remove_pod(dp, testpod_uid(pod))))
+			fail("dataplane_remove_pod", err);
+		pps = (double)(after - before) / elapsed;
+		fprintf(stderr, "# drop round %d: pcmc %.0f pps (%ld sent)", i, pps, sent);
+		ours_pps = pps > ours_pps ? pps : ours_pps;
+
+		nft_install();
+		before = nft_dropped();
+		sent = blast(BLOCKED_PORT, 0, seconds, &elapsed);
+		after = nft_dropped();
+		nft_remove();
+		pps = (double)(after - before) / elapsed;
+		fprintf(stderr, ", nftables %.0f pps (%ld sent)\n", pps, sent);
+		nft_pps = pps > nft_pps ? pps : nft_pps;
+	}
+	if (ours_pps <= 0 || nft_pps <= 0)
+		fail("no drops counted", EIO);
+	bench_print("fw_drop_pps_pcmc", ours_pps, "pps");
+	bench_print("fw_drop_pps_nftables", nft_pps, "pps");
+	bench_print("fw_drop_pps_vs_nftables", ours_pps / nft_pps, "x");
+
+	dataplane_close(dp);
+	testpod_destroy(pod);
+	close(stats_fd);
+	return 0;
+}
