@@ -60,8 +60,8 @@ static cJSON *report_json(const struct desired_state *want, const struct apply_r
 	if (!o)
 		return NULL;
 	cJSON_AddStringToObject(o, "node", want->node);
-	cJSON_AddNumberToObject(o, "epoch", (double)want->epoch);
-	cJSON_AddNumberToObject(o, "revision", (double)want->revision);
+	json_add_int64(o, "epoch", want->epoch);
+	json_add_int64(o, "revision", want->revision);
 	results = cJSON_AddArrayToObject(o, "results");
 	for (int i = 0; results && i < r->n; i++) {
 		cJSON *p = cJSON_CreateObject();
@@ -132,8 +132,8 @@ static void put_policy(void *ctx, const struct http_request *req, struct http_re
 			 "(epoch %lld revision %lld)", (long long)want->epoch, (long long)want->revision,
 			 (long long)cur->epoch, (long long)cur->revision);
 		cJSON_AddStringToObject(o, "error", why);
-		cJSON_AddNumberToObject(o, "epoch", (double)cur->epoch);
-		cJSON_AddNumberToObject(o, "revision", (double)cur->revision);
+		json_add_int64(o, "epoch", cur->epoch);
+		json_add_int64(o, "revision", cur->revision);
 		log_warn("policy push fenced", LOG_STR("identity", want->identity), LOG_INT("epoch", want->epoch),
 			 LOG_INT("revision", want->revision), LOG_INT("newest_epoch", cur->epoch),
 			 LOG_INT("newest_revision", cur->revision));

@@ -251,8 +251,8 @@ cJSON *node_policy_to_json(const struct node_policy *np, const char *node_name)
 	if (w) {
 		sender = cJSON_AddObjectToObject(o, "sender");
 		cJSON_AddStringToObject(sender, "identity", w->identity);
-		cJSON_AddNumberToObject(sender, "epoch", (double)w->epoch);
-		cJSON_AddNumberToObject(o, "revision", (double)w->revision);
+		json_add_int64(sender, "epoch", w->epoch);
+		json_add_int64(o, "revision", w->revision);
 	} else {
 		cJSON_AddNullToObject(o, "sender");
 		cJSON_AddNullToObject(o, "revision");

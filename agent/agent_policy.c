@@ -441,6 +441,14 @@ cJSON *policy_to_json(const struct pod_policy_spec *p)
 	return o;
 }
 
+void json_add_int64(cJSON *obj, const char *key, int64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	cJSON_AddRawToObject(obj, key, buf);
+}
+
 cJSON *desired_state_to_json(const struct desired_state *s)
 {
 	cJSON *o = cJSON_CreateObject(), *sender, *pods;
@@ -451,9 +459,9 @@ cJSON *desired_state_to_json(const struct desired_state *s)
 	sender = cJSON_AddObjectToObject(o, "sender");
 	if (sender) {
 		cJSON_AddStringToObject(sender, "identity", s->identity);
-		cJSON_AddNumberToObject(sender, "epoch", (double)s->epoch);
+		json_add_int64(sender, "epoch", s->epoch);
 	}
-	cJSON_AddNumberToObject(o, "revision", (double)s->revision);
+	json_add_int64(o, "revision", s->revision);
 	pods = cJSON_AddArrayToObject(o, "pods");
 	for (int i = 0; pods && i < s->n_pods; i++) {
 		cJSON *p = cJSON_CreateObject();

@@ -59,6 +59,9 @@ cJSON *policy_to_json(const struct pod_policy_spec *p);
 /* The whole state back as a PUT body (the state file): policy_parse(state_to_json(s)) == s. */
 cJSON *desired_state_to_json(const struct desired_state *s);
 
+/* Adds an exact integer member (cJSON's number printing rounds integers near 2^53). */
+void json_add_int64(cJSON *obj, const char *key, int64_t v);
+
 /* What the dataplane enforces is the same (syscalls and firewall; export settings not compared). */
 bool policy_same_dataplane(const struct pod_policy_spec *a, const struct pod_policy_spec *b);
 bool policy_same(const struct pod_policy_spec *a, const struct pod_policy_spec *b);

@@ -26,7 +26,7 @@ $(AGENT_LIB): $(AGENT_LIB_OBJS)
 ALL_TARGETS += $(AGENT_LIB)
 
 # Unit tests (Check, TAP).
-AGENT_UNIT_TESTS := $(BUILD)/test/agent/policy_test
+AGENT_UNIT_TESTS := $(BUILD)/test/agent/policy_test $(BUILD)/test/agent/state_test
 $(BUILD)/test/agent/%_test: test/agent/test_%.c $(AGENT_LIB) $(HTTP_LIB) $(BUILD)/libpcmc-common.a \
 		$(wildcard agent/agent_*.h) test/common/tap_main.h
 	@mkdir -p $(dir $@)

@@ -207,12 +207,23 @@ tap_check "counters continue across the restart (getppid count grows from $count
   wait_until 5 bash -c "$(declare -f ag_get ag_metric counted_on); AG_PORT=$AG_PORT count_before=$count_before; counted_on"
 
 # ------------------------------------------------------------------ export disabled, SIGTERM
-ag_put "$(body 4 2 "$(pod_json ag-a "$UA" '{"l4Firewall":{"enabled":true,"blockedPorts":[2222]}}')" "$(pod_json ag-c "$UC" "$POL_B")")"
+POL_C_SLOW='{"l4Firewall":{"enabled":true,"allowedPorts":[8080],"defaultAction":"block"},
+             "metricsExport":{"enabled":true,"updateInterval":"1h"}}'
+ag_put "$(body 4 2 "$(pod_json ag-a "$UA" '{"l4Firewall":{"enabled":true,"blockedPorts":[2222]}}')" "$(pod_json ag-c "$UC" "$POL_C_SLOW")")"
 no_a_series() { ! ag_get /metrics | grep -q 'pod_name="ag-a"'; }
 if [ "$AG_CODE" = 200 ] && [ "$(result_of "$UA")" = applied ] && wait_until 3 no_a_series && tcp_blocked 10.244.30.2 2222; then
   tap_ok "metricsExport disabled: the pod's series are no longer exported, its firewall still enforced"
 else
   tap_not_ok "metricsExport disabled: the pod's series are no longer exported, its firewall still enforced"
+fi
+c_allowed() { ag_metric 'podconfigmap_controller_ebpf_l4_firewall_total{namespace="shop",pod_name="ag-c",stat_type="allowed"}'; }
+c0=$(c_allowed)
+for _ in 1 2 3 4 5; do tcp_open 10.244.30.4 8080; done
+sleep 2.5
+if [ -n "$c0" ] && [ "$(c_allowed)" = "$c0" ] && [ "$AG_CODE" = 200 ] && [ "$(result_of "$UC")" = applied ]; then
+  tap_ok "updateInterval 1h: counters are served from the snapshot taken at the change, new traffic not yet read"
+else
+  tap_not_ok "updateInterval 1h: counters are served from the snapshot taken at the change, new traffic not yet read ($c0 -> $(c_allowed))"
 fi
 ag_stop TERM
 if [ "$AG_EXIT" = 0 ] && grep -q '"msg":"stopped"' "$AG_LOG" && tcp_blocked 10.244.30.2 2222; then
