@@ -210,7 +210,7 @@ static void report(const char *what, const struct round *r, int n, const char *o
 
 int main(void)
 {
-	long calls = bench_env_long("BENCH_SYSCALL_CALLS", 3000000);
+	long calls = bench_env_long("BENCH_SYSCALL_CALLS", 5000000);
 	int rounds = (int)bench_env_long("BENCH_ROUNDS", 5);
 	struct round untracked[16], tracked[16];
 	char link_pin[256];
