@@ -1,0 +1,54 @@
+# Shared by the deploy suites (sourced): TAP helpers, a local cluster of our own (own state dir and
+# free ports, so suites run side by side), waits, and loud failure when a tool is missing.
+# shellcheck shell=bash
+DEP_REPO=${DEP_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+. "$DEP_REPO/test/cluster/tap.sh"
+CTL_SA=system:serviceaccount:pcmc-system:pcmc-controller
+AGENT_SA=system:serviceaccount:pcmc-system:pcmc-agent
+
+# A free TCP port on 127.0.0.1 in 40000..42767 (below the ephemeral range), none of those listed.
+free_port() {
+  local p
+  while :; do
+    p=$((40000 + RANDOM % 2768))
+    [[ " $* " == *" $p "* ]] && continue
+    ss -Htln "( sport = :$p )" | grep -q . || { echo "$p"; return; }
+  done
+}
+
+# need TOOL...: a missing tool is a failed test and the end of the suite, never a skip.
+need() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { tap_not_ok "tool $t present (run: bash test/setup.sh)"; tap_done; exit 1; }
+  done
+}
+
+wait_until() { # wait_until SECONDS CMD...: polls CMD every 0.2 s
+  local t=$1 i; shift
+  for ((i = 0; i < t * 5; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  return 1
+}
+
+# cluster_start: etcd + kube-apiserver (no controller-manager) in a fresh state dir, exports KUBECONFIG.
+cluster_start() {
+  local out
+  PCMC_CLUSTER_DIR=$(mktemp -d /tmp/pcmc-deploy-cluster.XXXXXX) && rmdir "$PCMC_CLUSTER_DIR"
+  PCMC_APISERVER_PORT=$(free_port)
+  PCMC_ETCD_CLIENT_PORT=$(free_port "$PCMC_APISERVER_PORT")
+  PCMC_ETCD_PEER_PORT=$(free_port "$PCMC_APISERVER_PORT" "$PCMC_ETCD_CLIENT_PORT")
+  export PCMC_CLUSTER_DIR PCMC_APISERVER_PORT PCMC_ETCD_CLIENT_PORT PCMC_ETCD_PEER_PORT PCMC_KCM=0
+  unset PCMC_APISERVER_ARGS
+  DEP_CLUSTER_UP=1
+  if out=$("$DEP_REPO/test/cluster/up" 2>"$PCMC_CLUSTER_DIR.up.log"); then
+    eval "$out"; rm -f "$PCMC_CLUSTER_DIR.up.log"; return 0
+  fi
+  tail -n 30 "$PCMC_CLUSTER_DIR.up.log" | sed 's/^/# /'
+  return 1
+}
+cluster_stop() {
+  [ "${DEP_CLUSTER_UP:-0}" = 1 ] || return 0
+  "$DEP_REPO/test/cluster/down" >/dev/null 2>&1
+  rm -f "$PCMC_CLUSTER_DIR.up.log"
+  DEP_CLUSTER_UP=0
+}
