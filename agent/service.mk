@@ -63,3 +63,9 @@ TEST_SUITES += test/agent/auth.sh
 
 # 250 real pods on one agent (plain build): apply, /metrics latency, RSS.
 BENCHES += test/agent/bench.sh
+
+# Test helper: restarts a container of a pcmc-testpod CLI pod (the agent suite's restart test).
+$(BUILD)/test/agent/restart-container: test/agent/restart_container.c $(BUILD)/libpcmc-testpod.a $(BUILD)/libpcmc-common.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(BUILD)/libpcmc-testpod.a $(BUILD)/libpcmc-common.a $(shell pkg-config --libs libcjson)
+ALL_TARGETS += $(BUILD)/test/agent/restart-container

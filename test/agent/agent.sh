@@ -13,7 +13,7 @@ trap 'exit 130' INT TERM
 for t in curl jq promtool prometheus flock sha256sum; do
   command -v "$t" >/dev/null || { tap_not_ok "tool $t present (run bash test/setup.sh)"; tap_done; exit 1; }
 done
-for b in "$AG_BIN" "$AG_TESTPOD"; do
+for b in "$AG_BIN" "$AG_TESTPOD" "$AG_REPO/build/test/agent/restart-container"; do
   [ -x "$b" ] || { tap_not_ok "$b built (run make)"; tap_done; exit 1; }
 done
 ag_lock agent-suite
@@ -205,6 +205,21 @@ tap_check "after the restart an older epoch is still refused 409" test "$AG_CODE
 counted_on() { v=$(ag_metric 'podconfigmap_controller_ebpf_syscall_count_total{namespace="shop",pod_name="ag-a",syscall="getppid"}'); [ "${v:-0}" -ge $((count_before + 1000)) ]; }
 tap_check "counters continue across the restart (getppid count grows from $count_before by the new 1000)" \
   wait_until 5 bash -c "$(declare -f ag_get ag_metric counted_on); AG_PORT=$AG_PORT count_before=$count_before; counted_on"
+
+# ------------------------------------------------------------------ container restart
+old_cg=$(jq -r '.containers[0].cgroup' "$AG_PODS/ag-a.json")
+new_cg=$("$AG_REPO/build/test/agent/restart-container" "$AG_PODS" ag-a 0)
+c1=$(ag_metric 'podconfigmap_controller_ebpf_syscall_count_total{namespace="shop",pod_name="ag-a",syscall="getppid"}')
+"$AG_TESTPOD" syscalls --state-dir "$AG_PODS" --name ag-a --count 2000 --syscall getppid >/dev/null
+counted_after() { v=$(ag_metric 'podconfigmap_controller_ebpf_syscall_count_total{namespace="shop",pod_name="ag-a",syscall="getppid"}'); [ "${v:-0}" -ge $((c1 + 2000)) ]; }
+if [ -n "$new_cg" ] && [ "$new_cg" != "$old_cg" ] &&
+   wait_until 5 bash -c "$(declare -f ag_get ag_metric counted_after); AG_PORT=$AG_PORT c1=$c1; counted_after" &&
+   tcp_open 10.244.30.2 8080 && tcp_blocked 10.244.30.2 2222; then
+  tap_ok "a restarted container (new cgroup) is followed: its 2000 getppid count for the pod, firewall unchanged"
+else
+  tap_not_ok "a restarted container (new cgroup) is followed: its 2000 getppid count for the pod, firewall unchanged"
+  echo "# $old_cg -> $new_cg, count $c1 -> $(ag_metric 'podconfigmap_controller_ebpf_syscall_count_total{namespace="shop",pod_name="ag-a",syscall="getppid"}')"
+fi
 
 # ------------------------------------------------------------------ export disabled, SIGTERM
 POL_C_SLOW='{"l4Firewall":{"enabled":true,"allowedPorts":[8080],"defaultAction":"block"},
