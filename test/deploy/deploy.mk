@@ -1,3 +1,4 @@
 # test/deploy/: install artifacts (config/rbac/, manifests/, Dockerfile.*) proven against real tools:
 # kube-apiserver (can-i, server dry-run), promtool, Docker. Images: `make images`.
 TEST_SUITES += test/deploy/rbac.sh
+TEST_SUITES += test/deploy/manifests.sh

@@ -6,13 +6,14 @@ DEP_REPO=${DEP_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CTL_SA=system:serviceaccount:pcmc-system:pcmc-controller
 AGENT_SA=system:serviceaccount:pcmc-system:pcmc-agent
 
-# A free TCP port on 127.0.0.1 in 40000..42767 (below the ephemeral range), none of those listed.
+# A free TCP port in 27000..29767 (below the ephemeral range 32768+, apart from the controller suite's
+# 30000..32767), none of those listed, not used by any socket.
 free_port() {
   local p
   while :; do
-    p=$((40000 + RANDOM % 2768))
+    p=$((27000 + RANDOM % 2768))
     [[ " $* " == *" $p "* ]] && continue
-    ss -Htln "( sport = :$p )" | grep -q . || { echo "$p"; return; }
+    ss -Htan "( sport = :$p )" | grep -q . || { echo "$p"; return; }
   done
 }
 
