@@ -2,3 +2,4 @@
 # kube-apiserver (can-i, server dry-run), promtool, Docker. Images: `make images`.
 TEST_SUITES += test/deploy/rbac.sh
 TEST_SUITES += test/deploy/manifests.sh
+TEST_SUITES += test/deploy/alerts.sh
