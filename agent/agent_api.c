@@ -94,6 +94,12 @@ static void put_policy(void *ctx, const struct http_request *req, struct http_re
 
 	unsigned long reviews, hits;
 
+	if (!atomic_load(&a->ready)) {
+		/* The dataplane is opening or the state file being re-applied: a push now would race
+		 * with (and be overwritten by) the restored state. The controller retries. */
+		json_respond_error(resp, 503, "not ready: the agent is starting (dataplane, state file)");
+		return;
+	}
 	status = agent_auth_check(a->auth, req, why, sizeof(why));
 	agent_auth_stats(a->auth, &reviews, &hits);
 	agent_metrics_auth(a->metrics, reviews, hits);
@@ -186,6 +192,10 @@ static void get_policy(void *ctx, const struct http_request *req, struct http_re
 	cJSON *o;
 
 	(void)req;
+	if (!atomic_load(&a->ready)) {
+		json_respond_error(resp, 503, "not ready: the agent is starting (dataplane, state file)");
+		return;
+	}
 	pthread_mutex_lock(&a->lock);
 	o = node_policy_to_json(&a->np, a->node_name);
 	pthread_mutex_unlock(&a->lock);

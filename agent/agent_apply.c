@@ -92,16 +92,15 @@ static int apply_pod(struct node_policy *np, const struct desired_pod *pod, stru
 	return err;
 }
 
-static const struct desired_state *sort_ctx;
+/* Old pods by uid, to find each pushed pod's previous status. */
+struct uid_index {
+	const char *uid;
+	int i;
+};
 
 static int cmp_uid_index(const void *a, const void *b)
 {
-	return strcmp(sort_ctx->pods[*(const int *)a].uid, sort_ctx->pods[*(const int *)b].uid);
-}
-
-static int cmp_uid_key(const void *key, const void *b)
-{
-	return strcmp(key, sort_ctx->pods[*(const int *)b].uid);
+	return strcmp(((const struct uid_index *)a)->uid, ((const struct uid_index *)b)->uid);
 }
 
 int node_policy_find(const struct node_policy *np, const char *uid)
@@ -118,7 +117,7 @@ int node_policy_apply(struct node_policy *np, struct desired_state *want, int64_
 	const struct desired_state *old = np->want;
 	int n_old = old ? old->n_pods : 0;
 	struct pod_status *status = calloc((size_t)want->n_pods + 1, sizeof(*status));
-	int *order = calloc((size_t)n_old + 1, sizeof(int));
+	struct uid_index *order = calloc((size_t)n_old + 1, sizeof(*order));
 	bool *kept = calloc((size_t)n_old + 1, sizeof(bool));
 	const char **uids = calloc((size_t)want->n_pods + 1, sizeof(char *));
 	int removed;
@@ -135,25 +134,22 @@ int node_policy_apply(struct node_policy *np, struct desired_state *want, int64_
 		desired_state_free(want);
 		return -ENOMEM;
 	}
-	/* Old pods by uid; the static sort context is only used in this call, under the caller's lock. */
 	for (int i = 0; i < n_old; i++)
-		order[i] = i;
-	sort_ctx = old;
+		order[i] = (struct uid_index){ .uid = old->pods[i].uid, .i = i };
 	if (n_old)
-		qsort(order, (size_t)n_old, sizeof(int), cmp_uid_index);
+		qsort(order, (size_t)n_old, sizeof(*order), cmp_uid_index);
 
 	for (int i = 0; i < want->n_pods; i++) {
 		const struct desired_pod *pod = &want->pods[i];
 		struct pod_status *st = &status[i];
 		struct pod_outcome *o = &r->pods[r->n++];
-		const int *hit = NULL;
+		const struct uid_index key = { .uid = pod->uid }, *hit = NULL;
 		int j = -1;
 
-		sort_ctx = old;
 		if (n_old)
-			hit = bsearch(pod->uid, order, (size_t)n_old, sizeof(int), cmp_uid_key);
+			hit = bsearch(&key, order, (size_t)n_old, sizeof(*order), cmp_uid_index);
 		if (hit) {
-			j = *hit;
+			j = hit->i;
 			kept[j] = true;
 			*st = np->status[j];
 		} else {
@@ -219,6 +215,12 @@ void apply_report_free(struct apply_report *r)
 	free(r->pods);
 	desired_state_free(r->replaced);
 	memset(r, 0, sizeof(*r));
+}
+
+void node_policy_retry_soon(struct node_policy *np)
+{
+	for (int i = 0; np->want && i < np->want->n_pods; i++)
+		np->status[i].next_retry_ms = 0;
 }
 
 int node_policy_retry(struct node_policy *np, int64_t now_ms)

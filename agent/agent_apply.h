@@ -66,6 +66,9 @@ int node_policy_apply(struct node_policy *np, struct desired_state *want, int64_
 void apply_report_free(struct apply_report *r);
 /* Retries failed pods whose backoff expired. Returns how many became ok. */
 int node_policy_retry(struct node_policy *np, int64_t now_ms);
+/* Failed pods are retried at the next node_policy_retry whatever their backoff (containers
+ * appeared: the dataplane's event fd fired or refresh tracked new cgroups). */
+void node_policy_retry_soon(struct node_policy *np);
 /* GET /v1/policy body. NULL on ENOMEM. */
 cJSON *node_policy_to_json(const struct node_policy *np, const char *node_name);
 /* The pod's index in want, or -1. */

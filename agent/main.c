@@ -162,16 +162,19 @@ static void run_loop(struct agent *a, int sig_fd)
 			break;
 		now = agent_now_ms();
 		pthread_mutex_lock(&a->lock);
-		if ((p[1].revents & POLLIN) || now >= next_refresh) {
+		bool events = p[1].revents & POLLIN;
+
+		if (events || now >= next_refresh) {
 			int n = dataplane_refresh(a->np.dp);
 
 			if (n > 0)
 				a->np.generation++;
-			if (now >= next_refresh) {
-				if (node_policy_retry(&a->np, now) > 0)
-					malloc_trim(0);
+			if (events || n > 0)
+				node_policy_retry_soon(&a->np); /* a container appeared: failed pods may work now */
+			if (node_policy_retry(&a->np, now) > 0)
+				malloc_trim(0);
+			if (now >= next_refresh)
 				next_refresh = now + REFRESH_MS;
-			}
 		}
 		agent_metrics_refresh(a->metrics, &a->np, now);
 		pthread_mutex_unlock(&a->lock);
