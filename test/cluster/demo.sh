@@ -72,7 +72,9 @@ run "$here/nodesim" start "$NODE" || exit 1
 run kubectl get nodes -o wide
 
 say "Step 5: identities: the controller and agent service accounts and their RBAC"
-if ls config/rbac/*.yaml >/dev/null 2>&1; then
+if [ -f config/rbac/kustomization.yaml ]; then
+  run kubectl apply -k config/rbac/
+elif ls config/rbac/*.yaml >/dev/null 2>&1; then
   run kubectl apply -f config/rbac/
 else
   note "config/rbac/ does not exist yet, so for this demo only: pcmc-controller gets cluster-admin,"
