@@ -183,6 +183,54 @@ tap_check "invalid selector: a Warning Event on the CR" wait_until 10 bash -c '
     jq -e "[.items[] | select(.type == \"Warning\" and .reason == \"InvalidSelector\")] | length > 0"'
 kubectl -n shop delete pcmc broken >/dev/null
 
+# A write the API server refuses (a ValidatingAdmissionPolicy denying ConfigMaps in namespace
+# "refused"): Ready False, a Warning Event, retries with backoff until the policy is gone.
+make_namespace refused
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: refuse-configmaps}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [configmaps]}
+  validations:
+    - {expression: "false", message: "ConfigMaps are refused in this namespace"}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: refuse-configmaps}
+spec:
+  policyName: refuse-configmaps
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: refused}}
+YAML
+policy_active() { ! kubectl -n refused create configmap probe --dry-run=server >/dev/null 2>&1; }
+wait_until 20 policy_active
+make_pod refused q-1 app=q
+printf 'apiVersion: podconfig.example.com/v1alpha1\nkind: PodConfigMapConfig\nmetadata: {name: q, namespace: refused}\nspec: {podSelector: {}}\n' |
+  kubectl apply -f - >/dev/null
+tap_check "refused ConfigMap create: Ready False, reason ConfigMapWriteFailed, message names the ConfigMap" wait_until 15 bash -c '
+  kubectl -n refused get pcmc q -o json | jq -e "[.status.conditions[] | select(.type == \"Ready\")][0] |
+    .status == \"False\" and .reason == \"ConfigMapWriteFailed\" and (.message | test(\"pod-q-1-from-q-cfg\"))"'
+tap_check "refused ConfigMap create: a Warning Event on the CR" wait_until 10 bash -c '
+  kubectl -n refused get events --field-selector involvedObject.name=q -o json |
+    jq -e "[.items[] | select(.type == \"Warning\" and .reason == \"ConfigMapWriteFailed\")] | length > 0"'
+failures_counted() {
+  ctl_get a /metrics | awk '$1 == "pcmc_controller_reconcile_errors_total" && $2 > 0 { e = 1 }
+    $1 ~ /operation="create",result="error"/ && $2 > 0 { c = 1 } END { exit !(e && c) }'
+}
+tap_check "failures counted in reconcile_errors_total and configmap_operations_total{result=error}" failures_counted
+kubectl delete validatingadmissionpolicybinding refuse-configmaps >/dev/null
+kubectl delete validatingadmissionpolicy refuse-configmaps >/dev/null
+recovered() {
+  cms_are refused pod-q-1-from-q-cfg && kubectl -n refused get pcmc q -o json |
+    jq -e '[.status.conditions[] | select(.type == "Ready")][0].status == "True"' >/dev/null
+}
+tap_check "policy removed: the retry (with backoff) creates the ConfigMap and Ready turns True" wait_until 60 recovered
+
 # ---------------------------------------------------------------- each matchExpressions operator
 make_namespace expr
 make_pod expr p-fe tier=frontend,env=dev
