@@ -141,18 +141,30 @@ static struct testpod *pod_create(void)
 	return pod;
 }
 
-static uint64_t pod_syscalls(struct dataplane *dp, const char *uid)
+struct pod_calls {
+	uint64_t total;   /* every syscall the pod's cgroups made */
+	uint64_t getppid; /* its listed getppid counter */
+};
+
+static struct pod_calls pod_calls(struct dataplane *dp, const char *uid)
 {
 	struct pod_counters all[8];
 	int n = dataplane_read_counters(dp, all, 8);
 
 	if (n < 0)
 		fail("dataplane_read_counters", n);
-	for (int i = 0; i < n; i++)
-		if (strcmp(all[i].uid, uid) == 0)
-			return all[i].syscalls_total;
+	for (int i = 0; i < n; i++) {
+		struct pod_calls c = { .total = all[i].syscalls_total };
+
+		if (strcmp(all[i].uid, uid) != 0)
+			continue;
+		for (int j = 0; j < all[i].n_listed; j++)
+			if (all[i].listed_nr[j] == SYS_getppid)
+				c.getppid = all[i].listed_count[j];
+		return c;
+	}
 	fail("pod counters", ENOENT);
-	return 0;
+	return (struct pod_calls){ 0, 0 };
 }
 
 /* Our program and a baseline, read around a getppid loop of this process (untracked) or of the
@@ -161,7 +173,7 @@ static struct round measure(struct dataplane *dp, struct testpod *pod, bool in_p
 			    int base_fd, long calls)
 {
 	struct prog_stats ours0, ours1, base0, base1;
-	uint64_t pod0 = pod_syscalls(dp, testpod_uid(pod)), pod1;
+	struct pod_calls pod0 = pod_calls(dp, testpod_uid(pod)), pod1;
 	struct round r;
 	int err;
 
@@ -179,10 +191,15 @@ static struct round measure(struct dataplane *dp, struct testpod *pod, bool in_p
 	}
 	if ((err = bpf_stats_read(ours_fd, &ours1)) || (err = bpf_stats_read(base_fd, &base1)))
 		fail("bpf_obj_get_info_by_fd", err);
-	pod1 = pod_syscalls(dp, testpod_uid(pod));
+	pod1 = pod_calls(dp, testpod_uid(pod));
+	/* The loop must have taken the path we claim to measure. */
+	if (in_pod && pod1.getppid - pod0.getppid != (uint64_t)calls)
+		fail("the pod's getppid calls were not all counted (not tracked?)", EIO);
+	if (!in_pod && pod1.getppid != pod0.getppid)
+		fail("this process's getppid calls were counted for the pod", EIO);
 	r.ours_ns = bpf_stats_ns_per_run(&ours0, &ours1);
 	r.baseline_ns = bpf_stats_ns_per_run(&base0, &base1);
-	r.tracked_share = (double)(pod1 - pod0) / (double)(ours1.run_cnt - ours0.run_cnt);
+	r.tracked_share = (double)(pod1.total - pod0.total) / (double)(ours1.run_cnt - ours0.run_cnt);
 	if (r.ours_ns <= 0 || r.baseline_ns <= 0)
 		fail("programs did not run during the loop", EIO);
 	return r;
