@@ -46,3 +46,9 @@ $(BUILD)/test/controller/kube_client_check: test/controller/kube_client_check.c 
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags check) $< -o $@ $(LDFLAGS) $(CONTROLLER_LDLIBS) \
 		$(shell pkg-config --libs check)
 ALL_TARGETS += $(BUILD)/test/controller/kube_client_check
+
+# Bulk creator the benchmark uses to set up 11,000 objects quickly.
+$(BUILD)/test/controller/bench_create: test/controller/bench_create.c $(BUILD)/libpcmc-common.a $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(BUILD)/libpcmc-common.a $(KUBE_LDLIBS)
+ALL_TARGETS += $(BUILD)/test/controller/bench_create

@@ -29,11 +29,13 @@ t0=$(date +%s)
     printf '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-%d"}}\n' "$n"
   done
 } > "$work/namespaces.json"
-kubectl create -f "$work/namespaces.json" >/dev/null || fail "namespaces"
+CREATE=$CTL_REPO/build/test/controller/bench_create
+[ -x "$CREATE" ] || fail "missing $CREATE (run make)"
+"$CREATE" 8 < "$work/namespaces.json" || fail "namespaces"
 for ((n = 0; n < NS; n++)); do
   printf '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"default","namespace":"bench-%d"}}\n' "$n"
 done > "$work/sa.json"
-kubectl create -f "$work/sa.json" >/dev/null || fail "service accounts"
+"$CREATE" 8 < "$work/sa.json" || fail "service accounts"
 for ((n = 0; n < NS; n++)); do
   {
     for ((k = 0; k < CRS_PER_NS; k++)); do
@@ -45,7 +47,8 @@ for ((n = 0; n < NS; n++)); do
     done
   } > "$work/objects-$n.json"
 done
-ls "$work"/objects-*.json | xargs -P 4 -I{} kubectl create -f {} >/dev/null || fail "creating pods and CRs"
+cat "$work"/objects-*.json | "$CREATE" 8 || fail "creating pods and CRs"
+[ "$(kubectl get pods -A --no-headers | wc -l)" = "$TOTAL" ] || fail "not all $TOTAL pods exist"
 echo "bench: created $TOTAL pods and $((NS * CRS_PER_NS)) CRs in $(( $(date +%s) - t0 ))s" >&2
 
 synced() { # all ConfigMaps written and nothing left to do

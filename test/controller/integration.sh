@@ -331,6 +331,7 @@ apiserver_pid=$(cat "$PCMC_CLUSTER_DIR/pids/kube-apiserver.pid")
 kill -STOP "$apiserver_pid"
 sleep 11.5
 lost_leader_flag=$(ctl_metric a pcmc_controller_leader)
+wait_until 5 grep -q '"why":"no renew succeeded within the renew deadline"' "$CTL_LOGS/a.log"
 kill -CONT "$apiserver_pid"
 if [ "$lost_leader_flag" = 0 ] && grep -q '"why":"no renew succeeded within the renew deadline"' "$CTL_LOGS/a.log"; then
   tap_ok "renew deadline: a stopped leading (leader 0) 10 s after its last renew"
