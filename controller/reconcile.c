@@ -317,7 +317,7 @@ static int write_status(struct reconciler *r, struct plan *p, const char *key, c
 			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
 		return err;
 	}
-	if (!o.ready) {
+	if (!o.ready && leader_election_is_leader(r->election)) {
 		struct event_target t = { p->namespace, p->name, p->cr_uid };
 		int everr = event_record(r->client, &t, "Warning", o.reason, o.message, r->identity);
 
