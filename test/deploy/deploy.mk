@@ -3,3 +3,9 @@
 TEST_SUITES += test/deploy/rbac.sh
 TEST_SUITES += test/deploy/manifests.sh
 TEST_SUITES += test/deploy/alerts.sh
+TEST_SUITES += test/deploy/images.sh
+
+# Local images (no registry): base image from debootstrap (cached), then pcmc-controller:dev, pcmc-agent:dev.
+.PHONY: images
+images:
+	bash test/deploy/build-images.sh controller agent
