@@ -428,9 +428,9 @@ tap_check "and the CR named only by the annotation is cleaned up on delete" wait
 
 # ---------------------------------------------------------------- in cluster, as the ServiceAccount
 # The controller in its own mount namespace with a service-account directory at the in-cluster path,
-# KUBERNETES_SERVICE_HOST/PORT and no kubeconfig, holding only the RBAC in controller/deploy/rbac.yaml.
+# KUBERNETES_SERVICE_HOST/PORT and no kubeconfig, holding only the RBAC of config/rbac/controller.yaml.
 ctl_stop_all
-kubectl apply -f "$CTL_REPO/controller/deploy/rbac.yaml" >/dev/null
+kubectl apply -f "$CTL_REPO/config/rbac/controller.yaml" >/dev/null
 sa=$CTL_LOGS/serviceaccount; mkdir -p "$sa"
 cp "$PCMC_CLUSTER_DIR/pki/ca.crt" "$sa/ca.crt"; echo -n pcmc-system > "$sa/namespace"; echo -n not-a-token > "$sa/token"
 env -u KUBECONFIG HOME=/nonexistent KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$PCMC_APISERVER_PORT" \
@@ -451,7 +451,7 @@ make_namespace incluster
 printf 'apiVersion: podconfig.example.com/v1alpha1\nkind: PodConfigMapConfig\nmetadata: {name: sa, namespace: incluster}\nspec: {podSelector: {}}\n' |
   kubectl apply -f - >/dev/null
 make_pod incluster i-1 app=i
-tap_check "the RBAC in controller/deploy/rbac.yaml is enough: ConfigMap and status written" wait_until 15 bash -c '
+tap_check "the RBAC in config/rbac/controller.yaml is enough: ConfigMap and status written" wait_until 15 bash -c '
   . '"$here"'/lib.sh; cms_are incluster pod-i-1-from-sa-cfg &&
   [ "$(kubectl -n incluster get pcmc sa -o jsonpath={.status.matchedPods})" = 1 ]'
 ctl_stop pod-sa
