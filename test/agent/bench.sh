@@ -3,6 +3,8 @@
 #   BENCH agent_apply_250_pods <ms> ms    full-state PUT of 250 pods from scratch (curl time_total)
 #   BENCH agent_scrape_250_pods <ms> ms   GET /metrics, median of 20 (every pod exported)
 #   BENCH agent_rss_250_pods <MiB> MiB    agent VmRSS after the apply and the scrapes
+#   BENCH agent_reapply_unchanged_250_pods <ms> ms   the same 250 pods again (parse, fsync, diff only)
+#   BENCH agent_idle_cpu_250_pods <%> %   CPU over 5 s with every pod's counters read each second
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -45,6 +47,13 @@ applied=$(jq '[.results[] | select(.result == "applied")] | length' "$AG_WORK/re
 [ "$applied" = "$N" ] || fail "only $applied of $N pods applied: $(jq -c '[.results[] | select(.result != "applied")][0]' "$AG_WORK/resp.json")"
 echo "BENCH agent_apply_${N}_pods $(awk -v s="${t#* }" 'BEGIN { printf "%.1f", s * 1000 }') ms"
 
+sed -i 's/"revision":1,/"revision":2,/' "$AG_WORK/body.json"
+t=$(curl -s -o "$AG_WORK/resp2.json" -w '%{http_code} %{time_total}' -X PUT -H 'Content-Type: application/json' \
+  --data-binary @"$AG_WORK/body.json" "http://127.0.0.1:$AG_PORT/v1/policy")
+unchanged=$(jq '[.results[] | select(.result == "unchanged")] | length' "$AG_WORK/resp2.json")
+[ "${t%% *}" = 200 ] && [ "$unchanged" = "$N" ] || fail "re-push: ${t%% *}, $unchanged unchanged"
+echo "BENCH agent_reapply_unchanged_${N}_pods $(awk -v s="${t#* }" 'BEGIN { printf "%.1f", s * 1000 }') ms"
+
 sleep 2 # every pod's counters read once (updateInterval 1s)
 series=$(ag_get /metrics | grep -c '^podconfigmap_controller_ebpf_syscall_count_total')
 [ "$series" = $((N * 4)) ] || fail "expected $((N * 4)) syscall series, got $series"
@@ -56,6 +65,9 @@ median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { print
 echo "BENCH agent_scrape_${N}_pods $median ms"
 rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$AG_PID/status")
 echo "BENCH agent_rss_${N}_pods $rss MiB"
+ticks() { awk '{ print $14 + $15 }' "/proc/$AG_PID/stat"; }
+c0=$(ticks); sleep 5; c1=$(ticks)
+echo "BENCH agent_idle_cpu_${N}_pods $(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", d / hz / 5 * 100 }') %"
 ag_stop TERM
 [ "$AG_EXIT" = 0 ] || fail "agent exited $AG_EXIT"
 # Pods are removed 8 at a time before ag_cleanup (which then finds nothing left).
