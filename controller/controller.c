@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "controller/cache.h"
 #include "controller/leader_election.h"
+#include "controller/policy_push.h"
 #include "controller/reconcile.h"
 #include "controller/reflector.h"
 #include "controller/workqueue.h"
@@ -28,6 +29,7 @@ struct controller {
 	struct workqueue *queue;
 	struct leader_election *election;
 	struct reconciler reconciler;
+	struct policy_push *push;      /* NULL unless options.agent_push */
 	pthread_t *workers;
 	int nworkers;
 	pthread_mutex_t lock;
@@ -100,8 +102,15 @@ static void on_pod_event(void *ud, enum object_event ev, const void *old, const 
 {
 	struct controller *c = ud;
 	const struct pod *p = new ? new : old;
+	const struct pod *po = old, *pn = new;
 	struct key_list l = { 0 };
 
+	if (c->push && !(ev == OBJECT_UPDATED && pod_same_for_configmaps(po, pn) && po->terminating == pn->terminating)) {
+		if (po)
+			policy_push_node_dirty(c->push, po->node_name);
+		if (pn)
+			policy_push_node_dirty(c->push, pn->node_name);
+	}
 	if (ev == OBJECT_UPDATED && pod_same_for_configmaps(old, new))
 		return;
 	object_cache_read_lock(c->pcmcs);
@@ -120,6 +129,7 @@ static void on_pcmc_event(void *ud, enum object_event ev, const void *old, const
 	if (ev == OBJECT_UPDATED && o->generation == n->generation && o->meta.uid && n->meta.uid &&
 	    strcmp(o->meta.uid, n->meta.uid) == 0)
 		return;
+	policy_push_all_dirty(c->push);
 	enqueue(c, cr->meta.namespace, cr->meta.name);
 }
 
@@ -154,6 +164,7 @@ static void on_started_leading(void *ud)
 	struct controller *c = ud;
 
 	enqueue_everything(c);
+	policy_push_started_leading(c->push, leader_election_transitions(c->election));
 	pthread_mutex_lock(&c->lock);
 	c->leading = true;
 	pthread_cond_broadcast(&c->cond);
@@ -164,9 +175,22 @@ static void on_stopped_leading(void *ud)
 {
 	struct controller *c = ud;
 
+	policy_push_stopped_leading(c->push);
 	pthread_mutex_lock(&c->lock);
 	c->leading = false;
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* The agents' per-pod results changed: statuses (attachedPods, nodes, Ready) need a reconcile. */
+static void on_push_results(void *ud)
+{
+	struct controller *c = ud;
+	struct key_list l = { 0 };
+
+	object_cache_read_lock(c->pcmcs);
+	object_cache_each_locked(c->pcmcs, NULL, collect_key, &l);
+	object_cache_unlock(c->pcmcs);
+	enqueue_list(c, &l);
 }
 
 static void *worker_run(void *arg)
@@ -252,9 +276,20 @@ int controller_new(struct kube_client *client, const struct controller_options *
 	err = leader_election_new(client, &le, &c->election);
 	if (err)
 		goto fail;
+	if (o->agent_push) {
+		err = policy_push_new(&(struct policy_push_config){
+					      .client = client, .agent_namespace = o->agent_namespace,
+					      .agent_selector = o->agent_selector, .agent_port = o->agent_port,
+					      .kube_config = o->kube_config, .pods = c->pods, .pcmcs = c->pcmcs,
+					      .election = c->election, .identity = o->identity,
+					      .resync_ms = o->push_resync_ms, .on_results = on_push_results, .ud = c },
+				      &c->push);
+		if (err)
+			goto fail;
+	}
 	c->reconciler = (struct reconciler){ .client = client, .pods = c->pods, .pcmcs = c->pcmcs,
 					     .configmaps = c->configmaps, .election = c->election,
-					     .metrics = metrics, .identity = o->identity };
+					     .metrics = metrics, .identity = o->identity, .push = c->push };
 	*out = c;
 	return 0;
 fail:
@@ -297,6 +332,11 @@ int controller_start(struct controller *c, const volatile int *stop)
 			return -err;
 		c->nworkers++;
 	}
+	if (c->push) {
+		err = policy_push_start(c->push);
+		if (err)
+			return err;
+	}
 	return leader_election_start(c->election);
 }
 
@@ -316,6 +356,7 @@ void controller_stop(struct controller *c)
 	c->stopping = true;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
+	policy_push_stop(c->push);
 	workqueue_shutdown(c->queue);
 	for (int i = 0; i < c->nworkers; i++)
 		pthread_join(c->workers[i], NULL);
@@ -335,6 +376,7 @@ void controller_free(struct controller *c)
 	reflector_free(c->pod_reflector);
 	reflector_free(c->pcmc_reflector);
 	reflector_free(c->configmap_reflector);
+	policy_push_free(c->push);
 	leader_election_free(c->election);
 	workqueue_free(c->queue);
 	object_cache_free(c->pods);

@@ -12,6 +12,12 @@ struct controller_options {
 	int workers;
 	const char *identity;
 	const char *default_namespace; /* for the Lease when LEADER_ELECTION_LOCK_NAMESPACE is unset */
+	/* Policy distribution to the node agents (docs/policy-distribution.md). */
+	bool agent_push;
+	const char *agent_namespace, *agent_selector;
+	int agent_port;
+	unsigned push_resync_ms;
+	struct kube_config *kube_config; /* its token authenticates the pushes */
 };
 
 struct controller;

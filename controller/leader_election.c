@@ -321,6 +321,12 @@ static void lose(struct leader_election *le, const char *why)
 		le->cfg.on_stopped_leading(le->cfg.ud);
 }
 
+void leader_election_step_down(struct leader_election *le, const char *why)
+{
+	if (le->cfg.enabled && atomic_load(&le->leading))
+		lose(le, why);
+}
+
 static void *election_run(void *arg)
 {
 	struct leader_election *le = arg;

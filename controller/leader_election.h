@@ -31,6 +31,9 @@ int leader_election_start(struct leader_election *le);
 /* True while we hold the lease and the last successful renew is younger than the renew deadline:
  * checked before every write. */
 bool leader_election_is_leader(struct leader_election *le);
+/* Stops leading at once (on_stopped_leading runs) and goes back to being a candidate: for a
+ * replica that learned from elsewhere (an agent's 409) that a newer leader exists. */
+void leader_election_step_down(struct leader_election *le, const char *why);
 /* leaseTransitions of the Lease as last observed. */
 long long leader_election_transitions(struct leader_election *le);
 /* Stops the election thread; if leading and `release`, hands the Lease back (empty holder). */

@@ -21,6 +21,10 @@ struct options {
 	const char *metrics_addr;
 	int workers;
 	char identity[256];
+	bool agent_push;
+	const char *agent_namespace, *agent_selector;
+	int agent_port;
+	unsigned push_resync_ms;
 };
 
 static void usage(FILE *f)
@@ -31,6 +35,10 @@ static void usage(FILE *f)
 		   "  --metrics-addr  where /metrics, /healthz and /readyz listen (default :8080; port 0 = any)\n"
 		   "  --workers       concurrent reconciles (default 2)\n"
 		   "  --identity      leader election identity (default $POD_NAME, else hostname_pid)\n"
+		   "  --agent-push    push each node's policy to its pcmc-agent; Ready then also means enforced\n"
+		   "  --agent-namespace NS (pcmc-system), --agent-selector SEL (app.kubernetes.io/name=pcmc-agent),\n"
+		   "  --agent-port N (9090; when the agent pod names no container port \"api\"),\n"
+		   "  --push-resync SECONDS (30: full push to every agent this often)\n"
 		   "environment: LEADER_ELECTION_ENABLED, LEADER_ELECTION_LEASE_DURATION (15s),\n"
 		   "  LEADER_ELECTION_RENEW_DEADLINE (10s), LEADER_ELECTION_RETRY_PERIOD (2s),\n"
 		   "  LEADER_ELECTION_LOCK_NAME, LEADER_ELECTION_LOCK_NAMESPACE, PCMC_LOG_LEVEL\n");
@@ -43,6 +51,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "metrics-addr", required_argument, NULL, 'm' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "identity", required_argument, NULL, 'i' },
+		{ "agent-push", no_argument, NULL, 'P' },
+		{ "agent-namespace", required_argument, NULL, 'N' },
+		{ "agent-selector", required_argument, NULL, 'S' },
+		{ "agent-port", required_argument, NULL, 'p' },
+		{ "push-resync", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -52,6 +65,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 	o->metrics_addr = ":8080";
 	o->workers = 2;
+	o->agent_namespace = "pcmc-system";
+	o->agent_selector = "app.kubernetes.io/name=pcmc-agent";
+	o->agent_port = 9090;
+	o->push_resync_ms = 30000;
 	gethostname(host, sizeof(host) - 1);
 	if (pod && *pod)
 		snprintf(o->identity, sizeof(o->identity), "%s", pod);
@@ -76,6 +93,25 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (!*optarg)
 				return -EINVAL;
 			snprintf(o->identity, sizeof(o->identity), "%s", optarg);
+			break;
+		case 'P':
+			o->agent_push = true;
+			break;
+		case 'N':
+			o->agent_namespace = optarg;
+			break;
+		case 'S':
+			o->agent_selector = optarg;
+			break;
+		case 'p':
+			o->agent_port = atoi(optarg);
+			if (o->agent_port < 1 || o->agent_port > 65535)
+				return -EINVAL;
+			break;
+		case 'r':
+			o->push_resync_ms = (unsigned)(atof(optarg) * 1000.0);
+			if (o->push_resync_ms < 100)
+				return -EINVAL;
 			break;
 		case 'h':
 			usage(stdout);
@@ -209,7 +245,13 @@ int main(int argc, char **argv)
 	if (!err)
 		err = controller_new(client,
 				     &(struct controller_options){ .workers = o.workers, .identity = o.identity,
-								   .default_namespace = cfg->namespace },
+								   .default_namespace = cfg->namespace,
+								   .agent_push = o.agent_push,
+								   .agent_namespace = o.agent_namespace,
+								   .agent_selector = o.agent_selector,
+								   .agent_port = o.agent_port,
+								   .push_resync_ms = o.push_resync_ms,
+								   .kube_config = cfg },
 				     metrics, &controller);
 	if (err) {
 		log_error("cannot set up the controller", LOG_ERRNO(err));

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "controller/configmap_content.h"
 #include "controller/events.h"
+#include "controller/policy_status.h"
 #include "controller/status.h"
 #include "controller/strmap.h"
 
@@ -272,6 +273,7 @@ out:
 static int write_status(struct reconciler *r, struct plan *p, const char *key, const struct counts *c)
 {
 	struct status_outcome o = { .generation = p->generation, .matched_pods = (int)p->ndesired };
+	struct policy_enforcement pe = { 0 };
 	char message[700], now[32], path[1024];
 	struct kube_error kerr;
 	bool changed;
@@ -292,8 +294,23 @@ static int write_status(struct reconciler *r, struct plan *p, const char *key, c
 		snprintf(message, sizeof(message), "%zu matching pods have their ConfigMap", p->ndesired);
 		o.message = message;
 	}
+	if (r->push && policy_enforcement_compute(r->push, r->pcmcs, r->pods, p->namespace, p->name, &pe))
+		return -ENOMEM;
+	if (r->push && o.ready && (pe.failed || pe.pending)) {
+		o.ready = false;
+		o.reason = pe.failed ? "PolicyFailed" : "PolicyPending";
+		snprintf(message, sizeof(message), "%d of %d selected running pods enforced; %s", pe.attached, pe.wanted,
+			 pe.problem);
+		o.message = message;
+	} else if (r->push && o.ready && pe.wanted) {
+		snprintf(message, sizeof(message), "%zu matching pods have their ConfigMap; %d running pods enforced",
+			 p->ndesired, pe.attached);
+	}
 	status_format_time(now, time(NULL));
 	st = status_desired(p->status, &o, now, &changed);
+	if (st && r->push)
+		changed |= policy_enforcement_apply(st, &pe, p->generation, now);
+	policy_enforcement_clear(&pe);
 	if (!st)
 		return -ENOMEM;
 	if (!changed) {
@@ -317,7 +334,7 @@ static int write_status(struct reconciler *r, struct plan *p, const char *key, c
 			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
 		return err;
 	}
-	if (!o.ready && leader_election_is_leader(r->election)) {
+	if (!o.ready && strcmp(o.reason, "PolicyPending") != 0 && leader_election_is_leader(r->election)) {
 		struct event_target t = { p->namespace, p->name, p->cr_uid };
 		int everr = event_record(r->client, &t, "Warning", o.reason, o.message, r->identity);
 

@@ -10,6 +10,7 @@
 #include "controller/cache.h"
 #include "controller/controller_metrics.h"
 #include "controller/leader_election.h"
+#include "controller/policy_push.h"
 
 /* Returned when a write was skipped because this process is not (or no longer) the leader. */
 #define RECONCILE_ENOTLEADER (-ENOLCK)
@@ -20,6 +21,7 @@ struct reconciler {
 	struct leader_election *election;
 	struct controller_metrics *metrics;
 	const char *identity;
+	struct policy_push *push;    /* NULL: Ready means ConfigMaps only */
 };
 
 /* Returns 0 when everything is in sync, RECONCILE_ENOTLEADER, or the first write error (the
