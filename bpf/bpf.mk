@@ -3,7 +3,8 @@
 BPF_PROGS   := syscall_counter l4_firewall bench_empty
 BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS   := $(BPF_PROGS:%=$(BUILD)/bpf/%.skel.h)
-BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I. -I$(BUILD)/bpf
+BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I. -I$(BUILD)/bpf \
+               -idirafter /usr/include/$(shell $(CC) -dumpmachine)
 
 $(BUILD)/bpf/vmlinux.h:
 	@mkdir -p $(dir $@)

@@ -1,6 +1,13 @@
 /* L4 firewall on TC ingress of a pod's interface: judges TCP and UDP by destination port with one
  * hash lookup (pod slot, port), then the pod's default. Packet rules are documented in docs below. */
-#include "vmlinux.h"
+/* UAPI headers, not vmlinux.h: the program then has no CO-RE relocations, so loading one instance
+ * per pod does not make libbpf parse the kernel's BTF each time (the agent loads 250 of them). */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "bpf/pcmc.h"
@@ -30,11 +37,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define ETH_HLEN       14
-#define ETH_P_IP       0x0800
-#define ETH_P_IPV6     0x86DD
-#define TC_ACT_UNSPEC  (-1)
-#define TC_ACT_SHOT    2
 #define IP_OFFSET_MASK 0x1fff
 #define IP6_OFFSET_MASK 0xfff8
 #define NEXTHDR_HOP      0
