@@ -100,6 +100,27 @@ if [ -x "$AGENT" ]; then
   if pid_alive "$D" agent && curl -fsS "http://$NODE_IP:$AGENT_PORT/readyz" >/dev/null 2>&1; then
     agent_up=1
     note "pcmc-agent serves http://$NODE_IP:$AGENT_PORT (pid $(cat "$D/pids/agent.pid"), pins in $PIN_ROOT, log $D/logs/agent.log)"
+    note "In a cluster the agent is a DaemonSet pod on the host network. Here it runs as a process on this"
+    note "machine, and its Pod (hostNetwork, port \"api\") is bound to $NODE, so the controller finds it the"
+    note "same way: by listing pods labelled app.kubernetes.io/name=pcmc-agent and using their pod IP (the node IP)."
+    kubectl apply -f - >/dev/null <<Y
+apiVersion: v1
+kind: Pod
+metadata:
+  name: pcmc-agent-$NODE
+  namespace: pcmc-system
+  labels: {app.kubernetes.io/name: pcmc-agent}
+spec:
+  nodeName: $NODE
+  hostNetwork: true
+  serviceAccountName: pcmc-agent
+  containers:
+    - name: agent
+      image: pcmc-agent:dev
+      ports: [{name: api, containerPort: $AGENT_PORT}]
+Y
+    kubectl -n pcmc-system wait --for=jsonpath='{.status.phase}'=Running "pod/pcmc-agent-$NODE" --timeout=30s >/dev/null
+    run kubectl -n pcmc-system get pods -o wide
   else
     echo "pcmc-agent did not become ready:"; tail -n 20 "$D/logs/agent.log"; missing+=("pcmc-agent (did not start)")
   fi
@@ -110,6 +131,11 @@ fi
 say "Step 7: two pcmc-controller replicas with leader election"
 if [ -x "$CONTROLLER" ]; then
   read -r -a ctl_extra <<< "${PCMC_DEMO_CONTROLLER_ARGS:-}"
+  if "$CONTROLLER" --help 2>&1 | grep -q -- --agent-push; then
+    ctl_extra+=(--agent-push --agent-port "$AGENT_PORT")
+  else
+    note "This pcmc-controller has no --agent-push yet: it will not push policies to the agent."
+  fi
   for i in 0 1; do
     LEADER_ELECTION_LOCK_NAMESPACE=pcmc-system POD_NAME=pcmc-controller-$i POD_NAMESPACE=pcmc-system \
       pid_start "$D" "controller-$i" "$D/logs/controller-$i.log" "$CONTROLLER" \
@@ -174,7 +200,8 @@ if [ "$enforced" = 1 ]; then
   for ((i = 0; i < 5; i++)); do nc -z -w1 "$ip1" 8080; done
   note "The agent exports counters every updateInterval (10s in this PodConfigMapConfig)..."
   for ((i = 0; i < 30; i++)); do
-    curl -s "http://$NODE_IP:$AGENT_PORT/metrics" | grep 'podconfigmap_controller_ebpf_syscall_count_total' | grep -q 'pod_name="web-1"' && break
+    curl -s "http://$NODE_IP:$AGENT_PORT/metrics" | grep 'podconfigmap_controller_ebpf_syscall_count_total' |
+      grep 'pod_name="web-1"' | awk '$2 > 0 {found = 1} END {exit !found}' && break
     sleep 1
   done
   echo "${B}\$ curl -s http://$NODE_IP:$AGENT_PORT/metrics | grep 'pod_name=\"web-1\"'${N}"
@@ -200,6 +227,15 @@ if [ -x "$CONTROLLER" ]; then
     run kubectl -n pcmc-system get lease pcmc-controller-leader \
       -o custom-columns=HOLDER:.spec.holderIdentity,TRANSITIONS:.spec.leaseTransitions,RENEWED:.spec.renewTime
     [ "$(lease)" != "$leader" ] && note "Takeover done: $(lease) leads now." || note "No takeover seen within 60s."
+    if [ "$enforced" = 1 ]; then
+      note "The new leader pushes to the agent under a higher fencing epoch (the old leader's pushes would be refused):"
+      for ((i = 0; i < 40; i++)); do
+        curl -s "http://$NODE_IP:$AGENT_PORT/v1/policy" | jq -e --arg l "$(lease)" '.sender.identity == $l' >/dev/null && break
+        sleep 0.5
+      done
+      echo "${B}\$ curl -s http://$NODE_IP:$AGENT_PORT/v1/policy | jq -c '{sender, revision, pods: [.pods[] | {name, state}]}'${N}"
+      curl -s "http://$NODE_IP:$AGENT_PORT/v1/policy" | jq -c '{sender, revision, pods: [.pods[] | {name, state}]}'
+    fi
   else
     note "No leader holds the Lease yet (holder: '${leader}'); see $D/logs/controller-*.log"
   fi
