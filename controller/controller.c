@@ -129,8 +129,17 @@ static void on_pcmc_event(void *ud, enum object_event ev, const void *old, const
 	if (ev == OBJECT_UPDATED && o->generation == n->generation && o->meta.uid && n->meta.uid &&
 	    strcmp(o->meta.uid, n->meta.uid) == 0)
 		return;
-	policy_push_all_dirty(c->push);
 	enqueue(c, cr->meta.namespace, cr->meta.name);
+	if (c->push) {
+		/* The other CRs of the namespace may gain or lose a Conflict with this one. */
+		struct key_list l = { 0 };
+
+		policy_push_all_dirty(c->push);
+		object_cache_read_lock(c->pcmcs);
+		object_cache_each_locked(c->pcmcs, cr->meta.namespace, collect_key, &l);
+		object_cache_unlock(c->pcmcs);
+		enqueue_list(c, &l);
+	}
 }
 
 static void on_configmap_event(void *ud, enum object_event ev, const void *old, const void *new)

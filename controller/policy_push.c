@@ -56,7 +56,7 @@ struct push_outcome {
 	char error[700];
 	long http_status;
 	int pods;
-	int applied, failed;
+	int applied, unchanged, failed;
 };
 
 static uint64_t mono_ms(void)
@@ -363,8 +363,10 @@ static int take_results(const char *body, struct push_outcome *o)
 		if (!*uid || strcmp(res, "removed") == 0)
 			continue;
 		st = strcmp(res, "applied") == 0 || strcmp(res, "unchanged") == 0 ? POD_ATTACHED : POD_FAILED;
-		if (st == POD_ATTACHED)
+		if (strcmp(res, "applied") == 0)
 			o->applied++;
+		else if (st == POD_ATTACHED)
+			o->unchanged++;
 		else
 			o->failed++;
 		free(strmap_put(o->results, uid, result_new(st, json_str(r, "error")), &err));
@@ -588,7 +590,8 @@ static void *push_worker(void *arg)
 			p->stats.pushes_ok++;
 			pthread_mutex_unlock(&p->lock);
 			log_info("policy pushed", LOG_STR("node", node), LOG_INT("epoch", epoch), LOG_INT("revision", revision),
-				 LOG_INT("pods", o.pods), LOG_INT("applied", o.applied), LOG_INT("failed", o.failed),
+				 LOG_INT("pods", o.pods), LOG_INT("applied", o.applied), LOG_INT("unchanged", o.unchanged),
+				 LOG_INT("failed", o.failed),
 				 LOG_DOUBLE("duration_ms", (double)(mono_ms() - started)));
 			if (changed && p->cfg.on_results)
 				p->cfg.on_results(p->cfg.ud);

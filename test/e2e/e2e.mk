@@ -1,5 +1,6 @@
 # test/e2e: policy distribution from the controller to the node agents (effective-policy unit
-# test; the end-to-end suite on the local cluster with two simulated nodes is added when green).
+# test, and e2e.sh: the whole system on the local cluster with two simulated nodes, agents and controllers).
 E2E_UNIT_TESTS := $(BUILD)/test/controller/effective_policy_test
 ALL_TARGETS += $(E2E_UNIT_TESTS)
 TEST_SUITES += $(E2E_UNIT_TESTS)
+TEST_SUITES += test/e2e/e2e.sh

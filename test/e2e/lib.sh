@@ -17,6 +17,10 @@ if [ -z "${E2E_DIR:-}" ]; then
   E2E_APISERVER_PORT=$(free_port)
   E2E_ETCD_CLIENT_PORT=$(free_port "$E2E_APISERVER_PORT")
   E2E_ETCD_PEER_PORT=$(free_port "$E2E_APISERVER_PORT" "$E2E_ETCD_CLIENT_PORT")
+  E2E_AGENT_PORT=$(free_port "$E2E_APISERVER_PORT" "$E2E_ETCD_CLIENT_PORT" "$E2E_ETCD_PEER_PORT")
+  E2E_OWNER_PID=$$
+  # Helpers run in `bash -c` source this file again: they must find the same run.
+  export E2E_DIR E2E_APISERVER_PORT E2E_ETCD_CLIENT_PORT E2E_ETCD_PEER_PORT E2E_AGENT_PORT E2E_OWNER_PID
 fi
 export PCMC_CLUSTER_DIR=$E2E_DIR/cluster PCMC_APISERVER_PORT=$E2E_APISERVER_PORT
 export PCMC_ETCD_CLIENT_PORT=$E2E_ETCD_CLIENT_PORT PCMC_ETCD_PEER_PORT=$E2E_ETCD_PEER_PORT
@@ -28,10 +32,10 @@ unset PCMC_APISERVER_ARGS
 E2E_LOGS=$E2E_DIR/logs
 E2E_NODES=(e2e-a e2e-b)
 E2E_NS=e2e
-E2E_AGENT_PORT=${E2E_AGENT_PORT:-}
 E2E_LEASE_ENV=(LEADER_ELECTION_LEASE_DURATION=${E2E_LEASE_DURATION:-4s} LEADER_ELECTION_RENEW_DEADLINE=${E2E_RENEW_DEADLINE:-3s}
                LEADER_ELECTION_RETRY_PERIOD=${E2E_RETRY_PERIOD:-1s} LEADER_ELECTION_LOCK_NAMESPACE=pcmc-system)
 declare -A E2E_AGENT_PID=() E2E_CTL_PID=() E2E_NODE_IP=()
+for _k in 0 1; do E2E_NODE_IP[${E2E_NODES[$_k]}]=127.0.100.$((PCMC_NODESIM_INDEX_BASE + _k + 1)); done
 E2E_PROBER_PID=
 mkdir -p "$E2E_LOGS"
 
@@ -55,8 +59,6 @@ e2e_cluster_up() {
   kubectl get namespace "$E2E_NS" >/dev/null 2>&1 || kubectl create namespace "$E2E_NS" >/dev/null || return 1
   kubectl -n "$E2E_NS" get serviceaccount default >/dev/null 2>&1 || kubectl -n "$E2E_NS" create serviceaccount default >/dev/null
   "$E2E_REPO/test/cluster/nodesim" start "${E2E_NODES[@]}" 2>>"$E2E_LOGS/nodesim.txt" || return 1
-  local k=$PCMC_NODESIM_INDEX_BASE n
-  for n in "${E2E_NODES[@]}"; do E2E_NODE_IP[$n]=127.0.100.$((k + 1)); k=$((k + 1)); done
   "$E2E_REPO/test/cluster/sa-kubeconfig" pcmc-system pcmc-controller "$E2E_DIR/controller.kubeconfig" >/dev/null &&
     "$E2E_REPO/test/cluster/sa-kubeconfig" pcmc-system pcmc-agent "$E2E_DIR/agent.kubeconfig" >/dev/null
 }
@@ -66,11 +68,10 @@ e2e_cluster_down() { [ -d "$PCMC_CLUSTER_DIR" ] && "$E2E_REPO/test/cluster/down"
 # --- agents: real processes on this host, one per node, listening on the node's InternalIP ------
 e2e_agent_start() { # e2e_agent_start NODE
   local node=$1 ip=${E2E_NODE_IP[$1]} i
-  [ -n "$E2E_AGENT_PORT" ] || E2E_AGENT_PORT=$(free_port)
   mkdir -p "$E2E_DIR/agent-$node"
   [ -f "$E2E_LOGS/agent-$node.log" ] && cat "$E2E_LOGS/agent-$node.log" >> "$E2E_LOGS/agent-$node.earlier.log"
   "$E2E_REPO/build/pcmc-agent" --node-name "$node" --listen "$ip:$E2E_AGENT_PORT" \
-    --pin-root "/sys/fs/bpf/pcmc-e2e-$node-$$" --state-dir "$E2E_DIR/agent-$node" \
+    --pin-root "/sys/fs/bpf/pcmc-e2e-$node-$E2E_OWNER_PID" --state-dir "$E2E_DIR/agent-$node" \
     --kubeconfig "$E2E_DIR/agent.kubeconfig" --controller-sa pcmc-system:pcmc-controller \
     >"$E2E_LOGS/agent-$node.log" 2>&1 &
   E2E_AGENT_PID[$node]=$!
@@ -177,19 +178,22 @@ e2e_pod_running() { [ "$(kubectl -n "$E2E_NS" get pod "$1" -o jsonpath='{.status
 tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2 && head -c 4 <&3" 2>/dev/null | grep -q pcmc; }
 tcp_closed() { ! tcp_open "$@"; }
 
-# --- prober: connects every ~50 ms to port 9999 of every address in $E2E_DIR/probe-targets ------
+# --- prober: connects every ~50 ms (+ up to 0.3 s for a dropped SYN) to port 9999 of every address
+# in $E2E_DIR/probe-targets; a greeting from a pod's server is recorded as a success ---------------
 e2e_prober_start() {
   : > "$E2E_DIR/probe-targets"; : > "$E2E_DIR/probe-successes"; : > "$E2E_DIR/probe-count"
   (
     n=0
     while :; do
+      # All targets at once: a dropped SYN costs the whole timeout.
       while read -r ip; do
         [ -n "$ip" ] || continue
-        if timeout 0.3 bash -c "exec 3<>/dev/tcp/$ip/9999 && head -c 4 <&3" 2>/dev/null | grep -q pcmc; then
-          echo "$(date -u +%FT%T.%3NZ) $ip" >> "$E2E_DIR/probe-successes"
-        fi
+        { if timeout 0.3 bash -c "exec 3<>/dev/tcp/$ip/9999 && head -c 4 <&3" 2>/dev/null | grep -q pcmc; then
+            echo "$(date -u +%FT%T.%3NZ) $ip" >> "$E2E_DIR/probe-successes"
+          fi; } &
         n=$((n + 1))
       done < "$E2E_DIR/probe-targets"
+      wait
       echo "$n" > "$E2E_DIR/probe-count"
       sleep 0.05
     done
@@ -210,6 +214,6 @@ e2e_cleanup() {
   for n in "${!E2E_CTL_PID[@]}"; do e2e_ctl_stop "$n" KILL; done
   for n in "${!E2E_AGENT_PID[@]}"; do e2e_agent_stop "$n" KILL; done
   e2e_cluster_down
-  for n in "${E2E_NODES[@]}"; do rm -rf "/sys/fs/bpf/pcmc-e2e-$n-$$"; done
+  for n in "${E2E_NODES[@]}"; do rm -rf "/sys/fs/bpf/pcmc-e2e-$n-$E2E_OWNER_PID"; done
   [ -n "${E2E_KEEP:-}" ] || rm -rf "$E2E_DIR"
 }
