@@ -23,5 +23,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# kubectl is not in Debian 12: machines of this kind ship one; elsewhere build the release the local
+# cluster runs, from the same Go modules (test/cluster/build-apiserver.sh), and put it on PATH.
+if ! command -v kubectl >/dev/null; then
+  bash "$(dirname "$0")/cluster/build-apiserver.sh" kubectl
+  ln -sfn "${PCMC_CACHE_DIR:-/var/cache/pcmc}/bin/kubectl" /usr/local/bin/kubectl
+fi
+
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 echo "setup: ok"
