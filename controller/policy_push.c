@@ -515,7 +515,12 @@ static struct node_state *pick_locked(struct policy_push *p, uint64_t now, uint6
 		if (n->in_flight)
 			continue;
 		if (n->dirty) {
-			uint64_t d = n->dirty_since_ms + p->cfg.batch_ms;
+			/* Leading edge: a node quiet for a batching window is pushed at once; changes
+			 * arriving right after a push wait for the window, then go out together. */
+			uint64_t d = n->last_attempt_ms + p->cfg.batch_ms;
+
+			if (d < n->dirty_since_ms)
+				d = n->dirty_since_ms;
 
 			if (n->next_attempt_ms > d)
 				d = n->next_attempt_ms;

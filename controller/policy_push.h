@@ -21,7 +21,7 @@ struct policy_push_config {
 	struct object_cache *pods, *pcmcs;
 	struct leader_election *election;
 	const char *identity;
-	unsigned batch_ms;                 /* changes within this window go out in one push (100) */
+	unsigned batch_ms;                 /* at most one push per node per window; the first change goes at once (100) */
 	unsigned resync_ms;                /* full push to every agent this often (30000) */
 	unsigned backoff_base_ms, backoff_max_ms; /* after a failed push (200, 10000) */
 	int workers;                       /* nodes pushed concurrently (4) */

@@ -4,3 +4,4 @@ E2E_UNIT_TESTS := $(BUILD)/test/controller/effective_policy_test
 ALL_TARGETS += $(E2E_UNIT_TESTS)
 TEST_SUITES += $(E2E_UNIT_TESTS)
 TEST_SUITES += test/e2e/e2e.sh
+BENCHES += test/e2e/bench.sh

@@ -70,7 +70,7 @@ e2e_agent_start() { # e2e_agent_start NODE
   local node=$1 ip=${E2E_NODE_IP[$1]} i
   mkdir -p "$E2E_DIR/agent-$node"
   [ -f "$E2E_LOGS/agent-$node.log" ] && cat "$E2E_LOGS/agent-$node.log" >> "$E2E_LOGS/agent-$node.earlier.log"
-  "$E2E_REPO/build/pcmc-agent" --node-name "$node" --listen "$ip:$E2E_AGENT_PORT" \
+  "${E2E_BIN_DIR:-$E2E_REPO/build}/pcmc-agent" --node-name "$node" --listen "$ip:$E2E_AGENT_PORT" \
     --pin-root "/sys/fs/bpf/pcmc-e2e-$node-$E2E_OWNER_PID" --state-dir "$E2E_DIR/agent-$node" \
     --kubeconfig "$E2E_DIR/agent.kubeconfig" --controller-sa pcmc-system:pcmc-controller \
     >"$E2E_LOGS/agent-$node.log" 2>&1 &
@@ -126,7 +126,7 @@ e2e_agent_identity() { e2e_agent_get "$1" /v1/policy | jq -r '.sender.identity /
 e2e_ctl_start() { # e2e_ctl_start NAME [FLAGS...]
   local name=$1; shift
   [ -f "$E2E_LOGS/$name.log" ] && cat "$E2E_LOGS/$name.log" >> "$E2E_LOGS/$name.earlier.log"
-  env "${E2E_LEASE_ENV[@]}" "$E2E_REPO/build/pcmc-controller" --kubeconfig "$E2E_DIR/controller.kubeconfig" \
+  env "${E2E_LEASE_ENV[@]}" "${E2E_BIN_DIR:-$E2E_REPO/build}/pcmc-controller" --kubeconfig "$E2E_DIR/controller.kubeconfig" \
     --metrics-addr 127.0.0.1:0 --identity "$name" --workers 4 --agent-push --push-resync "${E2E_RESYNC:-5}" "$@" \
     >"$E2E_LOGS/$name.log" 2>&1 &
   E2E_CTL_PID[$name]=$!
