@@ -113,6 +113,16 @@ tap_check "relabel out: its ConfigMap is gone; status attachedPods 3" wait_until
   ! kubectl -n $E2E_NS get configmaps -l podconfig.example.com/pod-uid=$a2_uid -o name | grep -q . &&
   kubectl -n $E2E_NS get pcmc web -o json | jq -e '.status.attachedPods == 3' >/dev/null"
 
+# --- an agent restarts without its state: the restarted agent pod brings a full push at once --------
+e2e_agent_stop e2e-b KILL
+rm -rf "$E2E_DIR/agent-e2e-b"
+e2e_agent_start e2e-b >/dev/null
+# What the kubelet reports when the agent container restarts.
+kubectl -n pcmc-system patch pod pcmc-agent-e2e-b --subresource=status --type=merge -p \
+  '{"status":{"containerStatuses":[{"name":"agent","image":"pcmc-agent:e2e","imageID":"","ready":true,"started":true,"restartCount":1,"state":{"running":{}}}]}}' >/dev/null
+tap_check "agent restarted with no state file: the controller pushes again at once (both pods applied)" wait_until 5 bash -c "
+  . '$here/lib.sh'; $(declare -p E2E_NODE_IP); [ \"\$(e2e_agent_get e2e-b /v1/policy | jq '[.pods[] | select(.state == \"applied\")] | length')\" = 2 ]"
+
 # --- SIGKILL the leader; changes while no leader runs ------------------------------------------------
 leader=$(e2e_lease_holder); standby=ctl-a; [ "$leader" = ctl-a ] && standby=ctl-b
 b1_ip=$(e2e_pod_ip web-b1) b1_uid=$(e2e_pod_uid web-b1)
@@ -167,6 +177,9 @@ tap_check "delete: no per-pod series left in either agent's metrics" bash -c "
   for ip in ${E2E_NODE_IP[*]}; do curl -s http://\$ip:$E2E_AGENT_PORT/metrics | grep -q '^podconfigmap_controller_ebpf_syscall_count_total{' && exit 1; done; exit 0"
 tap_check "delete: every generated ConfigMap is gone" wait_until 15 bash -c "
   ! kubectl -n $E2E_NS get configmaps -l podconfig.example.com/generated-by-pcmc -o name | grep -q ."
+
+tap_check "no sanitizer report in controller or agent logs" bash -c "
+  ! grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$E2E_LOGS'/*.log"
 
 e2e_prober_stop
 probes=$(e2e_probe_count) successes=$(e2e_probe_successes)
