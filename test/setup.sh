@@ -9,7 +9,7 @@ PACKAGES=(
   libyaml-dev libcjson-dev libcurl4-openssl-dev libwebsockets-dev check
   iproute2 nftables iperf3 socat netcat-openbsd bpftrace
   etcd-server etcd-client prometheus jq curl openssl procps psmisc util-linux
-  debootstrap ca-certificates python3-yaml
+  debootstrap ca-certificates python3-yaml strace
 )
 
 missing=()
