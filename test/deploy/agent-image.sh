@@ -125,7 +125,7 @@ tap_check "push with the agent's own token: 403 (TokenReview by pcmc-agent's RBA
 out=$(push main "$CTL_TOKEN" "$(policy 1)")
 tap_check "push with the controller's token: 200, pod applied" \
   bash -c "[ '${out##* }' = 200 ] && jq -e '.results[0].result==\"applied\"' <<<'${out% *}'"
-echo "# ${out% *}" | head -c 400; echo
+echo "# ${out% *}" | cut -c1-400
 fw_id=$(bpftool -j prog show pinned "$PIN_BASE/main/v"*"/pods/$POD_UID/fw" 2>/dev/null | jq -r .id)
 tap_check "bpftool: pod's pcmc_l4_fw pinned ($fw_id)" \
   bash -c "bpftool -j prog show id '$fw_id' | jq -e '.name==\"pcmc_l4_fw\"'"
