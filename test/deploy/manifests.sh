@@ -34,6 +34,25 @@ fi
 want=$(jq length "$work/all.json")
 tap_check "every rendered object answered by the server ($want)" test "$(grep -c 'server dry run' "$work/dry")" -eq "$want"
 
+# The real thing: applied, every object there, and a second apply changes nothing.
+tap_check "kubectl apply -k manifests/ (for real)" kubectl apply -k "$M"
+versions() { # FILE: every rendered object's resourceVersion into FILE; fails on a missing object
+  local kind name ns rv
+  : >"$1"
+  while IFS=$'\t' read -r kind name ns; do
+    rv=$(kubectl get "$kind" "$name" ${ns:+-n "$ns"} -o jsonpath='{.metadata.resourceVersion}') ||
+      { echo "missing: $kind $ns/$name"; return 1; }
+    echo "$kind $ns/$name $rv" >>"$1"
+  done < <(jq -r '.[] | [.kind, .metadata.name, (.metadata.namespace // "")] | @tsv' "$work/all.json")
+  [ "$(wc -l <"$1")" -eq "$(jq length "$work/all.json")" ] && ! grep -q ' $' "$1"
+}
+tap_check "every object exists after the apply" versions "$work/v1"
+# kubectl prints "configured" for a PodDisruptionBudget even when its patch changes nothing; the
+# resourceVersions say whether the server stored anything new.
+kubectl apply -k "$M" >/dev/null 2>&1
+tap_check "a second apply changes no object (same resourceVersions)" \
+  bash -c "$(declare -f versions); work=$work; versions $work/v2 && diff $work/v1 $work/v2"
+
 # The dry run really validates: objects one edit away from ours are refused.
 refused() { # NAME JQ-EDIT: the edited object must be refused by the server
   local name=$1 edit=$2
