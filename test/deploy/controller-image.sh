@@ -16,11 +16,16 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-need docker kubectl curl jq ss
+need docker kubectl curl jq ss python3
 IMG=pcmc-controller:${PCMC_IMAGE_TAG:-dev}
 if ! bash "$here/build-images.sh" controller 2>"$work/build.log"; then
   tap_not_ok "image $IMG built"; sed 's/^/# /' "$work/build.log" | tail -20; tap_done; exit 1
 fi
+# The Deployment's own arguments (its metrics port moved to a free one on 127.0.0.1: host network here).
+mapfile -t ARGS < <(kubectl kustomize "$DEP_REPO/manifests" | python3 "$here/yaml2json.py" |
+  jq -r '.[] | select(.kind=="Deployment" and .metadata.name=="pcmc-controller") | .spec.template.spec.containers[0].args[]')
+[[ " ${ARGS[*]} " == *" :8080 "* ]] || { tap_not_ok "Deployment args read (${ARGS[*]})"; tap_done; exit 1; }
+echo "# Deployment args: ${ARGS[*]}"
 cluster_start || { tap_not_ok "local cluster up"; tap_done; exit 1; }
 tap_check "kubectl apply -k config/rbac" kubectl apply -k "$DEP_REPO/config/rbac"
 
@@ -38,7 +43,7 @@ start() { # NAME DOCKER-ARGS...: a replica as the Deployment runs it, its metric
   CID[$name]=$(docker run -d --name "pcmc-deploy-ctl-$name-$$" --network host --read-only --user 65532:65532 \
     --cap-drop ALL --security-opt no-new-privileges -e "POD_NAME=ctl-$name" \
     -e LEADER_ELECTION_LOCK_NAMESPACE=pcmc-system -e LEADER_ELECTION_LOCK_NAME=pcmc-controller-leader \
-    "$@" "$IMG" --metrics-addr "127.0.0.1:$port")
+    "$@" "$IMG" "${ARGS[@]/#:8080/127.0.0.1:$port}")
 }
 logs() { local n; for n in "${!CID[@]}"; do echo "--- ctl-$n"; docker logs "${CID[$n]}" 2>&1 | tail -n 15; done | sed 's/^/# /'; }
 start a -v "$work/kubeconfig:/etc/pcmc/kubeconfig:ro" -e KUBECONFIG=/etc/pcmc/kubeconfig
