@@ -6,6 +6,7 @@ TEST_SUITES += test/deploy/alerts.sh
 TEST_SUITES += test/deploy/images.sh
 TEST_SUITES += test/deploy/controller-image.sh
 TEST_SUITES += test/deploy/agent-image.sh
+TEST_SUITES += test/deploy/images-e2e.sh
 
 # Local images (no registry): base image from debootstrap (cached), then pcmc-controller:dev, pcmc-agent:dev.
 .PHONY: images

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Both images together on a local cluster, as the manifests run them: the controller container (the
+# Deployment's args, uid 65532, read-only, no capabilities, in-cluster files of pcmc-controller) finds
+# the agent through its hostNetwork pod (port "api") and pushes the example CR's policy to the agent
+# container (host network and PID, host bpffs/cgroups, the DaemonSet's capabilities) for a pod the
+# node simulator runs: the CR reports the pod attached and the pod's blocked port is dropped.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+work=$(mktemp -d /tmp/pcmc-deploy-e2e.XXXXXX)
+# Node index 50: InternalIP 127.0.100.51, pods 10.244.150.x (e2e uses 40+, the cluster suite 20+, demo 10+).
+export PCMC_NODESIM_INDEX_BASE=50
+NODE=deploy-e2e NODE_IP=127.0.100.51
+PIN=/sys/fs/bpf/pcmc-deploy-e2e-$$
+declare -A CID=()
+cleanup() {
+  local n
+  for n in "${!CID[@]}"; do docker rm -f "${CID[$n]}" >/dev/null 2>&1; done
+  cluster_stop   # stops the node simulator first: it tears its pods down
+  rm -rf "$PIN" "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+need docker kubectl curl jq ss flock python3
+exec 8>/run/lock/pcmc-deploy-e2e.lock; flock 8
+[ -x "$DEP_REPO/build/pcmc-testpod" ] || { tap_not_ok "build/pcmc-testpod built (run make)"; tap_done; exit 1; }
+if ! bash "$here/build-images.sh" controller agent 2>"$work/build.log"; then
+  tap_not_ok "images built"; sed 's/^/# /' "$work/build.log" | tail -20; tap_done; exit 1
+fi
+render() { kubectl kustomize "$DEP_REPO/manifests" | python3 "$here/yaml2json.py"; }
+mapfile -t CTL_ARGS < <(render | jq -r '.[] | select(.kind=="Deployment") | .spec.template.spec.containers[0].args[]')
+CAPS=$(render | jq -r '.[] | select(.kind=="DaemonSet") | .spec.template.spec.containers[0].securityContext.capabilities.add[]')
+DCAPS=()  # what this Docker engine can add (20.10.24 knows no CAP_BPF/CAP_PERFMON; SYS_ADMIN covers them)
+for c in $CAPS; do
+  grep -q 'unknown capability' <<<"$(docker run --rm --cap-drop ALL --cap-add "$c" pcmc-agent:dev --x 2>&1)" || DCAPS+=(--cap-add "$c")
+done
+
+cluster_start || { tap_not_ok "local cluster up"; tap_done; exit 1; }
+kubectl apply -k "$DEP_REPO/config/rbac" >/dev/null && kubectl -n default create serviceaccount default >/dev/null &&
+  "$DEP_REPO/test/cluster/nodesim" start "$NODE" 2>"$work/nodesim.log"
+tap_check "cluster with node $NODE, config/rbac applied" kubectl get node "$NODE"
+sa_files() { # SA DIR: the files the kubelet mounts for a service account
+  mkdir -p "$2"; kubectl -n pcmc-system create token "$1" --duration 1h >"$2/token"
+  cp "$PCMC_CLUSTER_DIR/pki/ca.crt" "$2/ca.crt"; echo -n pcmc-system >"$2/namespace"
+}
+sa_files pcmc-agent "$work/agent-sa"; sa_files pcmc-controller "$work/ctl-sa"
+chown -R 65532:65532 "$work/ctl-sa"; chmod 600 "$work/ctl-sa/token"
+IN_CLUSTER=(-e KUBERNETES_SERVICE_HOST=127.0.0.1 -e "KUBERNETES_SERVICE_PORT=$PCMC_APISERVER_PORT")
+APORT=$(free_port) MPORT=$(free_port "$APORT")
+
+# The agent on the node's address, and the agent pod the DaemonSet would have made for it.
+CID[agent]=$(docker run -d --name "pcmc-deploy-e2e-agent-$$" --network host --pid host --read-only \
+  --cap-drop ALL "${DCAPS[@]}" --security-opt no-new-privileges \
+  -v /sys/fs/bpf:/sys/fs/bpf -v /sys/fs/cgroup:/sys/fs/cgroup:ro -v "$work/agent-state:/var/lib/pcmc-agent" \
+  -v "$work/agent-sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" "${IN_CLUSTER[@]}" \
+  pcmc-agent:dev --listen "$NODE_IP:$APORT" --node-name "$NODE" --pin-root "$PIN" --state-dir /var/lib/pcmc-agent)
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: pcmc-agent-$NODE, namespace: pcmc-system, labels: {app.kubernetes.io/name: pcmc-agent}}
+spec:
+  nodeName: $NODE
+  hostNetwork: true
+  serviceAccountName: pcmc-agent
+  automountServiceAccountToken: false
+  containers: [{name: agent, image: pcmc-agent:dev, ports: [{name: api, containerPort: $APORT}]}]
+YAML
+tap_check "agent container ready on $NODE_IP:$APORT" wait_until 30 curl -fsS "http://$NODE_IP:$APORT/readyz"
+CID[ctl]=$(docker run -d --name "pcmc-deploy-e2e-ctl-$$" --network host --read-only --user 65532:65532 \
+  --cap-drop ALL --security-opt no-new-privileges -e POD_NAME=pcmc-controller-e2e \
+  -e LEADER_ELECTION_LOCK_NAMESPACE=pcmc-system -e LEADER_ELECTION_LOCK_NAME=pcmc-controller-leader \
+  -v "$work/ctl-sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" "${IN_CLUSTER[@]}" \
+  pcmc-controller:dev "${CTL_ARGS[@]/#:8080/127.0.0.1:$MPORT}")
+tap_check "controller container ready with ${CTL_ARGS[*]}" wait_until 30 curl -fsS "http://127.0.0.1:$MPORT/readyz"
+
+kubectl apply -f - >/dev/null <<'POD'
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: default, labels: {app: web}}
+spec:
+  nodeName: deploy-e2e
+  containers: [{name: web, image: registry.invalid/web:1, ports: [{containerPort: 8080}, {containerPort: 9090}]}]
+POD
+running() { [ "$(kubectl -n default get pod web-1 -o jsonpath='{.status.phase}')" = Running ]; }
+tap_check "pod web-1 Running on $NODE (node simulator)" wait_until 30 running
+POD_IP=$(kubectl -n default get pod web-1 -o jsonpath='{.status.podIP}')
+tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2 && head -c 4 <&3" 2>/dev/null | grep -q pcmc; }
+tap_check "before any policy, port 9090 of $POD_IP answers" wait_until 10 tcp_open "$POD_IP" 9090
+kubectl apply -f "$DEP_REPO/crds/examples/web-firewall.yaml" >/dev/null
+attached() { kubectl -n default get pcmc web-firewall -o json | jq -e '.status.attachedPods==1 and
+  ([.status.conditions[] | select(.type=="Ready")][0].status=="True")'; }
+if wait_until 60 attached; then tap_ok "CR web-firewall: attachedPods 1, Ready (pushed by the controller image, applied by the agent image)"
+else
+  tap_not_ok "CR web-firewall attached and Ready"
+  kubectl -n default get pcmc web-firewall -o json | jq -c .status | sed 's/^/# /'
+  for n in ctl agent; do docker logs "${CID[$n]}" 2>&1 | tail -n 8 | sed "s/^/# $n: /"; done
+fi
+tap_check "agent holds the pod as applied (GET /v1/policy)" bash -c \
+  "curl -fsS http://$NODE_IP:$APORT/v1/policy | jq -e '.pods[] | select(.name==\"web-1\") | .state==\"applied\"'"
+tap_check "allowed port 8080 of $POD_IP answers" tcp_open "$POD_IP" 8080
+tap_check "blocked port 9090 of $POD_IP is dropped" bash -c "$(declare -f tcp_open); ! tcp_open $POD_IP 9090"
+tap_check "no RBAC refusal in either container's log" \
+  bash -c "! { docker logs ${CID[ctl]} 2>&1; docker logs ${CID[agent]} 2>&1; } | grep -iE 'forbidden|\"http_status\":403'"
+for n in ctl agent; do
+  tap_check "$n container stopped by id, exit 0" bash -c \
+    "docker stop -t 15 ${CID[$n]} >/dev/null && [ \$(docker inspect -f '{{.State.ExitCode}}' ${CID[$n]}) = 0 ]"
+done
+tap_done
