@@ -12,3 +12,8 @@ TEST_SUITES += test/deploy/images-e2e.sh
 .PHONY: images
 images:
 	bash test/deploy/build-images.sh controller agent
+
+# manifests/crd/ is a copy of crds/ (kustomize reads no file outside manifests/); refresh it after a CRD change.
+.PHONY: deploy-crd
+deploy-crd:
+	cp crds/podconfigmapconfig.yaml manifests/crd/podconfigmapconfig.yaml

@@ -13,7 +13,7 @@ need kubectl jq python3 ss curl
 python3 -c 'import yaml' 2>/dev/null || { tap_not_ok "python3 yaml module (python3-yaml; run: bash test/setup.sh)"; tap_done; exit 1; }
 M=$DEP_REPO/manifests
 
-tap_check "manifests/crd is the same as crds/podconfigmapconfig.yaml" \
+tap_check "manifests/crd is the same as crds/podconfigmapconfig.yaml (else: make deploy-crd)" \
   cmp "$M/crd/podconfigmapconfig.yaml" "$DEP_REPO/crds/podconfigmapconfig.yaml"
 if ! kubectl kustomize "$M" >"$work/all.yaml" 2>"$work/err"; then
   tap_not_ok "kubectl kustomize manifests/"; sed 's/^/# /' "$work/err"; tap_done; exit 1
