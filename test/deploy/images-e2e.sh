@@ -21,7 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-need docker kubectl curl jq ss flock python3
+need docker kubectl curl jq ss flock python3 prometheus
 exec 8>/run/lock/pcmc-deploy-e2e.lock; flock 8
 [ -x "$DEP_REPO/build/pcmc-testpod" ] || { tap_not_ok "build/pcmc-testpod built (run make)"; tap_done; exit 1; }
 if ! bash "$here/build-images.sh" controller agent 2>"$work/build.log"; then
@@ -99,6 +99,12 @@ tap_check "agent holds the pod as applied (GET /v1/policy)" bash -c \
   "curl -fsS http://$NODE_IP:$APORT/v1/policy | jq -e '.pods[] | select(.name==\"web-1\") | .state==\"applied\"'"
 tap_check "allowed port 8080 of $POD_IP answers" tcp_open "$POD_IP" 8080
 tap_check "blocked port 9090 of $POD_IP is dropped" bash -c "$(declare -f tcp_open); ! tcp_open $POD_IP 9090"
+# A real Prometheus scrapes both containers (what the ServiceMonitors point at).
+SCRAPE=$DEP_REPO/test/common/prometheus-scrape.sh
+tap_check "Prometheus scrapes the controller: pcmc_controller_leader 1" bash "$SCRAPE" "127.0.0.1:$MPORT" 'pcmc_controller_leader' 1
+tap_check "Prometheus scrapes the agent: the pod's firewall attached, pods applied 1" bash "$SCRAPE" "$NODE_IP:$APORT" \
+  'podconfigmap_controller_ebpf_attached_programs{namespace="default",pod_name="web-1",program_type="l4_firewall"}' 1 \
+  'pcmc_agent_pods{state="applied"}' 1
 tap_check "no RBAC refusal in either container's log" \
   bash -c "! { docker logs ${CID[ctl]} 2>&1; docker logs ${CID[agent]} 2>&1; } | grep -iE 'forbidden|\"http_status\":403'"
 for n in ctl agent; do
