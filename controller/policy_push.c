@@ -144,27 +144,48 @@ static int add_pod_node(void *ud, const void *obj)
 	return 0;
 }
 
-static void add_agent_node_locking(void *ud, const char *node)
-{
-	struct policy_push *p = ud;
+struct node_names {
+	char **v;
+	size_t n, cap;
+};
 
-	pthread_mutex_lock(&p->lock);
-	mark_dirty_locked(p, node_get_locked(p, node), false);
-	pthread_mutex_unlock(&p->lock);
+static void collect_agent_node(void *ud, const char *node)
+{
+	struct node_names *l = ud;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		char **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	if ((l->v[l->n] = strdup(node)))
+		l->n++;
 }
 
-/* Every node with an agent or a pod. Lock order: pods cache, then p->lock. */
+/* Every node with an agent or a pod, marked in one critical section so a worker cannot push a
+ * node between two marks (which would make a second, redundant push). Lock order: agent
+ * directory, then pods cache, then p->lock. */
 void policy_push_all_dirty(struct policy_push *p)
 {
+	struct node_names agents = { 0 };
+
 	if (!p)
 		return;
+	agent_directory_each_node(p->agents, collect_agent_node, &agents);
 	object_cache_read_lock(p->cfg.pods);
 	pthread_mutex_lock(&p->lock);
 	object_cache_each_locked(p->cfg.pods, NULL, add_pod_node, p);
+	for (size_t i = 0; i < agents.n; i++)
+		mark_dirty_locked(p, node_get_locked(p, agents.v[i]), false);
 	pthread_mutex_unlock(&p->lock);
 	object_cache_unlock(p->cfg.pods);
-	/* agent directory lock, then p->lock (agent_changed takes the same order) */
-	agent_directory_each_node(p->agents, add_agent_node_locking, p);
+	for (size_t i = 0; i < agents.n; i++)
+		free(agents.v[i]);
+	free(agents.v);
 }
 
 void policy_push_started_leading(struct policy_push *p, long long epoch)
@@ -172,7 +193,6 @@ void policy_push_started_leading(struct policy_push *p, long long epoch)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
-	p->leading = true;
 	p->epoch = epoch;
 	/* Same epoch after a restart of this replica must still count upwards: start at wall-clock ms. */
 	p->revision = wall_ms();
@@ -180,8 +200,13 @@ void policy_push_started_leading(struct policy_push *p, long long epoch)
 	for (size_t i = 0; i < p->nnodes; i++)
 		mark_dirty_locked(p, p->nodes[i], true);
 	pthread_mutex_unlock(&p->lock);
-	log_info("pushing full state to every agent", LOG_INT("epoch", epoch), LOG_STR("identity", p->cfg.identity));
+	/* Everything is marked before the workers may start, so each node gets one full push. */
 	policy_push_all_dirty(p);
+	pthread_mutex_lock(&p->lock);
+	p->leading = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	log_info("pushing full state to every agent", LOG_INT("epoch", epoch), LOG_STR("identity", p->cfg.identity));
 }
 
 void policy_push_stopped_leading(struct policy_push *p)

@@ -18,7 +18,7 @@ fail() { echo "bench: $*" >&2; exit 1; }
 make -s -C "$E2E_REPO" BUILD=build/plain SANITIZE= build/plain/pcmc-controller build/plain/pcmc-agent >/dev/null ||
   fail "plain build failed"
 export E2E_BIN_DIR=$E2E_REPO/build/plain
-e2e_lock
+e2e_lock || fail "lock"
 trap e2e_cleanup EXIT
 
 e2e_cluster_up || fail "cluster"

@@ -6,7 +6,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-e2e_lock
+e2e_lock || { tap_not_ok "e2e lock"; tap_done; exit 1; }
 trap e2e_cleanup EXIT
 
 for b in pcmc-controller pcmc-agent pcmc-testpod; do

@@ -39,7 +39,14 @@ for _k in 0 1; do E2E_NODE_IP[${E2E_NODES[$_k]}]=127.0.100.$((PCMC_NODESIM_INDEX
 E2E_PROBER_PID=
 mkdir -p "$E2E_LOGS"
 
-e2e_lock() { exec 8>/run/lock/pcmc-e2e.lock; flock 8; }
+# One run at a time (fixed node names and addresses). Every process started below gets `8>&-`, so
+# nothing that might outlive the run holds the lock; a stuck holder fails the run after 15 min.
+e2e_lock() {
+  exec 8>"${E2E_LOCK:-/run/lock/pcmc-e2e.lock}"
+  flock -w 900 8 || { echo "# another e2e run holds ${E2E_LOCK:-/run/lock/pcmc-e2e.lock} (fuser -v it)"; return 1; }
+}
+# No kubectl call may hang a run (e.g. an API server whose etcd is gone).
+kubectl() { command kubectl --request-timeout=20s "$@"; }
 
 wait_until() {
   local t=$1 i; shift
@@ -50,7 +57,7 @@ wait_until() {
 # --- cluster -----------------------------------------------------------------------------------
 e2e_cluster_up() {
   local out
-  out=$("$E2E_REPO/test/cluster/up" 2>"$E2E_LOGS/cluster-up.txt") || { tail -n 30 "$E2E_LOGS/cluster-up.txt" | sed 's/^/# /'; return 1; }
+  out=$("$E2E_REPO/test/cluster/up" 2>"$E2E_LOGS/cluster-up.txt" 8>&-) || { tail -n 30 "$E2E_LOGS/cluster-up.txt" | sed 's/^/# /'; return 1; }
   eval "$out"
   kubectl get namespace pcmc-system >/dev/null 2>&1 || kubectl create namespace pcmc-system >/dev/null || return 1
   kubectl apply -k "$E2E_REPO/config/rbac" >/dev/null || return 1
@@ -58,7 +65,7 @@ e2e_cluster_up() {
   kubectl wait --for condition=Established crd/podconfigmapconfigs.podconfig.example.com --timeout=30s >/dev/null || return 1
   kubectl get namespace "$E2E_NS" >/dev/null 2>&1 || kubectl create namespace "$E2E_NS" >/dev/null || return 1
   kubectl -n "$E2E_NS" get serviceaccount default >/dev/null 2>&1 || kubectl -n "$E2E_NS" create serviceaccount default >/dev/null
-  "$E2E_REPO/test/cluster/nodesim" start "${E2E_NODES[@]}" 2>>"$E2E_LOGS/nodesim.txt" || return 1
+  "$E2E_REPO/test/cluster/nodesim" start "${E2E_NODES[@]}" 2>>"$E2E_LOGS/nodesim.txt" 8>&- || return 1
   "$E2E_REPO/test/cluster/sa-kubeconfig" pcmc-system pcmc-controller "$E2E_DIR/controller.kubeconfig" >/dev/null &&
     "$E2E_REPO/test/cluster/sa-kubeconfig" pcmc-system pcmc-agent "$E2E_DIR/agent.kubeconfig" >/dev/null
 }
@@ -73,7 +80,7 @@ e2e_agent_start() { # e2e_agent_start NODE
   "${E2E_BIN_DIR:-$E2E_REPO/build}/pcmc-agent" --node-name "$node" --listen "$ip:$E2E_AGENT_PORT" \
     --pin-root "/sys/fs/bpf/pcmc-e2e-$node-$E2E_OWNER_PID" --state-dir "$E2E_DIR/agent-$node" \
     --kubeconfig "$E2E_DIR/agent.kubeconfig" --controller-sa pcmc-system:pcmc-controller \
-    >"$E2E_LOGS/agent-$node.log" 2>&1 &
+    >"$E2E_LOGS/agent-$node.log" 2>&1 8>&- &
   E2E_AGENT_PID[$node]=$!
   disown "$!"
   for ((i = 0; i < 100; i++)); do
@@ -128,7 +135,7 @@ e2e_ctl_start() { # e2e_ctl_start NAME [FLAGS...]
   [ -f "$E2E_LOGS/$name.log" ] && cat "$E2E_LOGS/$name.log" >> "$E2E_LOGS/$name.earlier.log"
   env "${E2E_LEASE_ENV[@]}" "${E2E_BIN_DIR:-$E2E_REPO/build}/pcmc-controller" --kubeconfig "$E2E_DIR/controller.kubeconfig" \
     --metrics-addr 127.0.0.1:0 --identity "$name" --workers 4 --agent-push --push-resync "${E2E_RESYNC:-5}" "$@" \
-    >"$E2E_LOGS/$name.log" 2>&1 &
+    >"$E2E_LOGS/$name.log" 2>&1 8>&- &
   E2E_CTL_PID[$name]=$!
   disown "$!"
   wait_until 30 e2e_ctl_ready "$name"
@@ -197,7 +204,7 @@ e2e_prober_start() {
       echo "$n" > "$E2E_DIR/probe-count"
       sleep 0.05
     done
-  ) >/dev/null 2>&1 &
+  ) >/dev/null 2>&1 8>&- &
   E2E_PROBER_PID=$!
   disown "$!"
 }
