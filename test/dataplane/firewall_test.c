@@ -249,44 +249,6 @@ START_TEST(two_pods_with_different_policies_do_not_affect_each_other)
 }
 END_TEST
 
-/* Child: connects in a loop until SIGTERM; exit status bit 0 = the blocked port answered once,
- * bit 1 = the allowed port failed once. */
-static pid_t start_prober(const char *ip, uint16_t blocked, uint16_t allowed)
-{
-	pid_t pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int status = 0;
-		sigset_t set;
-
-		sigemptyset(&set);
-		sigaddset(&set, SIGTERM);
-		sigprocmask(SIG_BLOCK, &set, NULL);
-		for (;;) {
-			struct timespec zero = { 0, 0 };
-
-			if (testclient_tcp_connect(ip, blocked, 50) != -ETIMEDOUT)
-				status |= 1;
-			if (allowed && testclient_tcp_connect(ip, allowed, 2000) != 0)
-				status |= 2;
-			if (sigtimedwait(&set, NULL, &zero) == SIGTERM)
-				_exit(status);
-		}
-	}
-	return pid;
-}
-
-static int stop_prober(pid_t pid)
-{
-	int status;
-
-	kill(pid, SIGTERM);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
-
 START_TEST(changing_a_policy_in_place_never_opens_or_closes_a_port_that_keeps_its_verdict)
 {
 	struct testpod *pod = fx_pod("dpinpl", 2, 9, TESTPOD_CGROUPFS, TESTPOD_BESTEFFORT, 1);
@@ -299,7 +261,7 @@ START_TEST(changing_a_policy_in_place_never_opens_or_closes_a_port_that_keeps_it
 	p.n_allowed = 1;
 	p.n_blocked = 1;
 	fx_apply(dp, pod, &p);
-	prober = start_prober(testpod_ipv4(pod), TCP_PORT_B, TCP_PORT_A);
+	prober = fx_start_prober(testpod_ipv4(pod), TCP_PORT_B, TCP_PORT_A);
 	for (int i = 0; i < 200; i++) {
 		/* A stays allowed and B blocked through every change of the other rules and the default. */
 		p.n_allowed = 1 + i % 4;
@@ -308,7 +270,7 @@ START_TEST(changing_a_policy_in_place_never_opens_or_closes_a_port_that_keeps_it
 		fx_apply(dp, pod, &p);
 		usleep(2000);
 	}
-	ck_assert_int_eq(stop_prober(prober), 0);
+	ck_assert_int_eq(fx_stop_prober(prober), 0);
 	dataplane_close(dp);
 }
 END_TEST

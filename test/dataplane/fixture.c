@@ -207,3 +207,38 @@ bool fx_path_exists(const char *path)
 
 	return stat(path, &st) == 0;
 }
+
+pid_t fx_start_prober(const char *ip, uint16_t blocked, uint16_t allowed)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct timespec zero = { 0, 0 };
+		int status = 0;
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		for (;;) {
+			if (testclient_tcp_connect(ip, blocked, 50) != -ETIMEDOUT)
+				status |= 1;
+			if (allowed && testclient_tcp_connect(ip, allowed, 2000) != 0)
+				status |= 2;
+			if (sigtimedwait(&set, NULL, &zero) == SIGTERM)
+				_exit(status);
+		}
+	}
+	return pid;
+}
+
+int fx_stop_prober(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}

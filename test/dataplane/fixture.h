@@ -43,6 +43,12 @@ void fx_apply(struct dataplane *dp, struct testpod *pod, const struct pod_policy
 /* Program id at pcmc's handle/priority (0x70636d63, 7) on eth0 of the pod (0 if none). */
 uint32_t fx_filter_prog_id(struct testpod *pod);
 /* Runs a command line with system(); returns its exit status. */
+/* Child connecting to ip in a loop until fx_stop_prober: blocked must never answer, allowed (if not
+ * 0) must always answer. fx_stop_prober returns 0, or bit 0 when the blocked port answered at least
+ * once, bit 1 when the allowed port failed at least once. */
+pid_t fx_start_prober(const char *ip, uint16_t blocked, uint16_t allowed);
+int fx_stop_prober(pid_t pid);
+
 int fx_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool fx_path_exists(const char *path);
 

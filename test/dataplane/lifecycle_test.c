@@ -36,43 +36,6 @@ static const struct pod_policy a_open_b_shut = {
 	.default_block = true,
 };
 
-/* Connects in a loop until SIGTERM; exit status bit 0: the blocked port answered at least once,
- * bit 1: the allowed port failed at least once. */
-static pid_t start_prober(const char *ip, uint16_t blocked, uint16_t allowed)
-{
-	pid_t pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct timespec zero = { 0, 0 };
-		int status = 0;
-		sigset_t set;
-
-		sigemptyset(&set);
-		sigaddset(&set, SIGTERM);
-		sigprocmask(SIG_BLOCK, &set, NULL);
-		for (;;) {
-			if (testclient_tcp_connect(ip, blocked, 50) != -ETIMEDOUT)
-				status |= 1;
-			if (allowed && testclient_tcp_connect(ip, allowed, 2000) != 0)
-				status |= 2;
-			if (sigtimedwait(&set, NULL, &zero) == SIGTERM)
-				_exit(status);
-		}
-	}
-	return pid;
-}
-
-static int stop_prober(pid_t pid)
-{
-	int status;
-
-	kill(pid, SIGTERM);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
-
 /* Runs the CLI with --stay; returns when it printed "ready" (policy applied). */
 static pid_t start_cli(struct testpod *pod)
 {
@@ -130,7 +93,7 @@ START_TEST(blocked_port_stays_refused_while_the_applier_is_sigkilled_and_restart
 	cli = start_cli(pod);
 	prog_id = fx_filter_prog_id(pod);
 	ck_assert_uint_ne(prog_id, 0);
-	prober = start_prober(testpod_ipv4(pod), TCP_PORT_B, TCP_PORT_A);
+	prober = fx_start_prober(testpod_ipv4(pod), TCP_PORT_B, TCP_PORT_A);
 	usleep(300 * 1000);
 	dp = fx_open(0);
 	before = fx_counters(dp, testpod_uid(pod));
@@ -142,7 +105,7 @@ START_TEST(blocked_port_stays_refused_while_the_applier_is_sigkilled_and_restart
 	cli = start_cli(pod);
 	usleep(300 * 1000);
 
-	ck_assert_int_eq(stop_prober(prober), 0); /* blocked never answered, allowed always did */
+	ck_assert_int_eq(fx_stop_prober(prober), 0); /* blocked never answered, allowed always did */
 	ck_assert_uint_eq(fx_filter_prog_id(pod), prog_id); /* adopted: never detached or replaced */
 	run_getppid(pod, 77);
 	dp = fx_open(0);
@@ -255,7 +218,7 @@ START_TEST(older_layout_is_replaced_without_a_gap_in_enforcement)
 	dataplane_close(dp);
 	old_id = fx_filter_prog_id(pod);
 	ck_assert_uint_ne(old_id, 0);
-	prober = start_prober(testpod_ipv4(pod), TCP_PORT_B, TCP_PORT_A);
+	prober = fx_start_prober(testpod_ipv4(pod), TCP_PORT_B, TCP_PORT_A);
 	usleep(200 * 1000);
 
 	dp = fx_open(2);
@@ -267,7 +230,7 @@ START_TEST(older_layout_is_replaced_without_a_gap_in_enforcement)
 	fx_apply(dp, pod, &a_open_b_shut);
 	ck_assert_int_ge(dataplane_remove_orphans(dp, wanted, 1), 0);
 	usleep(200 * 1000);
-	ck_assert_int_eq(stop_prober(prober), 0);
+	ck_assert_int_eq(fx_stop_prober(prober), 0);
 
 	new_id = fx_filter_prog_id(pod);
 	ck_assert_uint_ne(new_id, 0);
