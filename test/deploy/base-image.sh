@@ -3,7 +3,18 @@
 # from Debian's mirror, `docker import`. Cached: the image is reused, the rootfs tarball in /var/cache/pcmc.
 set -euo pipefail
 IMAGE=${PCMC_BASE_IMAGE:-pcmc-base:bookworm}
-MIRROR=${PCMC_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The mirrors this machine's own apt uses (deb822 .sources or one-line sources.list).
+apt_uri() { # $1: a suite; prints the first URI apt fetches it from
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] && awk -v s="$1" '/^URIs:/{u=$2} /^Suites:/{for(i=2;i<=NF;i++) if($i==s){print u; exit}} /^$/{u=""}' "$f"
+  done | head -n1
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    awk -v s="$1" '$1=="deb" && $3==s {print $2; exit}' || true # a missing sources.list is fine
+}
+MIRROR=${PCMC_DEBIAN_MIRROR:-$(apt_uri bookworm | head -n1)}
+SECURITY_MIRROR=${PCMC_DEBIAN_SECURITY_MIRROR:-$(apt_uri bookworm-security | head -n1)}
+[ -n "$MIRROR" ] || { echo "base-image: no apt source for bookworm found; set PCMC_DEBIAN_MIRROR" >&2; exit 1; }
 CACHE=${PCMC_CACHE_DIR:-/var/cache/pcmc}/base-image
 TARBALL=$CACHE/bookworm-minbase.tar
 log() { echo "base-image: $*" >&2; }
@@ -29,7 +40,7 @@ if [ ! -s "$TARBALL" ]; then
   cat >"$root/etc/apt/sources.list" <<SRC
 deb $MIRROR bookworm main
 deb $MIRROR bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
+${SECURITY_MIRROR:+deb $SECURITY_MIRROR bookworm-security main}
 SRC
   cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'CONF'
 DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
