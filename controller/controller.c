@@ -355,6 +355,15 @@ void controller_gauges(struct controller *c, struct controller_gauges *g)
 	g->active_configmaps = object_cache_count(c->configmaps);
 	g->leader = leader_election_is_leader(c->election);
 	g->lease_transitions = leader_election_transitions(c->election);
+	g->pushes_ok = g->pushes_failed = g->pushes_refused = 0;
+	if (c->push) {
+		struct policy_push_stats s;
+
+		policy_push_stats(c->push, &s);
+		g->pushes_ok = s.pushes_ok;
+		g->pushes_failed = s.pushes_failed;
+		g->pushes_refused = s.pushes_refused;
+	}
 }
 
 void controller_stop(struct controller *c)

@@ -24,8 +24,9 @@ static int gauge(struct metrics_registry *r, const char *name, const char *help,
 int controller_metrics_new(struct controller_metrics **out)
 {
 	struct controller_metrics *m = calloc(1, sizeof(*m));
-	struct metrics_family *ops, *dur, *errs;
+	struct metrics_family *ops, *dur, *errs, *pushes;
 	static const char *const op_labels[] = { "operation", "result" };
+	static const char *const push_labels[] = { "result" };
 	int err;
 
 	if (!m)
@@ -64,6 +65,17 @@ int controller_metrics_new(struct controller_metrics **out)
 	if (!err)
 		err = gauge(m->registry, "pcmc_controller_lease_transitions",
 			    "leaseTransitions of the leader Lease as last seen.", &m->lease_transitions);
+	if (!err)
+		err = metrics_counter_new(m->registry, "pcmc_controller_policy_pushes_total",
+					  "Policy pushes to node agents by result: ok, failed (unreachable or refused, "
+					  "retried with backoff), refused (409: a newer leader exists).",
+					  push_labels, 1, &pushes);
+	if (!err)
+		err = metrics_child_get(pushes, METRICS_LABELS("ok"), &m->pushes_ok);
+	if (!err)
+		err = metrics_child_get(pushes, METRICS_LABELS("failed"), &m->pushes_failed);
+	if (!err)
+		err = metrics_child_get(pushes, METRICS_LABELS("refused"), &m->pushes_refused);
 	if (err)
 		goto fail;
 	*out = m;
@@ -99,4 +111,7 @@ void controller_metrics_set_gauges(struct controller_metrics *m, const struct co
 	metrics_gauge_set(m->active_configmaps, (double)g->active_configmaps);
 	metrics_gauge_set(m->leader, g->leader ? 1 : 0);
 	metrics_gauge_set(m->lease_transitions, (double)g->lease_transitions);
+	metrics_counter_set(m->pushes_ok, (double)g->pushes_ok);
+	metrics_counter_set(m->pushes_failed, (double)g->pushes_failed);
+	metrics_counter_set(m->pushes_refused, (double)g->pushes_refused);
 }

@@ -1,6 +1,7 @@
 /* The controller's Prometheus metrics on the shared registry (common/metrics.h): ConfigMap
  * operations, reconcile duration and errors, queue depth, active ConfigMaps, leader, lease
- * transitions. The gauges are refreshed right before each scrape. */
+ * transitions, policy pushes to agents. The gauges and push counters are refreshed right before
+ * each scrape. */
 #ifndef PCMC_CONTROLLER_CONTROLLER_METRICS_H
 #define PCMC_CONTROLLER_CONTROLLER_METRICS_H
 
@@ -17,6 +18,7 @@ struct controller_metrics {
 	struct metrics_child *reconcile_duration;
 	struct metrics_child *reconcile_errors;
 	struct metrics_child *queue_depth, *active_configmaps, *leader, *lease_transitions;
+	struct metrics_child *pushes_ok, *pushes_failed, *pushes_refused;
 };
 
 struct controller_gauges {
@@ -24,6 +26,7 @@ struct controller_gauges {
 	size_t active_configmaps;
 	bool leader;
 	long long lease_transitions;
+	unsigned long long pushes_ok, pushes_failed, pushes_refused; /* PUT /v1/policy by this process */
 };
 
 int controller_metrics_new(struct controller_metrics **out);
