@@ -97,13 +97,23 @@ static void enqueue_list(struct controller *c, struct key_list *l)
 	free(l->keys);
 }
 
+/* Every CR of the namespace (NULL: of every namespace) gets a reconcile. */
+static void enqueue_crs(struct controller *c, const char *namespace)
+{
+	struct key_list l = { 0 };
+
+	object_cache_read_lock(c->pcmcs);
+	object_cache_each_locked(c->pcmcs, namespace, collect_key, &l);
+	object_cache_unlock(c->pcmcs);
+	enqueue_list(c, &l);
+}
+
 /* Every CR of the namespace may select the pod (or did, before a relabel). */
 static void on_pod_event(void *ud, enum object_event ev, const void *old, const void *new)
 {
 	struct controller *c = ud;
 	const struct pod *p = new ? new : old;
 	const struct pod *po = old, *pn = new;
-	struct key_list l = { 0 };
 
 	if (c->push && !(ev == OBJECT_UPDATED && pod_same_for_configmaps(po, pn) && po->terminating == pn->terminating)) {
 		if (po)
@@ -113,10 +123,7 @@ static void on_pod_event(void *ud, enum object_event ev, const void *old, const 
 	}
 	if (ev == OBJECT_UPDATED && pod_same_for_configmaps(old, new))
 		return;
-	object_cache_read_lock(c->pcmcs);
-	object_cache_each_locked(c->pcmcs, p->meta.namespace, collect_key, &l);
-	object_cache_unlock(c->pcmcs);
-	enqueue_list(c, &l);
+	enqueue_crs(c, p->meta.namespace);
 }
 
 /* Status-only updates (our own writes) keep the generation: nothing to do for them. */
@@ -132,13 +139,8 @@ static void on_pcmc_event(void *ud, enum object_event ev, const void *old, const
 	enqueue(c, cr->meta.namespace, cr->meta.name);
 	if (c->push) {
 		/* The other CRs of the namespace may gain or lose a Conflict with this one. */
-		struct key_list l = { 0 };
-
 		policy_push_all_dirty(c->push);
-		object_cache_read_lock(c->pcmcs);
-		object_cache_each_locked(c->pcmcs, cr->meta.namespace, collect_key, &l);
-		object_cache_unlock(c->pcmcs);
-		enqueue_list(c, &l);
+		enqueue_crs(c, cr->meta.namespace);
 	}
 }
 
@@ -193,13 +195,7 @@ static void on_stopped_leading(void *ud)
 /* The agents' per-pod results changed: statuses (attachedPods, nodes, Ready) need a reconcile. */
 static void on_push_results(void *ud)
 {
-	struct controller *c = ud;
-	struct key_list l = { 0 };
-
-	object_cache_read_lock(c->pcmcs);
-	object_cache_each_locked(c->pcmcs, NULL, collect_key, &l);
-	object_cache_unlock(c->pcmcs);
-	enqueue_list(c, &l);
+	enqueue_crs(ud, NULL);
 }
 
 static void *worker_run(void *arg)
