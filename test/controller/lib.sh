@@ -2,15 +2,7 @@
 # and ports, so other suites' clusters are left alone), controller processes tracked by PID, waits.
 # shellcheck shell=bash
 CTL_REPO=${CTL_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-# A free TCP port on 127.0.0.1 in 30000..32767 (below the ephemeral range), none of those listed.
-free_port() {
-  local p
-  while :; do
-    p=$((30000 + RANDOM % 2768))
-    [[ " $* " == *" $p "* ]] && continue
-    ss -Htln "( sport = :$p )" | grep -q . || { echo "$p"; return; }
-  done
-}
+. "$CTL_REPO/test/cluster/ports.sh" # free_port, in 30000..32767
 # Each run gets its own state dir and ports, so concurrent `make test` runs do not collide.
 if [ -z "${PCMC_CONTROLLER_CLUSTER_DIR:-}" ]; then
   PCMC_CONTROLLER_CLUSTER_DIR=$(mktemp -d /tmp/pcmc-controller-cluster.XXXXXX) && rmdir "$PCMC_CONTROLLER_CLUSTER_DIR"

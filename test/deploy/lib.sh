@@ -6,16 +6,9 @@ DEP_REPO=${DEP_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CTL_SA=system:serviceaccount:pcmc-system:pcmc-controller
 AGENT_SA=system:serviceaccount:pcmc-system:pcmc-agent
 
-# A free TCP port in 27000..29767 (below the ephemeral range 32768+, apart from the controller suite's
-# 30000..32767), none of those listed, not used by any socket.
-free_port() {
-  local p
-  while :; do
-    p=$((27000 + RANDOM % 2768))
-    [[ " $* " == *" $p "* ]] && continue
-    ss -Htan "( sport = :$p )" | grep -q . || { echo "$p"; return; }
-  done
-}
+# free_port in 27000..29767, apart from the controller and e2e suites' 30000..32767.
+FREE_PORT_BASE=27000
+. "$DEP_REPO/test/cluster/ports.sh"
 
 # need TOOL...: a missing tool is a failed test and the end of the suite, never a skip.
 need() {

@@ -4,14 +4,7 @@
 # shellcheck shell=bash
 E2E_REPO=${E2E_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 . "$E2E_REPO/test/cluster/tap.sh"
-free_port() {
-  local p
-  while :; do
-    p=$((30000 + RANDOM % 2768))
-    [[ " $* " == *" $p "* ]] && continue
-    ss -Htln "( sport = :$p )" | grep -q . || { echo "$p"; return; }
-  done
-}
+. "$E2E_REPO/test/cluster/ports.sh" # free_port, in 30000..32767
 if [ -z "${E2E_DIR:-}" ]; then
   E2E_DIR=$(mktemp -d /tmp/pcmc-e2e.XXXXXX)
   E2E_APISERVER_PORT=$(free_port)
