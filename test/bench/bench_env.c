@@ -92,3 +92,21 @@ double bench_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+int bench_pod_create(struct testpod_spec *spec, struct testpod **out)
+{
+	static char uid[40];
+	FILE *f = fopen("/proc/sys/kernel/random/uuid", "re");
+
+	if (!f)
+		return -errno;
+	if (!fgets(uid, 37, f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	uid[36] = '\0';
+	spec->uid = uid;
+	testpod_purge(NULL, spec->name, NULL); /* left by a killed run */
+	return testpod_create(spec, out);
+}

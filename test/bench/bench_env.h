@@ -4,12 +4,16 @@
 #define PCMC_TEST_BENCH_BENCH_ENV_H
 
 #include "agent/dataplane.h"
+#include "test/pod/testpod.h"
 
 /* /sys/fs/bpf/pcmc-bench-<pid>: created on first use, removed (unpinned, so detached once this
  * process's fds close) at exit; directories of dead earlier runs are removed first. */
 const char *bench_pin_root(void);
 /* dataplane_open on bench_pin_root(). 0 or -errno (logged by the caller). */
 int bench_dataplane_open(struct dataplane **out);
+/* testpod_create with a fresh random UID (spec->uid is set to it; spec->name's leftovers of a
+ * killed run are purged first). 0 or -errno. */
+int bench_pod_create(struct testpod_spec *spec, struct testpod **out);
 /* SIGINT/SIGTERM/SIGHUP end the process through exit(), so atexit cleanups run (pods, pins). */
 void bench_exit_on_signals(void);
 /* Prints "BENCH <name> <value> <unit>" and flushes. */

@@ -43,22 +43,14 @@ static void fail(const char *what, int err)
 
 static struct testpod *pod_create(void)
 {
-	char uid[40] = "";
 	struct testpod_spec spec = {
-		.name = POD_NAME, .uid = uid, .driver = TESTPOD_SYSTEMD, .qos = TESTPOD_BURSTABLE,
+		.name = POD_NAME, .driver = TESTPOD_SYSTEMD, .qos = TESTPOD_BURSTABLE,
 		.ipv4 = POD_IPV4, .ipv6 = POD_IPV6, .udp_ports = { SERVED_PORT }, .n_udp = 1,
 		.n_containers = 1, .serve_mask = 1,
 	};
 	struct testpod *pod = NULL;
-	FILE *f = fopen("/proc/sys/kernel/random/uuid", "re");
-	int err;
+	int err = bench_pod_create(&spec, &pod);
 
-	if (!f || !fgets(uid, 37, f))
-		fail("pod uid", errno ? errno : EIO);
-	fclose(f);
-	uid[36] = '\0';
-	testpod_purge(NULL, POD_NAME, NULL); /* left by a killed run */
-	err = testpod_create(&spec, &pod);
 	if (err)
 		fail("testpod_create " POD_NAME, err);
 	return pod;
