@@ -21,7 +21,7 @@ ALL_TARGETS :=
 .PHONY: all test bench demo clean setup
 all:
 
--include $(wildcard bpf/*.mk common/*.mk agent/*.mk controller/*.mk test/*.mk test/*/*.mk)
+-include $(wildcard bpf/*.mk common/*.mk agent/*.mk agent/*/*.mk controller/*.mk test/*.mk test/*/*.mk)
 
 all: $(ALL_TARGETS)
 

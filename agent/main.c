@@ -12,9 +12,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "agent/agent_api.h"
-#include "agent/agent_state.h"
-#include "agent/syscall_table.h"
+#include "agent/service/agent_api.h"
+#include "agent/service/agent_state.h"
+#include "agent/service/syscall_table.h"
 #include "common/http_server.h"
 #include "common/log.h"
 

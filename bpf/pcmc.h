@@ -7,7 +7,7 @@
 #include <linux/types.h>
 #endif
 
-/* Version of everything pinned under <pin root>/v<N>/; see agent/dataplane_pins.c. */
+/* Version of everything pinned under <pin root>/v<N>/; see agent/dataplane/dataplane_pins.c. */
 #define PCMC_LAYOUT_VERSION 1
 
 #define PCMC_MAX_PODS        512   /* pod slots: index of every per-pod array */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent_policy.h"
+#include "agent/service/agent_policy.h"
 #include "common/json_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,8 +1,8 @@
 /* The policy parser as the controller's pushes meet it: the documented example, defaults, and
  * every kind of bad body answered with the JSON path of the offending value; syscall tables. */
-#include "agent/agent_duration.h"
-#include "agent/agent_policy.h"
-#include "agent/syscall_table.h"
+#include "agent/service/agent_duration.h"
+#include "agent/service/agent_policy.h"
+#include "agent/service/syscall_table.h"
 #include "common/json_util.h"
 #include "test/common/tap_main.h"
 

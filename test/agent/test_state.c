@@ -1,6 +1,6 @@
 /* The state file and the fencing rule: a push survives a restart byte for byte, a failed write
  * leaves the previous state in place, and older epochs/revisions are refused. */
-#include "agent/agent_state.h"
+#include "agent/service/agent_state.h"
 #include "test/common/tap_main.h"
 
 #include <errno.h>

@@ -3,7 +3,7 @@
 #ifndef PCMC_TEST_BENCH_BENCH_ENV_H
 #define PCMC_TEST_BENCH_BENCH_ENV_H
 
-#include "agent/dataplane.h"
+#include "agent/dataplane/dataplane.h"
 #include "test/pod/testpod.h"
 
 /* /sys/fs/bpf/pcmc-bench-<pid>: created on first use, removed (unpinned, so detached once this

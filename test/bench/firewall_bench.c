@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/dataplane.h"
+#include "agent/dataplane/dataplane.h"
 #include "bpf/pcmc.h"
 #include "test/bench/bench_env.h"
 #include "test/bench/bpf_stats.h"

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/dataplane.h"
+#include "agent/dataplane/dataplane.h"
 #include "bench_empty.skel.h"
 #include "bpf/pcmc.h"
 #include "test/bench/bench_env.h"

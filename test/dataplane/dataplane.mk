@@ -4,7 +4,7 @@ DPTEST_SRCS := test/dataplane/main.c test/dataplane/fixture.c test/dataplane/sys
                test/dataplane/firewall_test.c test/dataplane/packets_test.c test/dataplane/lifecycle_test.c
 DPTEST_OBJS := $(DPTEST_SRCS:%.c=$(BUILD)/%.o)
 
-$(BUILD)/test/dataplane/%.o: test/dataplane/%.c $(wildcard test/dataplane/*.h) agent/dataplane.h test/pod/testpod.h
+$(BUILD)/test/dataplane/%.o: test/dataplane/%.c $(wildcard test/dataplane/*.h) agent/dataplane/dataplane.h test/pod/testpod.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags check) -DDATAPLANE_CLI='"$(BUILD)/pcmc-dataplane"' -DTESTPOD_CLI_PATH='"$(BUILD)/pcmc-testpod"' -c $< -o $@
 

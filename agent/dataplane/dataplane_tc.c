@@ -1,6 +1,6 @@
 /* TC ingress attachment: bpf_tc_* on a clsact qdisc, touching only our own filter. The clsact
  * qdisc is created if missing and never destroyed: destroying it would delete other tools' filters. */
-#include "agent/dataplane_tc.h"
+#include "agent/dataplane/dataplane_tc.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent_apply.h"
+#include "agent/service/agent_apply.h"
 #include "common/log.h"
 
 #define RETRY_FIRST_MS 2000

@@ -7,9 +7,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "agent/agent_apply.h"
-#include "agent/agent_auth.h"
-#include "agent/agent_metrics.h"
+#include "agent/service/agent_apply.h"
+#include "agent/service/agent_auth.h"
+#include "agent/service/agent_metrics.h"
 
 struct http_server;
 

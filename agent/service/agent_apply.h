@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/agent_policy.h"
-#include "agent/dataplane.h"
+#include "agent/service/agent_policy.h"
+#include "agent/dataplane/dataplane.h"
 
 enum pod_result { POD_APPLIED, POD_UNCHANGED, POD_REMOVED, POD_FAILED };
 

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/dataplane.h"
-#include "agent/dataplane_internal.h"
-#include "agent/dataplane_pins.h"
+#include "agent/dataplane/dataplane.h"
+#include "agent/dataplane/dataplane_internal.h"
+#include "agent/dataplane/dataplane_pins.h"
 #include "common/log.h"
 
 static bool wanted(const char *uid, const char *const *uids, int n)

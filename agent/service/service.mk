@@ -1,22 +1,22 @@
-# agent/service.mk: pcmc-agent, the DaemonSet process (policy API, apply/diff, fencing, auth,
-# metrics, state file) on top of the dataplane module, plus its tests, fuzz target and benchmarks.
-AGENT_LIB_SRCS := $(wildcard agent/agent_*.c) agent/syscall_table.c
+# agent/service/: pcmc-agent's policy service (policy API, apply/diff, fencing, auth, metrics, state
+# file) and the pcmc-agent binary (agent/main.c) on top of agent/dataplane/; tests, fuzz target, benchmarks.
+AGENT_LIB_SRCS := $(wildcard agent/service/agent_*.c) agent/service/syscall_table.c
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:%.c=$(BUILD)/%.o)
 AGENT_LIB      := $(BUILD)/libpcmc-agent.a
-SYSCALL_TABLE  := $(BUILD)/agent/syscall_table_generated.h
+SYSCALL_TABLE  := $(BUILD)/agent/service/syscall_table_generated.h
 # The parser alone (pure: bytes -> desired state or error), also built with clang for the fuzzer.
-POLICY_SRCS    := agent/agent_policy.c agent/agent_duration.c agent/syscall_table.c common/json_util.c
+POLICY_SRCS    := agent/service/agent_policy.c agent/service/agent_duration.c agent/service/syscall_table.c common/json_util.c
 
-$(SYSCALL_TABLE): agent/syscall_table.sh
+$(SYSCALL_TABLE): agent/service/syscall_table.sh
 	@mkdir -p $(dir $@)
 	bash $< $@
 
-$(BUILD)/agent/agent_%.o: agent/agent_%.c $(wildcard agent/agent_*.h) agent/syscall_table.h \
-		agent/dataplane.h $(wildcard common/*.h)
+$(BUILD)/agent/service/agent_%.o: agent/service/agent_%.c $(wildcard agent/service/*.h) \
+		agent/dataplane/dataplane.h $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags libcurl libwebsockets) -c $< -o $@
 
-$(BUILD)/agent/syscall_table.o: agent/syscall_table.c agent/syscall_table.h $(SYSCALL_TABLE)
+$(BUILD)/agent/service/syscall_table.o: agent/service/syscall_table.c agent/service/syscall_table.h $(SYSCALL_TABLE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -28,7 +28,7 @@ ALL_TARGETS += $(AGENT_LIB)
 # Unit tests (Check, TAP).
 AGENT_UNIT_TESTS := $(BUILD)/test/agent/policy_test $(BUILD)/test/agent/state_test
 $(BUILD)/test/agent/%_test: test/agent/test_%.c $(AGENT_LIB) $(HTTP_LIB) $(BUILD)/libpcmc-common.a \
-		$(wildcard agent/agent_*.h) test/common/tap_main.h
+		$(wildcard agent/service/*.h) test/common/tap_main.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags check) $< -o $@ $(LDFLAGS) $(AGENT_LIB) $(HTTP_LIB) \
 		$(BUILD)/libpcmc-common.a $(HTTP_LDLIBS) $(shell pkg-config --libs check libcjson)
@@ -36,8 +36,8 @@ ALL_TARGETS += $(AGENT_UNIT_TESTS)
 TEST_SUITES += $(AGENT_UNIT_TESTS)
 
 # libFuzzer target over the parser (clang, ASan+UBSan+fuzzer); test/agent/fuzz.sh runs it ~60 s.
-$(BUILD)/test/agent/fuzz_policy: test/agent/fuzz_policy.c $(POLICY_SRCS) $(wildcard agent/agent_*.h) \
-		agent/syscall_table.h $(SYSCALL_TABLE)
+$(BUILD)/test/agent/fuzz_policy: test/agent/fuzz_policy.c $(POLICY_SRCS) $(wildcard agent/service/*.h) \
+		$(SYSCALL_TABLE)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -I$(BUILD) $(shell pkg-config --cflags libcjson) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
@@ -49,7 +49,7 @@ TEST_SUITES += test/agent/fuzz.sh
 # libpcmc-common.a carries the kube client (built by controller/controller.mk): curl + yaml.
 AGENT_LDLIBS = $(AGENT_LIB) $(BUILD)/libpcmc-dataplane.a $(HTTP_LIB) $(BUILD)/libpcmc-common.a \
 		$(DATAPLANE_LIBS) $(shell pkg-config --libs libcurl yaml-0.1 libcrypto) $(HTTP_LDLIBS)
-$(BUILD)/agent/main.o: agent/main.c $(wildcard agent/agent_*.h) agent/dataplane.h $(wildcard common/*.h)
+$(BUILD)/agent/main.o: agent/main.c $(wildcard agent/service/*.h) agent/dataplane/dataplane.h $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(BUILD)/pcmc-agent: $(BUILD)/agent/main.o $(AGENT_LIB) $(BUILD)/libpcmc-dataplane.a $(HTTP_LIB) $(BUILD)/libpcmc-common.a

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/agent_api.h"
-#include "agent/agent_state.h"
+#include "agent/service/agent_api.h"
+#include "agent/service/agent_state.h"
 #include "common/http_server.h"
 #include "common/json_util.h"
 #include "common/log.h"

@@ -1,6 +1,6 @@
 /* Pod network namespaces: the attaching thread joins the pod's netns with setns(CLONE_NEWNET);
  * only that thread moves, so the agent's own namespace never changes. */
-#include "agent/pod_netns.h"
+#include "agent/dataplane/pod_netns.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* Pod cgroups: the kubelet's cgroup layouts (cgroupfs and systemd drivers, three QoS classes)
  * mapped from a pod UID to a directory, plus walking the container cgroups below it. */
-#include "agent/pod_cgroups.h"
+#include "agent/dataplane/pod_cgroups.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -8,12 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/dataplane.h"
-#include "agent/dataplane_internal.h"
-#include "agent/dataplane_pins.h"
-#include "agent/dataplane_tc.h"
-#include "agent/pod_cgroups.h"
-#include "agent/pod_netns.h"
+#include "agent/dataplane/dataplane.h"
+#include "agent/dataplane/dataplane_internal.h"
+#include "agent/dataplane/dataplane_pins.h"
+#include "agent/dataplane/dataplane_tc.h"
+#include "agent/dataplane/pod_cgroups.h"
+#include "agent/dataplane/pod_netns.h"
 #include "common/log.h"
 #include "l4_firewall.skel.h"
 

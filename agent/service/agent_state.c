@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/agent_state.h"
+#include "agent/service/agent_state.h"
 #include "common/json_util.h"
 #include "common/log.h"
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent_duration.h"
-#include "agent/agent_policy.h"
-#include "agent/syscall_table.h"
+#include "agent/service/agent_duration.h"
+#include "agent/service/agent_policy.h"
+#include "agent/service/syscall_table.h"
 #include "common/json_util.h"
 
 /* JSON paths are built in fixed buffers: a path cut short in an error message is harmless. */

@@ -11,9 +11,9 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include "agent/dataplane.h"
-#include "agent/dataplane_internal.h"
-#include "agent/pod_cgroups.h"
+#include "agent/dataplane/dataplane.h"
+#include "agent/dataplane/dataplane_internal.h"
+#include "agent/dataplane/pod_cgroups.h"
 #include "common/log.h"
 
 static int read_percpu_array(struct dataplane *dp, int fd, uint32_t first, uint32_t count,

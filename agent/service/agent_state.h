@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "agent/agent_policy.h"
+#include "agent/service/agent_policy.h"
 
 #define AGENT_DEFAULT_STATE_DIR "/var/lib/pcmc-agent"
 

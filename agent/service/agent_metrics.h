@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "agent/agent_apply.h"
+#include "agent/service/agent_apply.h"
 #include "common/metrics.h"
 
 struct agent_metrics;

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/agent_duration.h"
+#include "agent/service/agent_duration.h"
 
 static const struct { const char *name; int64_t ns; } units[] = {
 	{ "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 }, { "\xce\xbcs", 1000 }, { "ms", 1000000 },

@@ -4,14 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/syscall_table.h"
+#include "agent/service/syscall_table.h"
 
 struct syscall_entry {
 	const char *name;
 	int nr;
 };
 
-#include "agent/syscall_table_generated.h"
+#include "agent/service/syscall_table_generated.h"
 
 struct syscall_arch {
 	const char *name;

@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "agent/agent_auth.h"
+#include "agent/service/agent_auth.h"
 #include "common/http_server.h"
 #include "common/kube_client.h"
 #include "common/log.h"

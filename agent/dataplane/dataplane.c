@@ -1,6 +1,6 @@
 /* Dataplane lifecycle: open (load or adopt what is pinned under <root>/v<layout>), close
  * (everything stays pinned and attached), per-pod errors. */
-#include "agent/dataplane.h"
+#include "agent/dataplane/dataplane.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -15,10 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/dataplane_internal.h"
-#include "agent/dataplane_pins.h"
-#include "agent/pod_cgroups.h"
-#include "agent/pod_netns.h"
+#include "agent/dataplane/dataplane_internal.h"
+#include "agent/dataplane/dataplane_pins.h"
+#include "agent/dataplane/pod_cgroups.h"
+#include "agent/dataplane/pod_netns.h"
 #include "common/log.h"
 #include "l4_firewall.skel.h"
 #include "syscall_counter.skel.h"

@@ -1,6 +1,6 @@
 /* Pinned layout on bpffs: directory handling for <root>/v<N>/. Objects are pinned by libbpf
  * (maps: pin_root_path) and by the dataplane (links, per-pod programs). */
-#include "agent/dataplane_pins.h"
+#include "agent/dataplane/dataplane_pins.h"
 
 #include <bpf/bpf.h>
 #include <dirent.h>

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent_metrics.h"
-#include "agent/syscall_table.h"
+#include "agent/service/agent_metrics.h"
+#include "agent/service/syscall_table.h"
 #include "bpf/pcmc.h"
 #include "common/log.h"
 
