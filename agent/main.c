@@ -14,7 +14,7 @@
 
 #include "agent/service/agent_api.h"
 #include "agent/service/agent_state.h"
-#include "agent/service/syscall_table.h"
+#include "common/syscall_table.h"
 #include "common/http_server.h"
 #include "common/log.h"
 

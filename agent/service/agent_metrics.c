@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "agent/service/agent_metrics.h"
-#include "agent/service/syscall_table.h"
+#include "common/syscall_table.h"
 #include "bpf/pcmc.h"
 #include "common/log.h"
 

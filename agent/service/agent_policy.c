@@ -8,7 +8,7 @@
 
 #include "agent/service/agent_duration.h"
 #include "agent/service/agent_policy.h"
-#include "agent/service/syscall_table.h"
+#include "common/syscall_table.h"
 #include "common/json_util.h"
 
 /* JSON paths are built in fixed buffers: a path cut short in an error message is harmless. */

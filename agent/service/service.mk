@@ -1,24 +1,15 @@
 # agent/service/: pcmc-agent's policy service (policy API, apply/diff, fencing, auth, metrics, state
 # file) and the pcmc-agent binary (agent/main.c) on top of agent/dataplane/; tests, fuzz target, benchmarks.
-AGENT_LIB_SRCS := $(wildcard agent/service/agent_*.c) agent/service/syscall_table.c
+AGENT_LIB_SRCS := $(wildcard agent/service/agent_*.c)
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:%.c=$(BUILD)/%.o)
 AGENT_LIB      := $(BUILD)/libpcmc-agent.a
-SYSCALL_TABLE  := $(BUILD)/agent/service/syscall_table_generated.h
 # The parser alone (pure: bytes -> desired state or error), also built with clang for the fuzzer.
-POLICY_SRCS    := agent/service/agent_policy.c agent/service/agent_duration.c agent/service/syscall_table.c common/json_util.c
-
-$(SYSCALL_TABLE): agent/service/syscall_table.sh
-	@mkdir -p $(dir $@)
-	bash $< $@
+POLICY_SRCS    := agent/service/agent_policy.c agent/service/agent_duration.c common/syscall_table.c common/json_util.c
 
 $(BUILD)/agent/service/agent_%.o: agent/service/agent_%.c $(wildcard agent/service/*.h) \
 		agent/dataplane/dataplane.h $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags libcurl libwebsockets) -c $< -o $@
-
-$(BUILD)/agent/service/syscall_table.o: agent/service/syscall_table.c agent/service/syscall_table.h $(SYSCALL_TABLE)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
 
 $(AGENT_LIB): $(AGENT_LIB_OBJS)
 	ar rcs $@ $^

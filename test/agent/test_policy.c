@@ -2,7 +2,7 @@
  * every kind of bad body answered with the JSON path of the offending value; syscall tables. */
 #include "agent/service/agent_duration.h"
 #include "agent/service/agent_policy.h"
-#include "agent/service/syscall_table.h"
+#include "common/syscall_table.h"
 #include "common/json_util.h"
 #include "test/common/tap_main.h"
 

@@ -4,14 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/service/syscall_table.h"
+#include "common/syscall_table.h"
 
 struct syscall_entry {
 	const char *name;
 	int nr;
 };
 
-#include "agent/service/syscall_table_generated.h"
+#include "common/syscall_table_generated.h"
 
 struct syscall_arch {
 	const char *name;

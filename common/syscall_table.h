@@ -1,7 +1,7 @@
 /* Syscall names <-> numbers of the agent's architecture (x86_64 or arm64, chosen at compile time),
- * from tables generated at build time out of linux-libc-dev's headers by agent/syscall_table.sh. */
-#ifndef PCMC_AGENT_SYSCALL_TABLE_H
-#define PCMC_AGENT_SYSCALL_TABLE_H
+ * from tables generated at build time out of linux-libc-dev's headers by common/syscall_table.sh. */
+#ifndef PCMC_COMMON_SYSCALL_TABLE_H
+#define PCMC_COMMON_SYSCALL_TABLE_H
 
 /* "x86_64" or "arm64": the architecture this agent was built for. */
 const char *syscall_table_arch(void);
