@@ -2,6 +2,14 @@
 # Runs each test suite given as an argument, in order, and sums their TAP lines.
 # Prints "N passed, N failed" last; exits non-zero if any test or suite failed, or none ran.
 set -u
+# The suites run the sanitized tree (`make test-build`); a release build (`make`) would hide what
+# ASan/UBSan find, so refuse it loudly.
+flags=$(cat "$(dirname "$0")/../build/.flags" 2>/dev/null)
+case $flags in
+  *-fsanitize=address*) ;;
+  *) echo "run-suites: build/ holds no sanitized build (build/.flags: ${flags:-none}); run make test-build"
+     echo "0 passed, 1 failed"; exit 1 ;;
+esac
 passed=0 failed=0 broken=()
 for suite in "$@"; do
   echo "=== suite $suite"
