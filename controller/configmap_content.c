@@ -67,6 +67,26 @@ uint64_t configmap_fingerprint(struct kv_list *data, const char *generated_by, c
 	return h;
 }
 
+int configmap_data_key(char out[CONFIGMAP_KEY_MAX + 1], const char *prefix, const char *key)
+{
+	size_t np = strlen(prefix), nk = strlen(key);
+
+	out[0] = '\0';
+	if (!nk || np + nk > CONFIGMAP_KEY_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < nk; i++) {
+		char c = key[i] == '/' ? '_' : key[i];
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') && c != '-' &&
+		    c != '_' && c != '.')
+			return -EINVAL;
+		out[np + i] = c;
+	}
+	memcpy(out, prefix, np);
+	out[np + nk] = '\0';
+	return 0;
+}
+
 static const char *bool_str(bool b)
 {
 	return b ? "true" : "false";
@@ -75,7 +95,7 @@ static const char *bool_str(bool b)
 int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, struct desired_configmap *out)
 {
 	const struct ebpf_settings *e = &pcmc->ebpf;
-	char key[512];
+	char key[CONFIGMAP_KEY_MAX + 1];
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -94,15 +114,13 @@ int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, struct des
 	for (size_t i = 0; !err && i < pcmc->nlabels; i++) {
 		const char *v = kv_get(&pod->labels, pcmc->labels_to_include[i]);
 
-		snprintf(key, sizeof(key), "label_%s", pcmc->labels_to_include[i]);
-		if (v)
+		if (v && configmap_data_key(key, DATA_KEY_LABEL_PREFIX, pcmc->labels_to_include[i]) == 0)
 			err = kv_set(&out->data, key, v);
 	}
 	for (size_t i = 0; !err && i < pcmc->nannotations; i++) {
 		const char *v = kv_get(&pod->annotations, pcmc->annotations_to_include[i]);
 
-		snprintf(key, sizeof(key), "annotation_%s", pcmc->annotations_to_include[i]);
-		if (v)
+		if (v && configmap_data_key(key, DATA_KEY_ANNOTATION_PREFIX, pcmc->annotations_to_include[i]) == 0)
 			err = kv_set(&out->data, key, v);
 	}
 	err = err ?: kv_set(&out->data, "ebpf_syscall_monitoring_enabled", bool_str(e->syscall_monitoring_enabled));

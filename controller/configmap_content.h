@@ -22,6 +22,15 @@ struct desired_configmap {
 	uint64_t fingerprint;
 };
 
+#define CONFIGMAP_KEY_MAX 253
+#define DATA_KEY_LABEL_PREFIX      "label_"
+#define DATA_KEY_ANNOTATION_PREFIX "annotation_"
+
+/* The data key of a pod label or annotation key: prefix + key with "/" written as "_"
+ * (app.kubernetes.io/name -> label_app.kubernetes.io_name). The CRD refuses two keys of one list
+ * that map to the same data key, and keys whose data key would pass 253 characters. Returns 0, or
+ * -EINVAL when the result is not a valid ConfigMap key ([-._a-zA-Z0-9]{1,253}). */
+int configmap_data_key(char out[CONFIGMAP_KEY_MAX + 1], const char *prefix, const char *key);
 /* A DNS-subdomain name of at most 253 characters, the same for the same inputs. */
 void configmap_name(char out[CONFIGMAP_NAME_MAX + 1], const char *pod_name, const char *pcmc_name);
 /* The CR name as a label value: itself when it fits in 63 characters, else prefix + hash. */

@@ -24,7 +24,7 @@ $(BUILD)/pcmc-controller: $(BUILD)/controller/main.o $(CONTROLLER_LIB) $(HTTP_LI
 ALL_TARGETS += $(BUILD)/pcmc-controller
 
 # Unit tests of the pure parts (Check, TAP on stdout).
-CONTROLLER_UNIT_NAMES := selector configmap_content status workqueue kube_config leader_config
+CONTROLLER_UNIT_NAMES := selector configmap_content status workqueue kube_config leader_config crd_schema
 CONTROLLER_UNIT_TESTS := $(CONTROLLER_UNIT_NAMES:%=$(BUILD)/test/controller/%_test)
 $(BUILD)/test/controller/%_test: test/controller/test_%.c $(CONTROLLER_LIB) $(HTTP_LIB) $(BUILD)/libpcmc-common.a \
 		$(wildcard controller/*.h) test/common/tap_main.h
@@ -34,7 +34,7 @@ $(BUILD)/test/controller/%_test: test/controller/test_%.c $(CONTROLLER_LIB) $(HT
 
 ALL_TARGETS += $(CONTROLLER_UNIT_TESTS)
 TEST_SUITES += $(CONTROLLER_UNIT_TESTS)
-TEST_SUITES += test/controller/integration.sh
+TEST_SUITES += test/controller/integration.sh test/controller/semantics.sh
 
 # Benchmark: 10k pods / 1k CRs on the local cluster (builds its own plain binary under build/plain).
 BENCHES += test/controller/bench.sh
@@ -52,3 +52,9 @@ $(BUILD)/test/controller/bench_create: test/controller/bench_create.c $(BUILD)/l
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(BUILD)/libpcmc-common.a $(KUBE_LDLIBS)
 ALL_TARGETS += $(BUILD)/test/controller/bench_create
+
+# The CRD's syscallNames rule from common/syscall_table's x86_64 and arm64 tables (test_crd_schema checks it).
+.PHONY: crd-syscalls
+crd-syscalls: $(SYSCALL_TABLE)
+	bash crds/syscall-names.sh $(SYSCALL_TABLE) crds/podconfigmapconfig.yaml
+	cp crds/podconfigmapconfig.yaml manifests/crd/podconfigmapconfig.yaml

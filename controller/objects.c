@@ -168,6 +168,18 @@ static void ebpf_decode(struct ebpf_settings *e, const cJSON *cfg)
 	e->default_action = strdup(str_at(fw, "defaultAction") ? str_at(fw, "defaultAction") : "allow");
 	e->metrics_export_enabled = bool_at(mx, "enabled");
 	e->update_interval = strdup(str_at(mx, "updateInterval") ? str_at(mx, "updateInterval") : "");
+	e->present = cJSON_IsObject(cfg);
+	if (!e->syscall_monitoring_enabled && cJSON_GetArraySize(cJSON_GetObjectItem(sys, "syscallNames")) > 0)
+		e->ignored |= IGNORED_SYSCALL_NAMES;
+	if (!e->l4_firewall_enabled && cJSON_GetArraySize(cJSON_GetObjectItem(fw, "allowedPorts")) > 0)
+		e->ignored |= IGNORED_ALLOWED_PORTS;
+	if (!e->l4_firewall_enabled && cJSON_GetArraySize(cJSON_GetObjectItem(fw, "blockedPorts")) > 0)
+		e->ignored |= IGNORED_BLOCKED_PORTS;
+	if (!e->l4_firewall_enabled && str_eq(str_at(fw, "defaultAction"), "block"))
+		e->ignored |= IGNORED_DEFAULT_BLOCK;
+	/* 30s is the API server's default: only another value was written by someone. */
+	if (!e->metrics_export_enabled && str_at(mx, "updateInterval") && !str_eq(str_at(mx, "updateInterval"), "30s"))
+		e->ignored |= IGNORED_UPDATE_INTERVAL;
 }
 
 static void ebpf_clear(struct ebpf_settings *e)

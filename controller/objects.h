@@ -36,6 +36,15 @@ struct pod {
 	struct kv_list annotations; /* without kubectl's last-applied-configuration */
 };
 
+/* Settings written under a feature whose `enabled` is not true: they do nothing (SettingsIgnored). */
+enum ignored_setting {
+	IGNORED_SYSCALL_NAMES   = 1 << 0,
+	IGNORED_ALLOWED_PORTS   = 1 << 1,
+	IGNORED_BLOCKED_PORTS   = 1 << 2,
+	IGNORED_DEFAULT_BLOCK   = 1 << 3,
+	IGNORED_UPDATE_INTERVAL = 1 << 4,
+};
+
 /* spec.ebpfConfig flattened into the strings the ConfigMap carries. */
 struct ebpf_settings {
 	bool syscall_monitoring_enabled;
@@ -46,6 +55,8 @@ struct ebpf_settings {
 	char *default_action;     /* "allow" | "block" */
 	bool metrics_export_enabled;
 	char *update_interval;
+	bool present;             /* spec.ebpfConfig is set (defaulted to {} by the API server) */
+	unsigned ignored;         /* enum ignored_setting bits */
 };
 
 struct pcmc {

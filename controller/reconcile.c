@@ -26,6 +26,7 @@ struct plan {
 	bool cr_exists;
 	char *cr_uid;
 	long long generation;
+	unsigned ignored;           /* enum ignored_setting bits */
 	cJSON *status;
 	char selector_error[160];
 	struct desired_configmap *desired;
@@ -112,6 +113,7 @@ static int plan_build(struct reconciler *r, struct plan *p)
 		p->cr_exists = true;
 		p->cr_uid = pcmc->meta.uid ? strdup(pcmc->meta.uid) : NULL;
 		p->generation = pcmc->generation;
+		p->ignored = pcmc->ebpf.ignored;
 		p->status = pcmc->status ? cJSON_Duplicate(pcmc->status, 1) : NULL;
 		snprintf(p->selector_error, sizeof(p->selector_error), "%s", pcmc->selector_error);
 		if (!pcmc->selector_error[0]) {
@@ -270,9 +272,31 @@ out:
 	return err;
 }
 
+/* One Event per condition that changed status or reason, for the changes a user cares about. */
+static void record_condition_events(struct reconciler *r, const struct plan *p, const char *key, const cJSON *st)
+{
+	struct condition_change changes[CONDITION_CHANGES_MAX];
+	size_t n = condition_changes(p->status, st, changes);
+	struct event_target t = { p->namespace, p->name, p->cr_uid };
+
+	for (size_t i = 0; i < n && leader_election_is_leader(r->election); i++) {
+		const char *type = condition_change_event_type(&changes[i]);
+		int err;
+
+		if (!type)
+			continue;
+		err = event_record(r->client, &t, type, changes[i].reason, changes[i].message ? changes[i].message : "",
+				   r->identity);
+		if (err)
+			log_warn("event write failed", LOG_STR("key", key), LOG_STR("reason", changes[i].reason),
+				 LOG_ERRNO(err));
+	}
+}
+
 static int write_status(struct reconciler *r, struct plan *p, const char *key, const struct counts *c)
 {
-	struct status_outcome o = { .generation = p->generation, .matched_pods = (int)p->ndesired };
+	struct status_outcome o = { .generation = p->generation, .matched_pods = (int)p->ndesired,
+				    .ignored = p->ignored };
 	struct policy_enforcement pe = { 0 };
 	char message[700], now[32], path[1024];
 	struct kube_error kerr;
@@ -326,22 +350,15 @@ static int write_status(struct reconciler *r, struct plan *p, const char *key, c
 	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s/status", PCMC_GROUP, PCMC_VERSION,
 		 p->namespace, PCMC_PLURAL, p->name);
 	err = kube_request(r->client, "PATCH", path, patch, "application/merge-patch+json", NULL, &kerr);
-	cJSON_Delete(patch);
 	if (err == KUBE_ENOTFOUND)
-		return 0; /* deleted meanwhile: its delete event cleans up */
-	if (err) {
+		err = 0; /* deleted meanwhile: its delete event cleans up */
+	else if (err)
 		log_warn("status write failed", LOG_STR("key", key), LOG_STR("reason", kerr.reason),
 			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
-		return err;
-	}
-	if (!o.ready && strcmp(o.reason, "PolicyPending") != 0 && leader_election_is_leader(r->election)) {
-		struct event_target t = { p->namespace, p->name, p->cr_uid };
-		int everr = event_record(r->client, &t, "Warning", o.reason, o.message, r->identity);
-
-		if (everr)
-			log_warn("event write failed", LOG_STR("key", key), LOG_ERRNO(everr));
-	}
-	return 0;
+	else
+		record_condition_events(r, p, key, st);
+	cJSON_Delete(patch);
+	return err;
 }
 
 int reconcile(struct reconciler *r, const char *key)

@@ -114,3 +114,22 @@ cm_names() {
 cms_are() { [ "$(cm_names "$1")" = "$2" ]; }
 cm_field() { kubectl -n "$1" get configmap "$2" -o json | jq -r "$3"; }
 cm_field_is() { [ "$(cm_field "$1" "$2" "$3")" = "$4" ]; }
+
+# ctl_suite_begin TOOL...: for a suite script (after sourcing tap.sh and this file): stops
+# controllers and the cluster on exit (logs kept only on failure), checks the tools and the binary,
+# starts the cluster; exits with a failed TAP line when any of it fails.
+ctl_suite_cleanup() {
+  ctl_stop_all; cluster_stop
+  if [ "$TAP_FAILED" -eq 0 ]; then rm -rf "$CTL_LOGS"; else echo "# controller logs kept in $CTL_LOGS"; fi
+}
+ctl_suite_begin() {
+  local t
+  trap ctl_suite_cleanup EXIT
+  trap 'exit 130' INT TERM
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { tap_not_ok "tool $t present (run bash test/setup.sh)"; tap_done; exit 1; }
+  done
+  [ -x "$CTL_BIN" ] || { tap_not_ok "build/pcmc-controller built (run make)"; tap_done; exit 1; }
+  mkdir -p "$CTL_LOGS"
+  if cluster_start; then tap_ok "local cluster up (state $PCMC_CLUSTER_DIR)"; else tap_not_ok "local cluster up"; tap_done; exit 1; fi
+}

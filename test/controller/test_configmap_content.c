@@ -196,6 +196,48 @@ START_TEST(ebpf_defaults_when_not_configured)
 }
 END_TEST
 
+START_TEST(prefixed_keys_map_slash_to_underscore)
+{
+	char k[CONFIGMAP_KEY_MAX + 1], long_key[300];
+
+	ck_assert_int_eq(configmap_data_key(k, "label_", "app.kubernetes.io/name"), 0);
+	ck_assert_str_eq(k, "label_app.kubernetes.io_name");
+	ck_assert_int_eq(configmap_data_key(k, "annotation_", "example.com/owner"), 0);
+	ck_assert_str_eq(k, "annotation_example.com_owner");
+	ck_assert_int_eq(configmap_data_key(k, "label_", "tier"), 0);
+	ck_assert_str_eq(k, "label_tier");
+	/* what no valid label key gives (objects stored before the CRD had its rules) */
+	ck_assert_int_eq(configmap_data_key(k, "label_", "bad key"), -EINVAL);
+	ck_assert_int_eq(configmap_data_key(k, "label_", ""), -EINVAL);
+	memset(long_key, 'a', 248);
+	long_key[248] = '\0';
+	ck_assert_int_eq(configmap_data_key(k, "label_", long_key), -EINVAL);
+	long_key[247] = '\0';
+	ck_assert_int_eq(configmap_data_key(k, "label_", long_key), 0);
+	ck_assert_uint_eq(strlen(k), 253);
+}
+END_TEST
+
+START_TEST(pod_with_prefixed_label_and_annotation_gets_mapped_keys)
+{
+	cJSON *j = cJSON_Parse("{\"metadata\":{\"name\":\"web-1\",\"namespace\":\"shop\",\"uid\":\"u-1\","
+			       "\"labels\":{\"app.kubernetes.io/name\":\"shop\"},\"annotations\":{\"example.com/owner\":\"ann\"}},"
+			       "\"spec\":{\"nodeName\":\"node-a\"},\"status\":{\"phase\":\"Running\"}}");
+	struct pod *pod = pod_decode(j);
+	struct pcmc *cr = make_pcmc("{\"labelsToInclude\":[\"app.kubernetes.io/name\"],"
+				    "\"annotationsToInclude\":[\"example.com/owner\"]}");
+	struct desired_configmap d;
+
+	ck_assert_int_eq(configmap_desired(pod, cr, &d), 0);
+	ck_assert_str_eq(kv_get(&d.data, "label_app.kubernetes.io_name"), "shop");
+	ck_assert_str_eq(kv_get(&d.data, "annotation_example.com_owner"), "ann");
+	desired_configmap_clear(&d);
+	pcmc_free(cr);
+	pod_free(pod);
+	cJSON_Delete(j);
+}
+END_TEST
+
 START_TEST(pod_status_noise_is_not_a_change)
 {
 	struct pod *a = make_pod(), *b = make_pod();
@@ -222,6 +264,8 @@ int main(void)
 	tcase_add_test(tc, data_has_pod_facts_listed_keys_and_ebpf_settings);
 	tcase_add_test(tc, ebpf_defaults_when_not_configured);
 	tcase_add_test(tc, pod_status_noise_is_not_a_change);
+	tcase_add_test(tc, prefixed_keys_map_slash_to_underscore);
+	tcase_add_test(tc, pod_with_prefixed_label_and_annotation_gets_mapped_keys);
 	suite_add_tcase(s, tc);
 	return run_suite_with_tap(s);
 }
