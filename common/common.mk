@@ -1,6 +1,7 @@
-# common/: the small library both programs share (JSON logging, syscall tables; common/http.mk and
+# common/: the small library both programs share (JSON logging, command line, build identity,
+# syscall tables; common/http.mk and
 # controller/controller.mk add the HTTP server, metrics, JSON helpers and the Kubernetes client).
-COMMON_SRCS := common/log.c common/syscall_table.c
+COMMON_SRCS := common/log.c common/syscall_table.c common/cli.c common/build_info.c
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/common/%.o: common/%.c $(wildcard common/*.h)
@@ -18,3 +19,11 @@ $(SYSCALL_TABLE): common/syscall_table.sh
 	@mkdir -p $(dir $@)
 	bash $< $@
 $(BUILD)/common/syscall_table.o: $(SYSCALL_TABLE)
+
+# Version and source revision for --version and *_build_info; GIT_REVISION=... where there is no .git.
+BUILD_INFO_H := $(BUILD)/common/build_info_generated.h
+$(BUILD_INFO_H): common/build_info.sh VERSION FORCE
+	@mkdir -p $(dir $@)
+	@bash $< $@ $(GIT_REVISION)
+$(BUILD)/common/build_info.o: $(BUILD_INFO_H)
+TEST_SUITES += test/common/binaries.sh

@@ -1,6 +1,7 @@
-# common/http.mk: the HTTP server, Prometheus metrics registry and JSON helpers both programs link, as
+# common/http.mk: the HTTP server, Prometheus metrics registry (and the standard process_*/build_info
+# metrics) and JSON helpers both programs link, as
 # build/libpcmc-http.a. Link a program with: $(HTTP_LIB) $(BUILD)/libpcmc-common.a $(HTTP_LDLIBS)
-HTTP_SRCS   := common/http_server.c common/metrics.c common/json_util.c
+HTTP_SRCS   := common/http_server.c common/metrics.c common/metrics_standard.c common/json_util.c
 HTTP_OBJS   := $(HTTP_SRCS:%.c=$(BUILD)/%.o)
 HTTP_LIB    := $(BUILD)/libpcmc-http.a
 HTTP_LDLIBS := $(shell pkg-config --libs libwebsockets libcjson) -lpthread -lm
@@ -14,7 +15,8 @@ ALL_TARGETS += $(HTTP_LIB)
 
 # Tests: Check suites printing TAP, talking real HTTP over 127.0.0.1 with libcurl.
 HTTP_TESTS := $(BUILD)/test/common/http_server_test $(BUILD)/test/common/metrics_test \
-	      $(BUILD)/test/common/json_util_test $(BUILD)/test/common/prometheus_scrape_test
+	      $(BUILD)/test/common/json_util_test $(BUILD)/test/common/prometheus_scrape_test \
+	      $(BUILD)/test/common/cli_test $(BUILD)/test/common/metrics_standard_test
 HTTP_TEST_FLAGS := $(shell pkg-config --cflags check libcurl libwebsockets)
 HTTP_TEST_LIBS  := $(shell pkg-config --libs check libcurl)
 

@@ -2,6 +2,7 @@
  * so lines from several threads never interleave. */
 #include "common/log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,14 +16,23 @@ static enum log_level min_level = LOG_LEVEL_INFO;
 static const char *component_name;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+int log_level_parse(const char *name, enum log_level *out)
+{
+	for (size_t i = 0; name && i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcasecmp(name, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Programs without common/cli (test helpers) still follow PCMC_LOG_LEVEL. */
 static void read_level_from_env(void)
 {
-	static const char *const names[] = { "debug", "info", "warn", "error" };
-	const char *env = getenv("PCMC_LOG_LEVEL");
-
-	for (size_t i = 0; env && i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcasecmp(env, names[i]) == 0)
-			min_level = (enum log_level)i;
+	log_level_parse(getenv("PCMC_LOG_LEVEL"), &min_level);
 }
 
 void log_set_level(enum log_level level)
@@ -88,7 +98,6 @@ static void put_string(struct line *l, const char *s)
 
 void log_emit(enum log_level level, const char *msg, const struct log_field *fields)
 {
-	static const char *const level_names[] = { "debug", "info", "warn", "error" };
 	struct line l = { .len = 0 };
 	struct timespec ts;
 	struct tm tm;

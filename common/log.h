@@ -37,6 +37,8 @@ struct log_field {
 void log_emit(enum log_level level, const char *msg, const struct log_field *fields);
 /* Messages below this level are dropped; default info, or PCMC_LOG_LEVEL=debug|info|warn|error. */
 void log_set_level(enum log_level level);
+/* "debug", "info", "warn" or "error" (any case) -> level. 0 or -EINVAL. */
+int log_level_parse(const char *name, enum log_level *out);
 /* The component name put in every line ("agent", "controller", ...). */
 void log_set_component(const char *component);
 const char *log_strerror(int err);

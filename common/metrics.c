@@ -41,11 +41,19 @@ struct metrics_family {
 	size_t n_children, cap_children;
 };
 
+struct metrics_collector {
+	metrics_collect_fn *collect;
+	void *ctx;
+	void (*free_ctx)(void *ctx);
+};
+
 struct metrics_registry {
-	pthread_mutex_t lock;            /* the families array */
+	pthread_mutex_t lock;            /* the families array, the collectors */
 	struct metrics_family **families; /* sorted by name */
 	size_t n_families, cap_families;
 	size_t render_size_hint;
+	struct metrics_collector *collectors;
+	size_t n_collectors;
 };
 
 struct metrics_snapshot {
@@ -444,6 +452,28 @@ int metrics_registry_new(struct metrics_registry **out)
 	return 0;
 }
 
+int metrics_registry_add_collector(struct metrics_registry *r, metrics_collect_fn *collect, void *ctx,
+				   void (*free_ctx)(void *ctx))
+{
+	struct metrics_collector *c;
+
+	pthread_mutex_lock(&r->lock);
+	c = realloc(r->collectors, (r->n_collectors + 1) * sizeof(*c));
+	if (c) {
+		r->collectors = c;
+		c[r->n_collectors++] = (struct metrics_collector){ collect, ctx, free_ctx };
+	}
+	pthread_mutex_unlock(&r->lock);
+	return c ? 0 : -ENOMEM;
+}
+
+/* Under the registry lock (collectors set values; they create no families), before rendering. */
+static void run_collectors(struct metrics_registry *r)
+{
+	for (size_t i = 0; i < r->n_collectors; i++)
+		r->collectors[i].collect(r->collectors[i].ctx);
+}
+
 void metrics_registry_free(struct metrics_registry *r)
 {
 	if (!r)
@@ -451,6 +481,10 @@ void metrics_registry_free(struct metrics_registry *r)
 	for (size_t i = 0; i < r->n_families; i++)
 		family_free(r->families[i]);
 	free(r->families);
+	for (size_t i = 0; i < r->n_collectors; i++)
+		if (r->collectors[i].free_ctx)
+			r->collectors[i].free_ctx(r->collectors[i].ctx);
+	free(r->collectors);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -757,6 +791,7 @@ int metrics_render(struct metrics_registry *r, char **out, size_t *len)
 	struct text t = { 0 };
 
 	pthread_mutex_lock(&r->lock);
+	run_collectors(r);
 	reserve(&t, r->render_size_hint + 1);
 	for (size_t i = 0; i < r->n_families; i++)
 		render_family(&t, r->families[i]);

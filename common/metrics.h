@@ -44,6 +44,13 @@ int metrics_child_remove(struct metrics_family *f, const char *const *label_valu
 /* Number of children of the family. */
 size_t metrics_family_size(struct metrics_family *f);
 
+/* A function the registry calls at the start of every render to bring values read elsewhere up to
+ * date (e.g. from /proc); it sets values of families made beforehand and makes none. free_ctx (may be NULL) runs on ctx when
+ * the registry is freed. 0 or -ENOMEM. */
+typedef void metrics_collect_fn(void *ctx);
+int metrics_registry_add_collector(struct metrics_registry *r, metrics_collect_fn *collect, void *ctx,
+				   void (*free_ctx)(void *ctx));
+
 /* Updates; each checks the child's type and ignores a mismatch. */
 void metrics_counter_add(struct metrics_child *c, double v);  /* v < 0 is ignored */
 /* For counters counted elsewhere (BPF maps): the exported value is v as is. */
