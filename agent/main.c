@@ -15,8 +15,10 @@
 #include "agent/service/agent_api.h"
 #include "agent/service/agent_state.h"
 #include "common/syscall_table.h"
+#include "common/cli.h"
 #include "common/http_server.h"
 #include "common/log.h"
+#include "common/metrics_standard.h"
 
 #define REFRESH_MS 2000
 
@@ -24,56 +26,34 @@ struct flags {
 	const char *listen, *pin_root, *cgroup_root, *state_dir, *node_name, *auth, *controller_sa, *kubeconfig;
 };
 
-static void usage(void)
-{
-	fprintf(stderr,
-		"usage: pcmc-agent [--listen ADDR:PORT] [--node-name NAME] [--pin-root DIR] [--cgroup-root DIR]\n"
-		"                  [--state-dir DIR] [--auth tokenreview|none] [--controller-sa NS:NAME]\n"
-		"                  [--kubeconfig FILE]\n"
-		"  defaults: --listen 0.0.0.0:9090, --node-name $NODE_NAME, --pin-root /sys/fs/bpf/pcmc,\n"
-		"  --state-dir " AGENT_DEFAULT_STATE_DIR ", --auth tokenreview, --controller-sa pcmc-system:pcmc-controller,\n"
-		"  credentials for TokenReview: --kubeconfig, else in-cluster. API: docs/policy-api.md\n");
-}
-
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
-	static const struct { const char *name; size_t off; } table[] = {
-		{ "--listen", offsetof(struct flags, listen) },
-		{ "--pin-root", offsetof(struct flags, pin_root) },
-		{ "--cgroup-root", offsetof(struct flags, cgroup_root) },
-		{ "--state-dir", offsetof(struct flags, state_dir) },
-		{ "--node-name", offsetof(struct flags, node_name) },
-		{ "--auth", offsetof(struct flags, auth) },
-		{ "--controller-sa", offsetof(struct flags, controller_sa) },
-		{ "--kubeconfig", offsetof(struct flags, kubeconfig) },
+	const struct cli_flag table[] = {
+		{ .name = "listen", .value = &f->listen, .metavar = "ADDR:PORT",
+		  .help = "policy API, /metrics, /healthz, /readyz" },
+		{ .name = "node-name", .value = &f->node_name, .metavar = "NAME", .env = "NODE_NAME",
+		  .help = "this node's name (the Downward API's spec.nodeName)" },
+		{ .name = "pin-root", .value = &f->pin_root, .metavar = "DIR",
+		  .help = "bpffs directory for programs and maps (default " DATAPLANE_DEFAULT_PIN_ROOT ")" },
+		{ .name = "cgroup-root", .value = &f->cgroup_root, .metavar = "DIR",
+		  .help = "the cgroup v2 mount where pods' cgroups are found" },
+		{ .name = "state-dir", .value = &f->state_dir, .metavar = "DIR",
+		  .help = "where the last accepted push is kept across restarts" },
+		{ .name = "auth", .value = &f->auth, .choices = "tokenreview|none",
+		  .help = "who may push: TokenReview of the controller's token, or anyone (local use only)" },
+		{ .name = "controller-sa", .value = &f->controller_sa, .metavar = "NS:NAME",
+		  .help = "the only ServiceAccount allowed to push" },
+		{ .name = "kubeconfig", .value = &f->kubeconfig, .metavar = "FILE",
+		  .help = "credentials for TokenReview (default: in-cluster)" },
+	};
+	const struct cli_program prog = {
+		.name = "pcmc-agent", .flags = table, .n_flags = sizeof(table) / sizeof(table[0]),
+		.summary = "The pcmc node agent: receives its node's policy from pcmc-controller, attaches the\n"
+			   "syscall counter and the L4 firewall to the pods, exports their counters.",
+		.footer = "Policy API: docs/policy-api.md. Logs: one JSON object a line on stderr.\n",
 	};
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = NULL, *eq = strchr(a, '=');
-		size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
-		bool found = false;
-
-		for (size_t t = 0; t < sizeof(table) / sizeof(table[0]) && !found; t++) {
-			if (strlen(table[t].name) != nlen || strncmp(a, table[t].name, nlen))
-				continue;
-			v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-			if (!v) {
-				fprintf(stderr, "pcmc-agent: %s needs a value\n", table[t].name);
-				return -EINVAL;
-			}
-			*(const char **)((char *)f + table[t].off) = v;
-			found = true;
-		}
-		if (!found) {
-			fprintf(stderr, "pcmc-agent: unknown argument %s\n", a);
-			return -EINVAL;
-		}
-	}
-	if (strcmp(f->auth, "tokenreview") && strcmp(f->auth, "none")) {
-		fprintf(stderr, "pcmc-agent: --auth must be tokenreview or none\n");
-		return -EINVAL;
-	}
-	return 0;
+	return cli_parse(&prog, argc, argv, NULL);
 }
 
 /* "0.0.0.0:9090", "[::]:9090", "127.0.0.1:0" -> address + port. */
@@ -186,7 +166,7 @@ static void run_loop(struct agent *a, int sig_fd)
 int main(int argc, char **argv)
 {
 	struct flags f = { .listen = "0.0.0.0:9090", .state_dir = AGENT_DEFAULT_STATE_DIR, .auth = "tokenreview",
-			   .controller_sa = "pcmc-system:pcmc-controller", .node_name = getenv("NODE_NAME") };
+			   .controller_sa = "pcmc-system:pcmc-controller" };
 	struct agent a = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct http_server_opts so = { .max_body = 8 << 20 };
 	struct dataplane_opts dopts = { 0 };
@@ -196,8 +176,11 @@ int main(int argc, char **argv)
 	int sig_fd, err;
 
 	log_set_component("agent");
-	if (parse_flags(argc, argv, &f) || split_listen(f.listen, addr, sizeof(addr), &so.port)) {
-		usage();
+	err = parse_flags(argc, argv, &f);
+	if (err)
+		return err == CLI_EXIT ? 0 : 2;
+	if (split_listen(f.listen, addr, sizeof(addr), &so.port)) {
+		fprintf(stderr, "pcmc-agent: --listen must be ADDR:PORT, got \"%s\"\n", f.listen);
 		return 2;
 	}
 	so.bind_address = addr;
@@ -223,6 +206,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	err = metrics_registry_new(&a.registry);
+	err = err ?: metrics_standard_register(a.registry, "pcmc_agent");
 	err = err ?: agent_metrics_new(a.registry, &a.metrics);
 	if (err) {
 		log_error("metrics setup failed", LOG_ERRNO(err));
