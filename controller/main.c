@@ -1,7 +1,6 @@
 /* pcmc-controller: flags and environment, the Kubernetes client, the controller, and the HTTP
  * endpoints (/metrics, /healthz, /readyz); SIGTERM/SIGINT release the Lease and exit cleanly. */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,122 +8,93 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cli.h"
 #include "common/http_server.h"
 #include "common/kube_client.h"
 #include "common/kube_config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/metrics_standard.h"
 #include "controller/controller.h"
 
 struct options {
 	const char *kubeconfig;
 	const char *metrics_addr;
 	int workers;
+	const char *identity_flag;
 	char identity[256];
 	bool agent_push;
 	const char *agent_namespace, *agent_selector;
 	int agent_port;
+	const char *push_resync;
 	unsigned push_resync_ms;
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: pcmc-controller [--kubeconfig PATH] [--metrics-addr [HOST]:PORT] [--workers N]\n"
-		   "                       [--identity NAME]\n"
-		   "  --kubeconfig    kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)\n"
-		   "  --metrics-addr  where /metrics, /healthz and /readyz listen (default :8080; port 0 = any)\n"
-		   "  --workers       concurrent reconciles (default 2)\n"
-		   "  --identity      leader election identity (default $POD_NAME, else hostname_pid)\n"
-		   "  --agent-push    push each node's policy to its pcmc-agent; Ready then also means enforced\n"
-		   "  --agent-namespace NS (pcmc-system), --agent-selector SEL (app.kubernetes.io/name=pcmc-agent),\n"
-		   "  --agent-port N (9090; when the agent pod names no container port \"api\"),\n"
-		   "  --push-resync SECONDS (30: full push to every agent this often)\n"
-		   "environment: LEADER_ELECTION_ENABLED, LEADER_ELECTION_LEASE_DURATION (15s),\n"
-		   "  LEADER_ELECTION_RENEW_DEADLINE (10s), LEADER_ELECTION_RETRY_PERIOD (2s),\n"
-		   "  LEADER_ELECTION_LOCK_NAME, LEADER_ELECTION_LOCK_NAMESPACE, PCMC_LOG_LEVEL\n");
-}
-
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{ "kubeconfig", required_argument, NULL, 'k' },
-		{ "metrics-addr", required_argument, NULL, 'm' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "identity", required_argument, NULL, 'i' },
-		{ "agent-push", no_argument, NULL, 'P' },
-		{ "agent-namespace", required_argument, NULL, 'N' },
-		{ "agent-selector", required_argument, NULL, 'S' },
-		{ "agent-port", required_argument, NULL, 'p' },
-		{ "push-resync", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct cli_flag table[] = {
+		{ .name = "kubeconfig", .value = &o->kubeconfig, .metavar = "FILE",
+		  .help = "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)" },
+		{ .name = "metrics-addr", .value = &o->metrics_addr, .metavar = "[HOST]:PORT",
+		  .help = "where /metrics, /healthz and /readyz listen (port 0: any free port)" },
+		{ .name = "workers", .kind = CLI_INT, .value = &o->workers, .metavar = "N", .min = 1, .max = 64,
+		  .help = "concurrent reconciles" },
+		{ .name = "identity", .value = &o->identity_flag, .metavar = "NAME", .env = "POD_NAME",
+		  .help = "leader election identity (default: HOSTNAME_PID)" },
+		{ .name = "leader-elect", .kind = CLI_BOOL, .env = "LEADER_ELECTION_ENABLED",
+		  .help = "elect one leader through a Lease; false: every replica writes (default true)" },
+		{ .name = "leader-elect-lease-duration", .metavar = "DURATION", .env = "LEADER_ELECTION_LEASE_DURATION",
+		  .help = "how long standbys wait after the last renewal (default 15s)" },
+		{ .name = "leader-elect-renew-deadline", .metavar = "DURATION", .env = "LEADER_ELECTION_RENEW_DEADLINE",
+		  .help = "the leader steps down when it cannot renew for this long (default 10s)" },
+		{ .name = "leader-elect-retry-period", .metavar = "DURATION", .env = "LEADER_ELECTION_RETRY_PERIOD",
+		  .help = "time between tries to acquire or renew (default 2s)" },
+		{ .name = "leader-elect-resource-name", .metavar = "NAME", .env = "LEADER_ELECTION_LOCK_NAME",
+		  .help = "the Lease's name (default pcmc-controller-leader)" },
+		{ .name = "leader-elect-resource-namespace", .metavar = "NS", .env = "LEADER_ELECTION_LOCK_NAMESPACE",
+		  .help = "the Lease's namespace (default: the controller's own)" },
+		{ .name = "agent-push", .kind = CLI_BOOL, .value = &o->agent_push,
+		  .help = "push each node's policy to its pcmc-agent; Ready then also means enforced" },
+		{ .name = "agent-namespace", .value = &o->agent_namespace, .metavar = "NS",
+		  .help = "where the pcmc-agent pods run" },
+		{ .name = "agent-selector", .value = &o->agent_selector, .metavar = "SELECTOR",
+		  .help = "labels of the pcmc-agent pods" },
+		{ .name = "agent-port", .kind = CLI_INT, .value = &o->agent_port, .metavar = "PORT", .min = 1, .max = 65535,
+		  .help = "the agents' policy API port when the pod names no container port \"api\"" },
+		{ .name = "push-resync", .value = &o->push_resync, .metavar = "SECONDS",
+		  .help = "full push to every agent this often" },
 	};
-	const char *pod = getenv("POD_NAME");
-	char host[200] = "pcmc-controller";
-	int c;
+	const struct cli_program prog = {
+		.name = "pcmc-controller", .flags = table, .n_flags = sizeof(table) / sizeof(table[0]),
+		.summary = "The pcmc controller: keeps PodConfigMapConfig status and generated ConfigMaps true and\n"
+			   "pushes each node's policy to its pcmc-agent; one leader among the replicas.",
+		.footer = "Durations: 15s, 500ms, 1m. Logs: one JSON object a line on stderr.\n",
+	};
+	char host[200] = "pcmc-controller", *end;
+	double resync;
+	int err;
 
 	o->metrics_addr = ":8080";
 	o->workers = 2;
 	o->agent_namespace = "pcmc-system";
 	o->agent_selector = "app.kubernetes.io/name=pcmc-agent";
 	o->agent_port = 9090;
-	o->push_resync_ms = 30000;
-	gethostname(host, sizeof(host) - 1);
-	if (pod && *pod)
-		snprintf(o->identity, sizeof(o->identity), "%s", pod);
-	else
-		snprintf(o->identity, sizeof(o->identity), "%s_%d", host, (int)getpid());
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			o->kubeconfig = optarg;
-			break;
-		case 'm':
-			o->metrics_addr = optarg;
-			break;
-		case 'w':
-			o->workers = atoi(optarg);
-			if (o->workers < 1 || o->workers > 64) {
-				fprintf(stderr, "pcmc-controller: --workers must be 1..64\n");
-				return -EINVAL;
-			}
-			break;
-		case 'i':
-			if (!*optarg)
-				return -EINVAL;
-			snprintf(o->identity, sizeof(o->identity), "%s", optarg);
-			break;
-		case 'P':
-			o->agent_push = true;
-			break;
-		case 'N':
-			o->agent_namespace = optarg;
-			break;
-		case 'S':
-			o->agent_selector = optarg;
-			break;
-		case 'p':
-			o->agent_port = atoi(optarg);
-			if (o->agent_port < 1 || o->agent_port > 65535)
-				return -EINVAL;
-			break;
-		case 'r':
-			o->push_resync_ms = (unsigned)(atof(optarg) * 1000.0);
-			if (o->push_resync_ms < 100)
-				return -EINVAL;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
+	o->push_resync = "30";
+	err = cli_parse(&prog, argc, argv, NULL);
+	if (err)
+		return err;
+	resync = strtod(o->push_resync, &end);
+	if (end == o->push_resync || *end || !(resync >= 0.1 && resync <= 86400)) {
+		fprintf(stderr, "pcmc-controller: --push-resync must be seconds from 0.1 to 86400, got \"%s\"\n",
+			o->push_resync);
 		return -EINVAL;
 	}
+	o->push_resync_ms = (unsigned)(resync * 1000.0);
+	gethostname(host, sizeof(host) - 1);
+	if (o->identity_flag && *o->identity_flag)
+		snprintf(o->identity, sizeof(o->identity), "%s", o->identity_flag);
+	else
+		snprintf(o->identity, sizeof(o->identity), "%s_%d", host, (int)getpid());
 	return 0;
 }
 
@@ -221,8 +191,9 @@ int main(int argc, char **argv)
 	int port, err;
 
 	log_set_component("controller");
-	if (parse_args(argc, argv, &o))
-		return 2;
+	err = parse_args(argc, argv, &o);
+	if (err)
+		return err == CLI_EXIT ? 0 : 2;
 	if (parse_addr(o.metrics_addr, host, sizeof(host), &port)) {
 		fprintf(stderr, "pcmc-controller: bad --metrics-addr %s (want [HOST]:PORT)\n", o.metrics_addr);
 		return 2;
@@ -242,6 +213,8 @@ int main(int argc, char **argv)
 	err = kube_client_new(cfg, &client);
 	if (!err)
 		err = controller_metrics_new(&metrics);
+	if (!err)
+		err = metrics_standard_register(metrics->registry, "pcmc_controller");
 	if (!err)
 		err = controller_new(client,
 				     &(struct controller_options){ .workers = o.workers, .identity = o.identity,
