@@ -18,11 +18,13 @@ trap 'rm -f "$ctx"' EXIT
 # Tracked files as they are in the working tree (a file deleted but not yet committed is left out).
 (cd "$repo" && { git ls-files -z; printf '%s\0' Dockerfile.*; } | sort -zu |
   while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done | tar --null -cf "$ctx" -T -)
+# The context has no .git: the revision for --version and *_build_info comes in as a build argument.
+revision=$(bash "$repo/common/build_info.sh" --revision)
 for n in "${names[@]}"; do
   t0=$(date +%s)
   log=$(mktemp /tmp/pcmc-image-build.XXXXXX.log)
   # The legacy builder: this engine has no buildx; it caches every step (apt layer shared by both).
-  if ! DOCKER_BUILDKIT=0 docker build --force-rm --build-arg "BASE_IMAGE=$base" -f "Dockerfile.$n" -t "pcmc-$n:$TAG" - <"$ctx" >"$log" 2>&1; then
+  if ! DOCKER_BUILDKIT=0 docker build --force-rm --build-arg "BASE_IMAGE=$base" --build-arg "GIT_REVISION=$revision" -f "Dockerfile.$n" -t "pcmc-$n:$TAG" - <"$ctx" >"$log" 2>&1; then
     tail -n 40 "$log" >&2; echo "build-images: FAILED: Dockerfile.$n (log $log)" >&2; exit 1
   fi
   rm -f "$log"

@@ -50,15 +50,17 @@ ca_bundle() { # IMAGE: the CA bundle holds certificates
 }
 tap_check "controller image: CA bundle with certificates" ca_bundle pcmc-controller:dev
 tap_check "agent image: CA bundle with certificates" ca_bundle pcmc-agent:dev
-# A binary whose libraries are all there prints its usage (exit 2) for an unknown flag.
-usage_runs() { # IMAGE WORD: docker run ... --no-such-flag prints the usage line
-  local out
-  out=$(docker run --rm --read-only --cap-drop ALL "${@:3}" "$1" --no-such-flag 2>&1)
-  grep -q "usage: $2" <<<"$out" || { echo "$out"; return 1; }
+# A binary whose libraries are all there prints its version, with the revision it was built from
+# (the image context has no .git: build-images.sh passes it in).
+version_runs() { # IMAGE WORD [docker run flags]
+  local out want
+  want="$2 $(tr -d ' \n' <"$DEP_REPO/VERSION") (revision $(bash "$DEP_REPO/common/build_info.sh" --revision),"
+  out=$(docker run --rm --read-only --cap-drop ALL "${@:3}" "$1" --version 2>&1)
+  [[ $out == "$want"* ]] || { echo "want: $want..."; echo "got:  $out"; return 1; }
 }
-tap_check "controller binary starts in its image (read-only, uid 65532, no capabilities)" \
-  usage_runs pcmc-controller:dev pcmc-controller --user 65532:65532
-tap_check "agent binary starts in its image" usage_runs pcmc-agent:dev pcmc-agent
+tap_check "controller binary starts in its image (read-only, uid 65532, no capabilities): --version names this revision" \
+  version_runs pcmc-controller:dev pcmc-controller --user 65532:65532
+tap_check "agent binary starts in its image: --version names this revision" version_runs pcmc-agent:dev pcmc-agent
 for i in controller agent; do
   echo "# pcmc-$i:dev $(docker image inspect -f '{{.Size}}' pcmc-$i:dev | awk '{printf "%.1f MB", $1/1e6}')"
 done
