@@ -79,9 +79,9 @@ static int split_listen(const char *listen, char *addr, size_t len, int *port)
 /* Re-applies the last accepted push after a restart: adopted pins stay, nothing wanted is removed. */
 static void restore_state(struct agent *a)
 {
-	struct desired_state *want;
+	struct policy_push *want;
 	struct apply_report report;
-	int err = state_load(a->state_dir, &want);
+	int err = state_load(a->state_dir, syscall_table_arch(), &want);
 
 	if (err == -ENOENT) {
 		log_info("no state file: waiting for the first push (existing pins left alone)",
@@ -99,7 +99,7 @@ static void restore_state(struct agent *a)
 		agent_log_apply(a->np.want, &report, (double)(agent_now_ms() - t0) / 1000, "state file");
 		apply_report_free(&report);
 	}
-	agent_metrics_refresh(a->metrics, &a->np, agent_now_ms());
+	agent_metrics_refresh(a->metrics, &a->np, a->dp, agent_now_ms());
 	pthread_mutex_unlock(&a->lock);
 	malloc_trim(0); /* libbpf's per-program BTF buffers, see put_policy */
 }
@@ -124,7 +124,7 @@ static void run_loop(struct agent *a, int sig_fd)
 
 	for (;;) {
 		struct pollfd p[3] = { { .fd = sig_fd, .events = POLLIN },
-				       { .fd = dataplane_event_fd(a->np.dp), .events = POLLIN },
+				       { .fd = dataplane_event_fd(a->dp), .events = POLLIN },
 				       { .fd = timer_fd, .events = POLLIN } };
 		uint64_t ticks;
 		int64_t now;
@@ -145,7 +145,7 @@ static void run_loop(struct agent *a, int sig_fd)
 		bool events = p[1].revents & POLLIN;
 
 		if (events || now >= next_refresh) {
-			int n = dataplane_refresh(a->np.dp);
+			int n = dataplane_refresh(a->dp);
 
 			if (n > 0)
 				a->np.generation++;
@@ -156,7 +156,7 @@ static void run_loop(struct agent *a, int sig_fd)
 			if (now >= next_refresh)
 				next_refresh = now + REFRESH_MS;
 		}
-		agent_metrics_refresh(a->metrics, &a->np, now);
+		agent_metrics_refresh(a->metrics, &a->np, a->dp, now);
 		pthread_mutex_unlock(&a->lock);
 	}
 	if (timer_fd >= 0)
@@ -229,7 +229,8 @@ int main(int argc, char **argv)
 	dopts.pin_root = f.pin_root;
 	dopts.cgroup_root = f.cgroup_root;
 	pthread_mutex_lock(&a.lock);
-	err = dataplane_open(&dopts, &a.np.dp);
+	err = dataplane_open(&dopts, &a.dp);
+	err = err ?: dataplane_enforcer_new(a.dp, &a.np.enforcer);
 	pthread_mutex_unlock(&a.lock);
 	if (err) {
 		log_error("dataplane open failed", LOG_STR("pin_root", f.pin_root ? f.pin_root : DATAPLANE_DEFAULT_PIN_ROOT),
@@ -246,8 +247,9 @@ int main(int argc, char **argv)
 	http_server_stop(server);
 	http_server_free(server);
 	pthread_mutex_lock(&a.lock);
-	dataplane_close(a.np.dp); /* programs stay pinned and attached: enforcement outlives the agent */
 	node_policy_clear(&a.np);
+	enforcer_free(a.np.enforcer);
+	dataplane_close(a.dp); /* programs stay pinned and attached: enforcement outlives the agent */
 	pthread_mutex_unlock(&a.lock);
 	agent_metrics_free(a.metrics);
 	metrics_registry_free(a.registry);

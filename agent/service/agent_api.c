@@ -12,6 +12,7 @@
 #include "common/http_server.h"
 #include "common/json_util.h"
 #include "common/log.h"
+#include "common/syscall_table.h"
 
 int64_t agent_now_ms(void)
 {
@@ -21,61 +22,56 @@ int64_t agent_now_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static void respond_invalid(struct http_response *resp, const struct policy_error *e)
+/* Sends what w holds as the JSON body (a writer error becomes a 500). */
+static void respond_json(struct http_response *resp, int status, struct json_writer *w)
 {
-	cJSON *o = cJSON_CreateObject();
+	char *text;
+	size_t len;
+
+	if (jw_finish(w, &text, &len)) {
+		json_respond_error(resp, 500, "encoding the answer failed");
+		return;
+	}
+	*resp = (struct http_response){ .status = status, .content_type = "application/json", .body = text,
+					.body_len = len };
+}
+
+static void respond_refusal(struct http_response *resp, int status, const struct push_refusal *f)
+{
+	struct json_writer w;
+
+	jw_init(&w);
+	push_refusal_write(&w, f);
+	respond_json(resp, status, &w);
+}
+
+static void respond_invalid(struct http_response *resp, const struct json_error *e)
+{
 	char msg[600];
 
 	snprintf(msg, sizeof(msg), "%s: %s", e->path, e->message);
-	cJSON_AddStringToObject(o, "error", msg);
-	cJSON_AddStringToObject(o, "path", e->path);
-	json_respond(resp, 400, o);
-	cJSON_Delete(o);
+	respond_refusal(resp, 400, &(struct push_refusal){ .error = msg, .path = (char *)e->path });
 }
 
-void agent_log_apply(const struct desired_state *want, const struct apply_report *r, double seconds,
+void agent_log_apply(const struct policy_push *want, const struct apply_report *r, double seconds,
 		     const char *why)
 {
 	log_info("policy applied", LOG_STR("why", why), LOG_INT("revision", want->revision),
-		 LOG_INT("epoch", want->epoch), LOG_STR("identity", want->identity), LOG_INT("pods", want->n_pods),
-		 LOG_INT("applied", r->counts[POD_APPLIED]), LOG_INT("unchanged", r->counts[POD_UNCHANGED]),
-		 LOG_INT("removed", r->counts[POD_REMOVED]), LOG_INT("failed", r->counts[POD_FAILED]),
-		 LOG_DOUBLE("duration_ms", seconds * 1000));
+		 LOG_INT("epoch", want->sender.epoch), LOG_STR("identity", want->sender.identity),
+		 LOG_INT("pods", want->n_pods), LOG_INT("applied", r->counts[POD_APPLIED]),
+		 LOG_INT("unchanged", r->counts[POD_UNCHANGED]), LOG_INT("removed", r->counts[POD_REMOVED]),
+		 LOG_INT("failed", r->counts[POD_FAILED]), LOG_DOUBLE("duration_ms", seconds * 1000));
 	for (int i = 0; i < r->n; i++) {
 		const struct pod_outcome *o = &r->pods[i];
 
 		if (o->result == POD_UNCHANGED)
 			continue;
 		log_at(o->result == POD_FAILED ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "pod result",
-		       LOG_INT("revision", want->revision), LOG_INT("epoch", want->epoch),
+		       LOG_INT("revision", want->revision), LOG_INT("epoch", want->sender.epoch),
 		       LOG_STR("namespace", o->namespace), LOG_STR("pod", o->name), LOG_STR("pod_uid", o->uid),
-		       LOG_STR("result", pod_result_name(o->result)), LOG_STR("error", o->error));
+		       LOG_STR("result", pod_result_name(o->result)), LOG_STR("error", o->error),
+		       LOG_STR("path", o->path ? o->path : ""));
 	}
-}
-
-static cJSON *report_json(const struct desired_state *want, const struct apply_report *r)
-{
-	cJSON *o = cJSON_CreateObject(), *results;
-
-	if (!o)
-		return NULL;
-	cJSON_AddStringToObject(o, "node", want->node);
-	json_add_int64(o, "epoch", want->epoch);
-	json_add_int64(o, "revision", want->revision);
-	results = cJSON_AddArrayToObject(o, "results");
-	for (int i = 0; results && i < r->n; i++) {
-		cJSON *p = cJSON_CreateObject();
-
-		if (!p)
-			break;
-		cJSON_AddStringToObject(p, "uid", r->pods[i].uid);
-		cJSON_AddStringToObject(p, "namespace", r->pods[i].namespace);
-		cJSON_AddStringToObject(p, "name", r->pods[i].name);
-		cJSON_AddStringToObject(p, "result", pod_result_name(r->pods[i].result));
-		cJSON_AddStringToObject(p, "error", r->pods[i].error);
-		cJSON_AddItemToArray(results, p);
-	}
-	return o;
 }
 
 static const char *status_result(int status)
@@ -83,12 +79,36 @@ static const char *status_result(int status)
 	return status == 401 ? "unauthenticated" : status == 403 ? "forbidden" : "error";
 }
 
+/* 409: what the agent holds, and why the push is older or different. */
+static void respond_fenced(struct http_response *resp, const struct policy_push *held, const struct policy_push *push,
+			   enum fence_reason reason)
+{
+	char why[400];
+
+	if (reason == FENCE_DIFFERENT_BODY)
+		snprintf(why, sizeof(why), "conflicting push: epoch %lld revision %lld was already accepted with "
+			 "another body", (long long)push->sender.epoch, (long long)push->revision);
+	else
+		snprintf(why, sizeof(why), "stale push: epoch %lld revision %lld is older than the newest accepted "
+			 "(epoch %lld revision %lld)", (long long)push->sender.epoch, (long long)push->revision,
+			 (long long)held->sender.epoch, (long long)held->revision);
+	log_warn("policy push fenced", LOG_STR("reason", fence_reason_name(reason)),
+		 LOG_STR("identity", push->sender.identity), LOG_INT("epoch", push->sender.epoch),
+		 LOG_INT("revision", push->revision), LOG_STR("held_identity", held->sender.identity),
+		 LOG_INT("held_epoch", held->sender.epoch), LOG_INT("held_revision", held->revision));
+	respond_refusal(resp, 409, &(struct push_refusal){ .error = why, .reason = reason, .has_held = true,
+							    .held = held->sender, .held_revision = held->revision });
+}
+
 static void put_policy(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct agent *a = ctx;
-	struct desired_state *want;
-	struct policy_error perr;
+	struct policy_decode_opts opts = { .arch = syscall_table_arch() };
+	struct policy_push *want;
+	struct json_error perr;
 	struct apply_report report;
+	struct json_writer w;
+	enum fence_reason fenced;
 	char why[400];
 	int status, err;
 
@@ -111,12 +131,12 @@ static void put_policy(void *ctx, const struct http_request *req, struct http_re
 		json_respond_error(resp, status, why);
 		return;
 	}
-	err = policy_parse(req->body ? req->body : "", req->body_len, &want, &perr);
+	err = policy_push_decode(req->body ? req->body : "", req->body_len, &opts, &want, &perr);
 	if (!err && a->node_name && strcmp(want->node, a->node_name)) {
 		snprintf(perr.path, sizeof(perr.path), "$.node");
 		snprintf(perr.message, sizeof(perr.message), "this agent is node \"%.100s\", not \"%.100s\"",
 			 a->node_name, want->node);
-		desired_state_free(want);
+		policy_push_free(want);
 		err = -EINVAL;
 	}
 	if (err) {
@@ -130,24 +150,12 @@ static void put_policy(void *ctx, const struct http_request *req, struct http_re
 	}
 
 	pthread_mutex_lock(&a->lock);
-	const struct desired_state *cur = a->np.want;
-	if (cur && fence_check(cur->epoch, cur->revision, want->epoch, want->revision)) {
-		cJSON *o = cJSON_CreateObject();
-
-		snprintf(why, sizeof(why), "stale push: epoch %lld revision %lld is older than the newest accepted "
-			 "(epoch %lld revision %lld)", (long long)want->epoch, (long long)want->revision,
-			 (long long)cur->epoch, (long long)cur->revision);
-		cJSON_AddStringToObject(o, "error", why);
-		json_add_int64(o, "epoch", cur->epoch);
-		json_add_int64(o, "revision", cur->revision);
-		log_warn("policy push fenced", LOG_STR("identity", want->identity), LOG_INT("epoch", want->epoch),
-			 LOG_INT("revision", want->revision), LOG_INT("newest_epoch", cur->epoch),
-			 LOG_INT("newest_revision", cur->revision));
+	fenced = fence_check(a->np.want, want);
+	if (fenced != FENCE_NONE) {
+		respond_fenced(resp, a->np.want, want, fenced);
 		pthread_mutex_unlock(&a->lock);
 		agent_metrics_push(a->metrics, "stale", -1);
-		json_respond(resp, 409, o);
-		cJSON_Delete(o);
-		desired_state_free(want);
+		policy_push_free(want);
 		return;
 	}
 	err = state_save(a->state_dir, want);
@@ -156,7 +164,7 @@ static void put_policy(void *ctx, const struct http_request *req, struct http_re
 		agent_metrics_push(a->metrics, "error", -1);
 		snprintf(why, sizeof(why), "writing the state file failed: %s (nothing changed)", log_strerror(err));
 		json_respond_error(resp, 500, why);
-		desired_state_free(want);
+		policy_push_free(want);
 		return;
 	}
 	int64_t t0 = agent_now_ms();
@@ -174,37 +182,33 @@ static void put_policy(void *ctx, const struct http_request *req, struct http_re
 	}
 	agent_metrics_push(a->metrics, "accepted", secs);
 	agent_log_apply(a->np.want, &report, secs, "push");
-	cJSON *o = report_json(a->np.want, &report);
-	agent_metrics_refresh(a->metrics, &a->np, agent_now_ms());
+	jw_init(&w);
+	apply_report_write(&report, a->np.want, &w);
+	agent_metrics_refresh(a->metrics, &a->np, a->dp, agent_now_ms());
 	pthread_mutex_unlock(&a->lock);
 	/* libbpf parses the kernel's BTF (several MiB) for each firewall program it loads; glibc keeps
 	 * those freed buffers in the heap. Hand them back (a fixed mmap threshold instead made every
 	 * pod's load 2x slower: munmap + page faults per load). */
 	malloc_trim(0);
-	json_respond(resp, 200, o);
-	cJSON_Delete(o);
+	respond_json(resp, 200, &w);
 	apply_report_free(&report);
 }
 
 static void get_policy(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct agent *a = ctx;
-	cJSON *o;
+	struct json_writer w;
 
 	(void)req;
 	if (!atomic_load(&a->ready)) {
 		json_respond_error(resp, 503, "not ready: the agent is starting (dataplane, state file)");
 		return;
 	}
+	jw_init(&w);
 	pthread_mutex_lock(&a->lock);
-	o = node_policy_to_json(&a->np, a->node_name);
+	node_policy_write(&a->np, a->node_name, &w);
 	pthread_mutex_unlock(&a->lock);
-	if (!o) {
-		json_respond_error(resp, 500, "out of memory");
-		return;
-	}
-	json_respond(resp, 200, o);
-	cJSON_Delete(o);
+	respond_json(resp, 200, &w);
 }
 
 static void text(struct http_response *resp, int status, const char *body)

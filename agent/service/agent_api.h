@@ -16,6 +16,7 @@ struct http_server;
 struct agent {
 	pthread_mutex_t lock;              /* the dataplane and np: HTTP thread vs main loop */
 	struct node_policy np;
+	struct dataplane *dp;
 	struct agent_auth *auth;
 	struct metrics_registry *registry;
 	struct agent_metrics *metrics;
@@ -28,7 +29,7 @@ int64_t agent_now_ms(void);
 /* Registers the routes; handlers run on the server thread and take a->lock. 0 or -errno. */
 int agent_api_routes(struct http_server *s, struct agent *a);
 /* Logs one apply: a summary line (revision, epoch, counts) and a line per pod that is not unchanged. */
-void agent_log_apply(const struct desired_state *want, const struct apply_report *r, double seconds,
+void agent_log_apply(const struct policy_push *want, const struct apply_report *r, double seconds,
 		     const char *why);
 
 #endif

@@ -1,4 +1,4 @@
-/* Applies a node's desired state as a diff against what the dataplane holds, one pod at a time
+/* Applies a node's desired state as a diff against what the enforcer holds, one pod at a time
  * (all or nothing each), and retries failed pods with backoff from the agent's loop. */
 #include <errno.h>
 #include <stdio.h>
@@ -11,13 +11,6 @@
 #define RETRY_FIRST_MS 2000
 #define RETRY_MAX_MS   30000
 
-const char *pod_result_name(enum pod_result r)
-{
-	static const char *const names[] = { "applied", "unchanged", "removed", "failed" };
-
-	return names[r];
-}
-
 const char *program_type_name(enum program_type t)
 {
 	return t == PROGRAM_L4_FIREWALL ? "l4_firewall" : "syscall_counter";
@@ -25,7 +18,7 @@ const char *program_type_name(enum program_type t)
 
 const char *program_error_name(enum program_error e)
 {
-	static const char *const names[] = { "pod_not_ready", "map_full", "attach_failed", "other" };
+	static const char *const names[] = { "pod_not_ready", "map_full", "attach_failed", "other", "invalid_policy" };
 
 	return names[e];
 }
@@ -51,30 +44,40 @@ static enum program_error classify_error(int err)
 	}
 }
 
-static int apply_pod(struct node_policy *np, const struct desired_pod *pod, struct pod_status *st, int64_t now_ms)
+static void status_clear(struct pod_status *st)
 {
-	const struct pod_policy_spec *s = &pod->policy;
-	struct pod_ref ref = { .uid = pod->uid, .namespace = pod->namespace, .name = pod->name };
-	struct pod_policy p = {
-		.syscalls_enabled = s->syscalls_enabled, .syscall_nrs = s->syscall_nrs,
-		.n_syscalls = s->syscalls_enabled ? s->n_syscalls : 0,
-		.firewall_enabled = s->firewall_enabled, .allowed = s->allowed, .n_allowed = s->n_allowed,
-		.blocked = s->blocked, .n_blocked = s->n_blocked, .default_block = s->default_block,
-	};
-	const char *why;
-	int err = dataplane_apply_pod(np->dp, &ref, &p);
+	ebpf_config_clear(&st->held);
+}
+
+/* A pod the push itself marks invalid on this node: what it held stays, it is reported failed. */
+static void refuse_pod(struct node_policy *np, const struct policy_pod *pod, struct pod_status *st)
+{
+	if (!st->refused || strcmp(st->error, pod->error))
+		np->generation++;
+	st->ok = false;
+	st->refused = true;
+	st->err = -EINVAL;
+	snprintf(st->error, sizeof(st->error), "%s", pod->error);
+	snprintf(st->error_path, sizeof(st->error_path), "%s", pod->error_path ? pod->error_path : "");
+	st->failed_program = PROGRAM_SYSCALL_COUNTER;
+	st->errors[st->failed_program][ERROR_INVALID]++;
+	st->next_retry_ms = INT64_MAX;
+}
+
+static int apply_pod(struct node_policy *np, const struct policy_pod *pod, struct pod_status *st, int64_t now_ms)
+{
+	int err = np->enforcer->apply_pod(np->enforcer, pod, st->error, sizeof(st->error));
 
 	np->generation++;
+	st->refused = false;
+	st->error_path[0] = '\0';
 	if (!err) {
 		st->ok = st->holds_policy = true;
-		st->held = *s;
 		st->error[0] = '\0';
 		st->err = 0;
 		st->retry_delay_ms = 0;
-		return 0;
+		return ebpf_config_copy(&st->held, &pod->policy);
 	}
-	why = dataplane_pod_error(np->dp, pod->uid);
-	snprintf(st->error, sizeof(st->error), "%s", why && *why ? why : log_strerror(err));
 	st->ok = false;
 	st->err = err;
 	st->failed_program = classify_program(st->error);
@@ -83,7 +86,8 @@ static int apply_pod(struct node_policy *np, const struct desired_pod *pod, stru
 	 * policy and finishes it on refresh (cgroup or process not there yet). */
 	if (err != -ENOSPC && err != -EINVAL && err != -E2BIG && err != -ENOMEM) {
 		st->holds_policy = true;
-		st->held = *s;
+		if (ebpf_config_copy(&st->held, &pod->policy))
+			st->holds_policy = false;
 	}
 	st->retry_delay_ms = st->retry_delay_ms ? st->retry_delay_ms * 2 : RETRY_FIRST_MS;
 	if (st->retry_delay_ms > RETRY_MAX_MS)
@@ -95,7 +99,7 @@ static int apply_pod(struct node_policy *np, const struct desired_pod *pod, stru
 /* Old pods by uid, to find each pushed pod's previous status. */
 struct uid_index {
 	const char *uid;
-	int i;
+	size_t i;
 };
 
 static int cmp_uid_index(const void *a, const void *b)
@@ -103,27 +107,18 @@ static int cmp_uid_index(const void *a, const void *b)
 	return strcmp(((const struct uid_index *)a)->uid, ((const struct uid_index *)b)->uid);
 }
 
-int node_policy_find(const struct node_policy *np, const char *uid)
+int node_policy_apply(struct node_policy *np, struct policy_push *want, int64_t now_ms, struct apply_report *r)
 {
-	for (int i = 0; np->want && i < np->want->n_pods; i++)
-		if (!strcmp(np->want->pods[i].uid, uid))
-			return i;
-	return -1;
-}
-
-int node_policy_apply(struct node_policy *np, struct desired_state *want, int64_t now_ms,
-		      struct apply_report *r)
-{
-	const struct desired_state *old = np->want;
-	int n_old = old ? old->n_pods : 0;
-	struct pod_status *status = calloc((size_t)want->n_pods + 1, sizeof(*status));
-	struct uid_index *order = calloc((size_t)n_old + 1, sizeof(*order));
-	bool *kept = calloc((size_t)n_old + 1, sizeof(bool));
-	const char **uids = calloc((size_t)want->n_pods + 1, sizeof(char *));
+	const struct policy_push *old = np->want;
+	size_t n_old = old ? old->n_pods : 0;
+	struct pod_status *status = calloc(want->n_pods + 1, sizeof(*status));
+	struct uid_index *order = calloc(n_old + 1, sizeof(*order));
+	bool *kept = calloc(n_old + 1, sizeof(bool));
+	const char **uids = calloc(want->n_pods + 1, sizeof(char *));
 	int removed;
 
 	memset(r, 0, sizeof(*r));
-	r->pods = calloc((size_t)(want->n_pods + n_old) + 1, sizeof(*r->pods));
+	r->pods = calloc(want->n_pods + n_old + 1, sizeof(*r->pods));
 	if (!status || !order || !kept || !uids || !r->pods) {
 		free(status);
 		free(order);
@@ -131,38 +126,43 @@ int node_policy_apply(struct node_policy *np, struct desired_state *want, int64_
 		free(uids);
 		free(r->pods);
 		r->pods = NULL;
-		desired_state_free(want);
+		policy_push_free(want);
 		return -ENOMEM;
 	}
-	for (int i = 0; i < n_old; i++)
+	for (size_t i = 0; i < n_old; i++)
 		order[i] = (struct uid_index){ .uid = old->pods[i].uid, .i = i };
 	if (n_old)
-		qsort(order, (size_t)n_old, sizeof(*order), cmp_uid_index);
+		qsort(order, n_old, sizeof(*order), cmp_uid_index);
 
-	for (int i = 0; i < want->n_pods; i++) {
-		const struct desired_pod *pod = &want->pods[i];
+	for (size_t i = 0; i < want->n_pods; i++) {
+		const struct policy_pod *pod = &want->pods[i];
 		struct pod_status *st = &status[i];
 		struct pod_outcome *o = &r->pods[r->n++];
 		const struct uid_index key = { .uid = pod->uid }, *hit = NULL;
-		int j = -1;
+		const struct policy_pod *before = NULL;
 
 		if (n_old)
-			hit = bsearch(&key, order, (size_t)n_old, sizeof(*order), cmp_uid_index);
+			hit = bsearch(&key, order, n_old, sizeof(*order), cmp_uid_index);
 		if (hit) {
-			j = hit->i;
-			kept[j] = true;
-			*st = np->status[j];
+			kept[hit->i] = true;
+			*st = np->status[hit->i]; /* takes over `held` */
+			memset(&np->status[hit->i].held, 0, sizeof(st->held));
+			before = &old->pods[hit->i];
 		} else {
+			ebpf_config_init(&st->held);
 			st->next_read_ms = now_ms;
 		}
-		snprintf(o->uid, sizeof(o->uid), "%s", pod->uid);
-		o->namespace = pod->namespace;
-		o->name = pod->name;
+		*o = (struct pod_outcome){ .uid = pod->uid, .namespace = pod->namespace, .name = pod->name };
 		uids[i] = pod->uid;
-		if (j >= 0 && st->ok && st->holds_policy && policy_same_dataplane(&st->held, &pod->policy)) {
-			o->result = policy_same(&old->pods[j].policy, &pod->policy) ? POD_UNCHANGED : POD_APPLIED;
-			if (old->pods[j].policy.update_interval_ms != pod->policy.update_interval_ms ||
-			    old->pods[j].policy.export_enabled != pod->policy.export_enabled)
+		if (pod->state == POLICY_POD_FAILED) {
+			refuse_pod(np, pod, st);
+			o->result = POD_FAILED;
+			o->path = pod->error_path;
+			snprintf(o->error, sizeof(o->error), "%s", st->error);
+		} else if (before && st->ok && st->holds_policy && ebpf_config_same_enforcement(&st->held, &pod->policy)) {
+			o->result = ebpf_config_equal(&before->policy, &pod->policy) ? POD_UNCHANGED : POD_APPLIED;
+			if (before->policy.metrics_export.update_interval_ns != pod->policy.metrics_export.update_interval_ns ||
+			    before->policy.metrics_export.enabled != pod->policy.metrics_export.enabled)
 				st->next_read_ms = now_ms;
 		} else if (apply_pod(np, pod, st, now_ms)) {
 			o->result = POD_FAILED;
@@ -172,17 +172,16 @@ int node_policy_apply(struct node_policy *np, struct desired_state *want, int64_
 		}
 		r->counts[o->result]++;
 	}
-	for (int j = 0; j < n_old; j++) {
+	for (size_t j = 0; j < n_old; j++) {
 		struct pod_outcome *o;
 		int err;
 
 		if (kept[j])
 			continue;
 		o = &r->pods[r->n++];
-		snprintf(o->uid, sizeof(o->uid), "%s", old->pods[j].uid);
-		o->namespace = old->pods[j].namespace;
-		o->name = old->pods[j].name;
-		err = dataplane_remove_pod(np->dp, old->pods[j].uid);
+		*o = (struct pod_outcome){ .uid = old->pods[j].uid, .namespace = old->pods[j].namespace,
+					   .name = old->pods[j].name };
+		err = np->enforcer->remove_pod(np->enforcer, old->pods[j].uid);
 		if (err && err != -ENOENT) {
 			o->result = POD_FAILED;
 			snprintf(o->error, sizeof(o->error), "removing: %s", log_strerror(err));
@@ -191,14 +190,16 @@ int node_policy_apply(struct node_policy *np, struct desired_state *want, int64_
 		}
 		r->counts[o->result]++;
 	}
-	removed = dataplane_remove_orphans(np->dp, uids, want->n_pods);
+	removed = np->enforcer->remove_orphans(np->enforcer, uids, want->n_pods);
 	if (removed < 0)
 		log_error("removing orphaned pods failed", LOG_ERRNO(removed));
 	else if (removed > 0)
 		log_info("orphaned pods removed", LOG_INT("pods", removed));
 
-	r->replaced = np->want;
+	for (size_t j = 0; j < n_old; j++)
+		status_clear(&np->status[j]);
 	free(np->status);
+	r->replaced = np->want;
 	np->want = want;
 	np->status = status;
 	np->generation++;
@@ -213,25 +214,26 @@ void apply_report_free(struct apply_report *r)
 	if (!r)
 		return;
 	free(r->pods);
-	desired_state_free(r->replaced);
+	policy_push_free(r->replaced);
 	memset(r, 0, sizeof(*r));
 }
 
 void node_policy_retry_soon(struct node_policy *np)
 {
-	for (int i = 0; np->want && i < np->want->n_pods; i++)
-		np->status[i].next_retry_ms = 0;
+	for (size_t i = 0; np->want && i < np->want->n_pods; i++)
+		if (!np->status[i].refused)
+			np->status[i].next_retry_ms = 0;
 }
 
 int node_policy_retry(struct node_policy *np, int64_t now_ms)
 {
 	int fixed = 0;
 
-	for (int i = 0; np->want && i < np->want->n_pods; i++) {
+	for (size_t i = 0; np->want && i < np->want->n_pods; i++) {
 		struct pod_status *st = &np->status[i];
-		const struct desired_pod *pod = &np->want->pods[i];
+		const struct policy_pod *pod = &np->want->pods[i];
 
-		if (st->ok || now_ms < st->next_retry_ms)
+		if (st->ok || st->refused || now_ms < st->next_retry_ms)
 			continue;
 		if (!apply_pod(np, pod, st, now_ms)) {
 			fixed++;
@@ -242,43 +244,36 @@ int node_policy_retry(struct node_policy *np, int64_t now_ms)
 	return fixed;
 }
 
-cJSON *node_policy_to_json(const struct node_policy *np, const char *node_name)
+void node_policy_write(const struct node_policy *np, const char *node_name, struct json_writer *w)
 {
-	cJSON *o = cJSON_CreateObject(), *pods, *sender;
-	const struct desired_state *w = np->want;
+	const struct policy_push *p = np->want;
 
-	if (!o)
-		return NULL;
-	cJSON_AddStringToObject(o, "node", w ? w->node : node_name ? node_name : "");
-	if (w) {
-		sender = cJSON_AddObjectToObject(o, "sender");
-		cJSON_AddStringToObject(sender, "identity", w->identity);
-		json_add_int64(sender, "epoch", w->epoch);
-		json_add_int64(o, "revision", w->revision);
-	} else {
-		cJSON_AddNullToObject(o, "sender");
-		cJSON_AddNullToObject(o, "revision");
-	}
-	pods = cJSON_AddArrayToObject(o, "pods");
-	for (int i = 0; pods && w && i < w->n_pods; i++) {
-		cJSON *p = cJSON_CreateObject();
+	node_state_write_begin(w, p ? p->node : node_name ? node_name : "", p ? &p->sender : NULL,
+			       p ? p->revision : 0);
+	for (size_t i = 0; p && i < p->n_pods; i++) {
+		const struct pod_status *st = &np->status[i];
 
-		if (!p)
-			break;
-		cJSON_AddStringToObject(p, "uid", w->pods[i].uid);
-		cJSON_AddStringToObject(p, "namespace", w->pods[i].namespace);
-		cJSON_AddStringToObject(p, "name", w->pods[i].name);
-		cJSON_AddItemToObject(p, "policy", policy_to_json(&w->pods[i].policy));
-		cJSON_AddStringToObject(p, "state", np->status[i].ok ? "applied" : "failed");
-		cJSON_AddStringToObject(p, "error", np->status[i].ok ? "" : np->status[i].error);
-		cJSON_AddItemToArray(pods, p);
+		node_state_write_pod(w, &p->pods[i], !st->ok, st->error, st->refused ? st->error_path : NULL);
 	}
-	return o;
+	node_state_write_end(w);
+}
+
+void apply_report_write(const struct apply_report *r, const struct policy_push *want, struct json_writer *w)
+{
+	push_answer_write_begin(w, want->node, want->sender.epoch, want->revision);
+	for (int i = 0; i < r->n; i++) {
+		const struct pod_outcome *o = &r->pods[i];
+
+		push_answer_write_pod(w, o->uid, o->namespace, o->name, o->result, o->error, o->path);
+	}
+	push_answer_write_end(w);
 }
 
 void node_policy_clear(struct node_policy *np)
 {
-	desired_state_free(np->want);
+	for (size_t i = 0; np->want && i < np->want->n_pods; i++)
+		status_clear(&np->status[i]);
+	policy_push_free(np->want);
 	free(np->status);
 	np->want = NULL;
 	np->status = NULL;

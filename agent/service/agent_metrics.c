@@ -119,35 +119,35 @@ static int cmp_counters(const void *a, const void *b)
 	return strcmp(((const struct pod_counters *)a)->uid, ((const struct pod_counters *)b)->uid);
 }
 
-static int read_due(struct agent_metrics *m, struct node_policy *np, int64_t now_ms, bool *any)
+static int read_due(struct agent_metrics *m, struct node_policy *np, struct dataplane *dp, int64_t now_ms, bool *any)
 {
 	bool due = false;
 	int n;
 
-	for (int i = 0; np->want && i < np->want->n_pods && !due; i++)
-		due = np->want->pods[i].policy.export_enabled && now_ms >= np->status[i].next_read_ms;
+	for (size_t i = 0; np->want && i < np->want->n_pods && !due; i++)
+		due = np->want->pods[i].policy.metrics_export.enabled && now_ms >= np->status[i].next_read_ms;
 	*any = due;
 	if (!due)
 		return 0;
-	n = dataplane_read_counters(np->dp, m->buf, PCMC_MAX_PODS);
+	n = dataplane_read_counters(dp, m->buf, PCMC_MAX_PODS);
 	if (n < 0) {
 		log_error("reading counters failed", LOG_ERRNO(n));
 		return n;
 	}
 	qsort(m->buf, (size_t)n, sizeof(*m->buf), cmp_counters);
-	for (int i = 0; i < np->want->n_pods; i++) {
-		const struct desired_pod *pod = &np->want->pods[i];
+	for (size_t i = 0; i < np->want->n_pods; i++) {
+		const struct policy_pod *pod = &np->want->pods[i];
 		struct pod_status *st = &np->status[i];
 		struct pod_counters key, *c;
 
-		if (!pod->policy.export_enabled || now_ms < st->next_read_ms)
+		if (!pod->policy.metrics_export.enabled || now_ms < st->next_read_ms)
 			continue;
 		snprintf(key.uid, sizeof(key.uid), "%s", pod->uid);
 		c = bsearch(&key, m->buf, (size_t)n, sizeof(*m->buf), cmp_counters);
 		st->have_counters = c != NULL;
 		if (c)
 			st->counters = *c;
-		st->next_read_ms = now_ms + pod->policy.update_interval_ms;
+		st->next_read_ms = now_ms + pod->policy.metrics_export.update_interval_ns / 1000000;
 	}
 	return 0;
 }
@@ -157,7 +157,7 @@ static bool program_attached(const struct pod_status *st, enum program_type t)
 	return st->ok || st->failed_program != t;
 }
 
-int agent_metrics_refresh(struct agent_metrics *m, struct node_policy *np, int64_t now_ms)
+int agent_metrics_refresh(struct agent_metrics *m, struct node_policy *np, struct dataplane *dp, int64_t now_ms)
 {
 	struct metrics_snapshot *s[N_FAMILIES] = { 0 };
 	int n_ok = 0, n_failed = 0, err = 0;
@@ -165,26 +165,26 @@ int agent_metrics_refresh(struct agent_metrics *m, struct node_policy *np, int64
 	struct metrics_child *c;
 	bool any;
 
-	err = read_due(m, np, now_ms, &any);
+	err = read_due(m, np, dp, now_ms, &any);
 	if (m->built && !any && m->seen_generation == np->generation)
 		return err;
 	for (int f = 0; f < N_FAMILIES; f++)
 		if ((err = metrics_snapshot_new(m->f[f], &s[f])))
 			goto out;
-	for (int i = 0; np->want && i < np->want->n_pods; i++) {
-		const struct desired_pod *pod = &np->want->pods[i];
-		const struct pod_policy_spec *p = &pod->policy;
+	for (size_t i = 0; np->want && i < np->want->n_pods; i++) {
+		const struct policy_pod *pod = &np->want->pods[i];
+		const struct ebpf_config *p = &pod->policy;
 		const struct pod_status *st = &np->status[i];
 		const struct pod_counters *k = &st->counters;
 
 		st->ok ? n_ok++ : n_failed++;
-		if (st->holds_policy && st->held.firewall_enabled)
-			rules += st->held.n_allowed + st->held.n_blocked;
-		if (st->holds_policy && st->held.syscalls_enabled)
-			listed += st->held.n_syscalls;
-		if (!p->export_enabled)
+		if (st->holds_policy && st->held.l4_firewall.enabled)
+			rules += st->held.l4_firewall.allowed.n + st->held.l4_firewall.blocked.n;
+		if (st->holds_policy && st->held.syscall_monitoring.enabled)
+			listed += st->held.syscall_monitoring.names.n;
+		if (!p->metrics_export.enabled)
 			continue;
-		if (p->syscalls_enabled && st->have_counters) {
+		if (p->syscall_monitoring.enabled && st->have_counters) {
 			for (int j = 0; j < k->n_listed; j++) {
 				const char *name = syscall_table_name(k->listed_nr[j]);
 
@@ -195,16 +195,16 @@ int agent_metrics_refresh(struct agent_metrics *m, struct node_policy *np, int64
 			err = err ?: metrics_snapshot_set(s[F_OUTSIDE], L(pod->namespace, pod->name),
 							 (double)k->syscalls_outside_list);
 		}
-		if (p->firewall_enabled && st->have_counters) {
+		if (p->l4_firewall.enabled && st->have_counters) {
 			err = err ?: metrics_snapshot_set(s[F_FIREWALL], L(pod->namespace, pod->name, "allowed"),
 							 (double)k->packets_allowed);
 			err = err ?: metrics_snapshot_set(s[F_FIREWALL], L(pod->namespace, pod->name, "blocked"),
 							 (double)k->packets_blocked);
 		}
-		if (p->syscalls_enabled)
+		if (p->syscall_monitoring.enabled)
 			err = err ?: metrics_snapshot_set(s[F_ATTACHED], L(pod->namespace, pod->name, "syscall_counter"),
 							 program_attached(st, PROGRAM_SYSCALL_COUNTER));
-		if (p->firewall_enabled)
+		if (p->l4_firewall.enabled)
 			err = err ?: metrics_snapshot_set(s[F_ATTACHED], L(pod->namespace, pod->name, "l4_firewall"),
 							 program_attached(st, PROGRAM_L4_FIREWALL));
 		for (int t = 0; t < PROGRAM_TYPES; t++)
@@ -216,7 +216,7 @@ int agent_metrics_refresh(struct agent_metrics *m, struct node_policy *np, int64
 	}
 	err = err ?: metrics_snapshot_set(s[F_PODS], L("applied"), n_ok);
 	err = err ?: metrics_snapshot_set(s[F_PODS], L("failed"), n_failed);
-	err = err ?: metrics_snapshot_set(s[F_ENTRIES], L("pod_slots"), dataplane_pod_count(np->dp));
+	err = err ?: metrics_snapshot_set(s[F_ENTRIES], L("pod_slots"), dataplane_pod_count(dp));
 	err = err ?: metrics_snapshot_set(s[F_CAPACITY], L("pod_slots"), PCMC_MAX_PODS);
 	err = err ?: metrics_snapshot_set(s[F_ENTRIES], L("fw_rules"), rules);
 	err = err ?: metrics_snapshot_set(s[F_CAPACITY], L("fw_rules"), PCMC_MAX_FW_RULES);
@@ -229,7 +229,7 @@ int agent_metrics_refresh(struct agent_metrics *m, struct node_policy *np, int64
 		s[f] = NULL;
 	}
 	if (np->want && !metrics_child_get(m->epoch, NULL, &c))
-		metrics_gauge_set(c, (double)np->want->epoch);
+		metrics_gauge_set(c, (double)np->want->sender.epoch);
 	if (np->want && !metrics_child_get(m->revision, NULL, &c))
 		metrics_gauge_set(c, (double)np->want->revision);
 	m->seen_generation = np->generation;

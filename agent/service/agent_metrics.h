@@ -18,6 +18,6 @@ void agent_metrics_push(struct agent_metrics *m, const char *result, double appl
 void agent_metrics_auth(struct agent_metrics *m, unsigned long reviews, unsigned long cache_hits);
 /* Reads the counters of exported pods whose updateInterval passed and replaces the per-pod series
  * when anything changed. Call with the dataplane lock held. 0 or -errno. */
-int agent_metrics_refresh(struct agent_metrics *m, struct node_policy *np, int64_t now_ms);
+int agent_metrics_refresh(struct agent_metrics *m, struct node_policy *np, struct dataplane *dp, int64_t now_ms);
 
 #endif

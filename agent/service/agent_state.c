@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "agent/service/agent_state.h"
-#include "common/json_util.h"
 #include "common/log.h"
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -47,17 +46,15 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-int state_save(const char *dir, const struct desired_state *s)
+int state_save(const char *dir, const struct policy_push *s)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	cJSON *doc = desired_state_to_json(s);
 	size_t len = 0;
-	char *text = doc ? json_print(doc, &len) : NULL;
-	int fd = -1, err;
+	char *text;
+	int fd = -1, err = policy_push_encode(s, &text, &len);
 
-	cJSON_Delete(doc);
-	if (!text)
-		return -ENOMEM;
+	if (err)
+		return err;
 	snprintf(path, sizeof(path), "%s/state.json", dir);
 	snprintf(tmp, sizeof(tmp), "%s/.state.json.tmp", dir);
 	err = mkdir_p(dir);
@@ -88,10 +85,11 @@ int state_save(const char *dir, const struct desired_state *s)
 	return err;
 }
 
-int state_load(const char *dir, struct desired_state **out)
+int state_load(const char *dir, const char *arch, struct policy_push **out)
 {
+	struct policy_decode_opts opts = { .arch = arch };
 	char path[PATH_MAX];
-	struct policy_error perr;
+	struct json_error perr;
 	struct stat st;
 	char *text;
 	FILE *f;
@@ -113,7 +111,7 @@ int state_load(const char *dir, struct desired_state **out)
 	}
 	size_t len = fread(text, 1, (size_t)st.st_size, f);
 	fclose(f);
-	err = policy_parse(text, len, out, &perr);
+	err = policy_push_decode(text, len, &opts, out, &perr);
 	free(text);
 	if (err)
 		log_error("state file unreadable", LOG_STR("path", path), LOG_STR("json_path", perr.path),
@@ -121,11 +119,17 @@ int state_load(const char *dir, struct desired_state **out)
 	return err;
 }
 
-int fence_check(int64_t newest_epoch, int64_t newest_revision, int64_t epoch, int64_t revision)
+enum fence_reason fence_check(const struct policy_push *held, const struct policy_push *push)
 {
-	if (epoch < newest_epoch)
-		return -ESTALE;
-	if (epoch == newest_epoch && revision < newest_revision)
-		return -ESTALE;
-	return 0;
+	if (!held)
+		return FENCE_NONE;
+	if (push->sender.epoch < held->sender.epoch)
+		return FENCE_OLDER_EPOCH;
+	if (push->sender.epoch > held->sender.epoch)
+		return FENCE_NONE;
+	if (push->revision < held->revision)
+		return FENCE_OLDER_REVISION;
+	if (push->revision == held->revision && !policy_push_equal(held, push))
+		return FENCE_DIFFERENT_BODY;
+	return FENCE_NONE;
 }

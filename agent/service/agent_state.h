@@ -5,17 +5,19 @@
 
 #include <stdint.h>
 
-#include "agent/service/agent_policy.h"
+#include "common/policy_codec.h"
 
 #define AGENT_DEFAULT_STATE_DIR "/var/lib/pcmc-agent"
 
 /* Writes <dir>/state.json (temp file, fsync, rename, fsync of dir); creates dir. 0 or -errno. */
-int state_save(const char *dir, const struct desired_state *s);
-/* Reads it back: 0 with *out, -ENOENT when there is none, -EINVAL when unreadable (logged). */
-int state_load(const char *dir, struct desired_state **out);
+int state_save(const char *dir, const struct policy_push *s);
+/* Reads it back, checked as a push is (syscall names against arch, NULL: not checked): 0 with
+ * *out, -ENOENT when there is none, -EINVAL when unreadable (logged). */
+int state_load(const char *dir, const char *arch, struct policy_push **out);
 
-/* Fencing: 0 when a push of (epoch, revision) may replace the newest accepted one, -ESTALE when
- * its epoch is older, or the epoch is the same and the revision older. */
-int fence_check(int64_t newest_epoch, int64_t newest_revision, int64_t epoch, int64_t revision);
+/* Fencing against the newest accepted push (NULL: none yet): FENCE_NONE when push may replace
+ * it; FENCE_OLDER_EPOCH, FENCE_OLDER_REVISION (same epoch), or FENCE_DIFFERENT_BODY (same epoch
+ * and revision, another body; the same body again is a retry and passes). */
+enum fence_reason fence_check(const struct policy_push *held, const struct policy_push *push);
 
 #endif

@@ -3,8 +3,9 @@
 AGENT_LIB_SRCS := $(wildcard agent/service/agent_*.c)
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:%.c=$(BUILD)/%.o)
 AGENT_LIB      := $(BUILD)/libpcmc-agent.a
-# The parser alone (pure: bytes -> desired state or error), also built with clang for the fuzzer.
-POLICY_SRCS    := agent/service/agent_policy.c agent/service/agent_duration.c common/syscall_table.c common/json_util.c
+# The wire codec alone (pure: bytes -> push or error), also built with clang for the fuzzer.
+POLICY_SRCS    := common/policy_codec.c common/policy_answers.c common/ebpf_config.c common/json_reader.c common/json_writer.c \
+		  common/duration.c common/syscall_table.c
 
 $(BUILD)/agent/service/agent_%.o: agent/service/agent_%.c $(wildcard agent/service/*.h) \
 		agent/dataplane/dataplane.h $(wildcard common/*.h)
@@ -17,7 +18,7 @@ $(AGENT_LIB): $(AGENT_LIB_OBJS)
 ALL_TARGETS += $(AGENT_LIB)
 
 # Unit tests (Check, TAP).
-AGENT_UNIT_TESTS := $(BUILD)/test/agent/policy_test $(BUILD)/test/agent/state_test
+AGENT_UNIT_TESTS := $(BUILD)/test/agent/state_test
 $(BUILD)/test/agent/%_test: test/agent/test_%.c $(AGENT_LIB) $(HTTP_LIB) $(BUILD)/libpcmc-common.a \
 		$(wildcard agent/service/*.h) test/common/tap_main.h
 	@mkdir -p $(dir $@)
@@ -26,13 +27,13 @@ $(BUILD)/test/agent/%_test: test/agent/test_%.c $(AGENT_LIB) $(HTTP_LIB) $(BUILD
 ALL_TARGETS += $(AGENT_UNIT_TESTS)
 TEST_SUITES += $(AGENT_UNIT_TESTS)
 
-# libFuzzer target over the parser (clang, ASan+UBSan+fuzzer); test/agent/fuzz.sh runs it ~60 s.
-$(BUILD)/test/agent/fuzz_policy: test/agent/fuzz_policy.c $(POLICY_SRCS) $(wildcard agent/service/*.h) \
+# libFuzzer target over the push decoder (clang, ASan+UBSan+fuzzer); test/agent/fuzz.sh runs it ~60 s.
+$(BUILD)/test/agent/fuzz_policy: test/agent/fuzz_policy.c $(POLICY_SRCS) $(wildcard common/*.h) \
 		$(SYSCALL_TABLE)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -I$(BUILD) $(shell pkg-config --cflags libcjson) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		$< $(POLICY_SRCS) -o $@ $(shell pkg-config --libs libcjson) -lm
+		$< $(POLICY_SRCS) -o $@
 ALL_TARGETS += $(BUILD)/test/agent/fuzz_policy
 TEST_SUITES += test/agent/fuzz.sh
 

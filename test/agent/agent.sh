@@ -108,10 +108,14 @@ bad_cases=(
   "unknown field|$(body 3 11 "$(pod_json ag-a "$UA" '{"l4Firewall":{"enabled":true,"allowedPort":[80]}}')")|\$.pods[0].policy.l4Firewall.allowedPort"
   "port 0|$(body 3 11 "$(pod_json ag-a "$UA" '{"l4Firewall":{"enabled":true,"blockedPorts":[0]}}')")|\$.pods[0].policy.l4Firewall.blockedPorts[0]"
   "port 65536|$(body 3 11 "$good_a" "$(pod_json ag-b "$UB" '{"l4Firewall":{"allowedPorts":[80,65536]}}')")|\$.pods[1].policy.l4Firewall.allowedPorts[1]"
-  "unknown syscall|$(body 3 11 "$(pod_json ag-a "$UA" '{"syscallMonitoring":{"enabled":true,"syscallNames":["read","fork2"]}}')")|\$.pods[0].policy.syscallMonitoring.syscallNames[1]"
+  "not a syscall name|$(body 3 11 "$(pod_json ag-a "$UA" '{"syscallMonitoring":{"enabled":true,"syscallNames":["read","Fork"]}}')")|\$.pods[0].policy.syscallMonitoring.syscallNames[1]"
+  "NUL in a string|$(body 3 11 "$(pod_json ag-a "$UA" "$POL_A")" | sed 's/"node-1"/"node-1\\u0000evil"/')|\$.node"
+  "invalid UTF-8|$(body 3 11 "$(pod_json ag-a "$UA" "$POL_A")" | sed $'s/"shop"/"sh\xffop"/')|\$.pods[0].namespace"
+  "fraction|$(body 3 11 "$(pod_json ag-a "$UA" '{"l4Firewall":{"enabled":true,"blockedPorts":[2222.0]}}')")|\$.pods[0].policy.l4Firewall.blockedPorts[0]"
+  "leading zero|$(body 3 11 "$(pod_json ag-a "$UA" '{"l4Firewall":{"enabled":true,"blockedPorts":[02222]}}')")|\$.pods[0].policy.l4Firewall.blockedPorts[0]"
   "bad duration|$(body 3 11 "$(pod_json ag-a "$UA" '{"metricsExport":{"enabled":true,"updateInterval":"10 seconds"}}')")|\$.pods[0].policy.metricsExport.updateInterval"
   "duration over 1h|$(body 3 11 "$(pod_json ag-a "$UA" '{"metricsExport":{"updateInterval":"2h"}}')")|\$.pods[0].policy.metricsExport.updateInterval"
-  "malformed JSON|{\"node\":\"node-1\",\"pods\":[}|\$"
+  "malformed JSON|{\"node\":\"node-1\",\"pods\":[}|\$.pods[0]"
   "unknown top-level field|{\"node\":\"node-1\",\"sender\":{\"identity\":\"x\",\"epoch\":3},\"revision\":11,\"pods\":[],\"force\":true}|\$.force"
   "another node's push|{\"node\":\"node-2\",\"sender\":{\"identity\":\"x\",\"epoch\":3},\"revision\":11,\"pods\":[]}|\$.node"
 )
@@ -128,10 +132,10 @@ ag_put ""
 if [ $all_400 = 1 ]; then tap_ok "each kind of bad body is answered 400 with the JSON path of the offending value"
 else tap_not_ok "each kind of bad body is answered 400 with the JSON path of the offending value"; echo "# $detail"; fi
 if [ "$(held)" = "$snapshot" ] && tcp_blocked 10.244.30.2 2222 && tcp_open 10.244.30.2 8080 &&
-   [ "$(ag_metric 'pcmc_agent_policy_pushes_total{result="invalid"}')" = 10 ]; then
-  tap_ok "after the bad bodies nothing changed: same GET /v1/policy, same enforcement; pushes_total{result=\"invalid\"} 10"
+   [ "$(ag_metric 'pcmc_agent_policy_pushes_total{result="invalid"}')" = 14 ]; then
+  tap_ok "after the bad bodies nothing changed: same GET /v1/policy, same enforcement; pushes_total{result=\"invalid\"} 14"
 else
-  tap_not_ok "after the bad bodies nothing changed: same GET /v1/policy, same enforcement; pushes_total{result=\"invalid\"} 10"
+  tap_not_ok "after the bad bodies nothing changed: same GET /v1/policy, same enforcement; pushes_total{result=\"invalid\"} 14"
 fi
 
 # ------------------------------------------------------------------ diff apply
@@ -162,6 +166,34 @@ if [ "$code_old_epoch" = 409 ] && [ "$(jq -r .epoch <<<"$body_old_epoch")" = 3 ]
 else
   tap_not_ok "a push with an older epoch (or the same epoch and an older revision) is refused 409 and changes nothing"
   echo "# $code_old_epoch $body_old_epoch / $code_old_rev"
+fi
+ag_put "$(body 3 12 "$(pod_json ag-a "$UA" "$POL_A")" "$(pod_json ag-b "$UB" "$POL_B")")"
+tap_check "the same (epoch, revision) with a different body is refused 409 (different_body) and changes nothing" bash -c "
+  [ '$AG_CODE' = 409 ] && [ \"\$(jq -r .reason <<<'$AG_BODY')\" = different_body ] &&
+  $(declare -f ag_get tcp_open); AG_PORT=$AG_PORT; tcp_open 10.244.30.3 2222"
+
+# ------------------------------------------------------------------ a pod invalid on this node fails alone
+POL_B_BAD='{"syscallMonitoring":{"enabled":true,"syscallNames":["read","fork2"]},
+            "l4Firewall":{"enabled":true,"blockedPorts":[8080]}}'
+ag_put "$(body 3 13 "$(pod_json ag-a "$UA" "$POL_A")" "$(pod_json ag-b "$UB" "$POL_B_BAD")")"
+path_b=$(jq -r --arg u "$UB" '.results[] | select(.uid == $u) | .path' <<<"$AG_BODY")
+err_b=$(jq -r --arg u "$UB" '.results[] | select(.uid == $u) | .error' <<<"$AG_BODY")
+if [ "$AG_CODE" = 200 ] && [ "$(result_of "$UA")/$(result_of "$UB")" = unchanged/failed ] &&
+   [ "$path_b" = '$.pods[1].policy.syscallMonitoring.syscallNames[1]' ] && [[ $err_b == *'unknown syscall "fork2"'* ]]; then
+  tap_ok "a syscall name unknown on this architecture fails that pod alone (200, error and path of the name), the other pod stays"
+else
+  tap_not_ok "a syscall name unknown on this architecture fails that pod alone (200, error and path of the name), the other pod stays"
+  echo "# $AG_CODE $AG_BODY"
+fi
+got=$(ag_get /v1/policy)
+if [ "$(jq -c --arg u "$UB" '.pods[] | select(.uid == $u) | [.state, .path, .policy.syscallMonitoring.syscallNames]' <<<"$got")" = \
+     '["failed","$.pods[1].policy.syscallMonitoring.syscallNames[1]",["fork2","read"]]' ] &&
+   [ "$(ag_metric 'pcmc_agent_pods{state="failed"}')" = 1 ] && [ "$(ag_metric 'pcmc_agent_pods{state="applied"}')" = 1 ] &&
+   tcp_blocked 10.244.30.2 2222 && tcp_open 10.244.30.3 2222; then
+  tap_ok "the refused pod is listed in GET /v1/policy as failed with its reason and counted in pcmc_agent_pods{state=\"failed\"}; what it enforced before stays"
+else
+  tap_not_ok "the refused pod is listed in GET /v1/policy as failed with its reason and counted in pcmc_agent_pods{state=\"failed\"}; what it enforced before stays"
+  echo "# $got"; ag_get /metrics | grep pcmc_agent_pods | sed 's/^/# /'
 fi
 
 # ------------------------------------------------------------------ removal, and a pod that appears after its push
@@ -232,10 +264,18 @@ else
   tap_not_ok "metricsExport disabled: the pod's series are no longer exported, its firewall still enforced"
 fi
 c_allowed() { ag_metric 'podconfigmap_controller_ebpf_l4_firewall_total{namespace="shop",pod_name="ag-c",stat_type="allowed"}'; }
+a_allowed() { ag_metric 'podconfigmap_controller_ebpf_l4_firewall_total{namespace="shop",pod_name="ag-a",stat_type="allowed"}'; }
+code_c=$AG_CODE result_c=$(result_of "$UC")
+# Barrier: pod a exports again every 1 s; once its counter shows traffic sent after pod c's, the
+# agent has read the counters since, and would have read pod c's too if they were due.
+ag_put "$(body 4 3 "$(pod_json ag-a "$UA" '{"l4Firewall":{"enabled":true,"allowedPorts":[8080],"blockedPorts":[2222]},"metricsExport":{"enabled":true,"updateInterval":"1s"}}')" "$(pod_json ag-c "$UC" "$POL_C_SLOW")")"
 c0=$(c_allowed)
 for _ in 1 2 3 4 5; do tcp_open 10.244.30.4 8080; done
-sleep 2.5
-if [ -n "$c0" ] && [ "$(c_allowed)" = "$c0" ] && [ "$AG_CODE" = 200 ] && [ "$(result_of "$UC")" = applied ]; then
+a0=$(a_allowed)
+tcp_open 10.244.30.2 8080
+a_read() { [ "$(a_allowed)" -gt "${a0:-0}" ]; }
+if [ -n "$c0" ] && [ -n "$a0" ] && wait_until 5 a_read && [ "$(c_allowed)" = "$c0" ] && [ "$code_c" = 200 ] && [ "$result_c" = applied ] &&
+   [ "$(result_of "$UC")" = unchanged ]; then
   tap_ok "updateInterval 1h: counters are served from the snapshot taken at the change, new traffic not yet read"
 else
   tap_not_ok "updateInterval 1h: counters are served from the snapshot taken at the change, new traffic not yet read ($c0 -> $(c_allowed))"

@@ -1,39 +1,34 @@
-/* libFuzzer target: policy_parse is a pure function of bytes; under ASan it must neither crash
- * nor leak, and an accepted body must survive a round trip through desired_state_to_json. */
+/* libFuzzer target: policy_push_decode is a pure function of bytes; under ASan it must neither
+ * crash nor leak, every refusal names where, and an accepted push must survive a round trip
+ * through the encoder (the state file) unchanged. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/service/agent_policy.h"
-#include "common/json_util.h"
+#include "common/policy_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct desired_state *s, *again;
-	struct policy_error e;
-	cJSON *doc;
+	struct policy_decode_opts o = { .arch = "x86_64" };
+	struct policy_push *p, *again;
+	struct json_error e;
 	char *text;
 	size_t len;
 
-	if (policy_parse((const char *)data, size, &s, &e)) {
-		if (!e.path[0] || e.path[0] != '$')
-			abort(); /* every refusal names where */
+	if (policy_push_decode((const char *)data, size, &o, &p, &e)) {
+		if (e.path[0] != '$' || !e.message[0])
+			abort(); /* every refusal names where and why */
 		return 0;
 	}
-	doc = desired_state_to_json(s);
-	text = doc ? json_print(doc, &len) : NULL;
-	if (text) {
-		if (policy_parse(text, len, &again, &e))
-			abort(); /* what we accepted, we can store and read back */
-		if (again->n_pods != s->n_pods || again->epoch != s->epoch || again->revision != s->revision)
+	if (policy_push_encode(p, &text, &len))
+		abort(); /* what we accepted, we can store */
+	if (policy_push_decode(text, len, &o, &again, &e) || !policy_push_equal(p, again))
+		abort(); /* and read back as it was */
+	for (size_t i = 0; i < p->n_pods; i++)
+		if (p->pods[i].state != again->pods[i].state)
 			abort();
-		for (int i = 0; i < s->n_pods; i++)
-			if (!policy_same(&s->pods[i].policy, &again->pods[i].policy))
-				abort();
-		desired_state_free(again);
-	}
 	free(text);
-	cJSON_Delete(doc);
-	desired_state_free(s);
+	policy_push_free(again);
+	policy_push_free(p);
 	return 0;
 }
