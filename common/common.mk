@@ -29,3 +29,4 @@ $(BUILD_INFO_H): common/build_info.sh VERSION FORCE
 	@bash $< $@ $(GIT_REVISION)
 $(BUILD)/common/build_info.o: $(BUILD_INFO_H)
 TEST_SUITES += test/common/binaries.sh
+TEST_SUITES += test/common/logcheck.sh

@@ -16,7 +16,7 @@ ALL_TARGETS += $(HTTP_LIB)
 # Tests: Check suites printing TAP, talking real HTTP over 127.0.0.1 with libcurl.
 HTTP_TESTS := $(BUILD)/test/common/http_server_test $(BUILD)/test/common/metrics_test \
 	      $(BUILD)/test/common/json_util_test $(BUILD)/test/common/prometheus_scrape_test \
-	      $(BUILD)/test/common/cli_test $(BUILD)/test/common/metrics_standard_test
+	      $(BUILD)/test/common/cli_test $(BUILD)/test/common/metrics_standard_test $(BUILD)/test/common/log_test
 HTTP_TEST_FLAGS := $(shell pkg-config --cflags check libcurl libwebsockets)
 HTTP_TEST_LIBS  := $(shell pkg-config --libs check libcurl)
 
