@@ -20,7 +20,7 @@ HTTP_TESTS := $(BUILD)/test/common/http_server_test $(BUILD)/test/common/metrics
 HTTP_TEST_FLAGS := $(shell pkg-config --cflags check libcurl libwebsockets)
 HTTP_TEST_LIBS  := $(shell pkg-config --libs check libcurl)
 
-$(HTTP_TESTS): $(BUILD)/test/common/%_test: test/common/test_%.c test/common/tap_main.h \
+$(HTTP_TESTS): $(BUILD)/test/common/%_test: test/common/test_%.c test/common/tap_main.h test/common/promtool_check.h \
 		$(HTTP_LIB) $(BUILD)/libpcmc-common.a $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HTTP_TEST_FLAGS) $< -o $@ $(LDFLAGS) $(HTTP_LIB) $(BUILD)/libpcmc-common.a \

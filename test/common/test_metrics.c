@@ -2,6 +2,7 @@
  * promtool's verdict on real output, pods coming and going, BPF snapshots, threads, scale. */
 #include "common/http_server.h"
 #include "common/metrics.h"
+#include "test/common/promtool_check.h"
 #include "test/common/tap_main.h"
 
 #include <curl/curl.h>
@@ -35,28 +36,6 @@ static char *render(void)
 	ck_assert_int_eq(metrics_render(registry, &text, &len), 0);
 	ck_assert_uint_eq(strlen(text), len);
 	return text;
-}
-
-/* Runs the real promtool on the text; returns its exit status and leaves its output in *report. */
-static int promtool_check(const char *text, char *report, size_t cap)
-{
-	char path[] = "/tmp/pcmc-metrics-XXXXXX", cmd[256];
-	int fd = mkstemp(path), status;
-	FILE *p;
-	size_t n;
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
-	p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	n = fread(report, 1, cap - 1, p);
-	report[n] = '\0';
-	status = pclose(p);
-	unlink(path);
-	ck_assert_msg(WIFEXITED(status), "promtool did not exit");
-	return WEXITSTATUS(status);
 }
 
 START_TEST(counter_gauge_and_histogram_render_in_text_format)
