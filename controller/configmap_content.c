@@ -52,9 +52,10 @@ void pcmc_label_value(char out[LABEL_VALUE_MAX + 1], const char *pcmc_name)
 }
 
 uint64_t configmap_fingerprint(struct kv_list *data, const char *generated_by, const char *pod_uid_label,
-			       const char *pcmc_name, const char *owner_uid, const char *owner_name)
+			       const char *pcmc_name, const char *owner_uid, const char *owner_name, bool owner_controls)
 {
-	const char *parts[] = { generated_by, pod_uid_label, pcmc_name, owner_uid, owner_name };
+	const char *parts[] = { generated_by, pod_uid_label, pcmc_name, owner_uid, owner_name,
+				owner_controls ? "controller" : "" };
 	uint64_t h = FNV1A64_INIT;
 
 	kv_sort(data);
@@ -92,6 +93,32 @@ static const char *bool_str(bool b)
 	return b ? "true" : "false";
 }
 
+/* The CR's own eBPF settings, under pcmc's keys and the Go PodConfigMapController's keys. */
+static int ebpf_keys(struct kv_list *data, const struct ebpf_settings *e)
+{
+	const struct { const char *key, *value; } keys[] = {
+		{ "ebpf_syscall_monitoring_enabled", bool_str(e->syscall_monitoring_enabled) },
+		{ "ebpf_syscall_names", e->syscall_names },
+		{ "ebpf_l4_firewall_enabled", bool_str(e->l4_firewall_enabled) },
+		{ "ebpf_allowed_ports", e->allowed_ports },
+		{ "ebpf_blocked_ports", e->blocked_ports },
+		{ "ebpf_default_action", e->default_action ? e->default_action : "allow" },
+		{ "ebpf_metrics_export_enabled", bool_str(e->metrics_export_enabled) },
+		{ "ebpf_update_interval", e->update_interval },
+		/* The Go project's keys, with its meanings. */
+		{ "ebpf_enabled", bool_str(e->present) },
+		{ "ebpf_syscall_monitoring", bool_str(e->syscall_monitoring_enabled) },
+		{ "ebpf_l4_firewall", bool_str(e->l4_firewall_enabled) },
+		{ "ebpf_l4_firewall_default_action", e->default_action ? e->default_action : "allow" },
+		{ "ebpf_metrics_export", bool_str(e->metrics_export_enabled) },
+	};
+	int err = 0;
+
+	for (size_t i = 0; !err && i < sizeof(keys) / sizeof(keys[0]); i++)
+		err = kv_set(data, keys[i].key, keys[i].value ? keys[i].value : "");
+	return err;
+}
+
 int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, struct desired_configmap *out)
 {
 	const struct ebpf_settings *e = &pcmc->ebpf;
@@ -123,20 +150,14 @@ int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, struct des
 		if (v && configmap_data_key(key, DATA_KEY_ANNOTATION_PREFIX, pcmc->annotations_to_include[i]) == 0)
 			err = kv_set(&out->data, key, v);
 	}
-	err = err ?: kv_set(&out->data, "ebpf_syscall_monitoring_enabled", bool_str(e->syscall_monitoring_enabled));
-	err = err ?: kv_set(&out->data, "ebpf_syscall_names", e->syscall_names ? e->syscall_names : "");
-	err = err ?: kv_set(&out->data, "ebpf_l4_firewall_enabled", bool_str(e->l4_firewall_enabled));
-	err = err ?: kv_set(&out->data, "ebpf_allowed_ports", e->allowed_ports ? e->allowed_ports : "");
-	err = err ?: kv_set(&out->data, "ebpf_blocked_ports", e->blocked_ports ? e->blocked_ports : "");
-	err = err ?: kv_set(&out->data, "ebpf_default_action", e->default_action ? e->default_action : "allow");
-	err = err ?: kv_set(&out->data, "ebpf_metrics_export_enabled", bool_str(e->metrics_export_enabled));
-	err = err ?: kv_set(&out->data, "ebpf_update_interval", e->update_interval ? e->update_interval : "");
+	err = err ?: ebpf_keys(&out->data, e);
+	err = err ?: kv_set(&out->data, "pcmcName", pcmc->meta.name);
 	if (err) {
 		desired_configmap_clear(out);
 		return -ENOMEM;
 	}
 	out->fingerprint = configmap_fingerprint(&out->data, out->pcmc_label, out->pod_uid, out->pcmc_name,
-						 out->pod_uid, out->pod_name);
+						 out->pod_uid, out->pod_name, true);
 	return 0;
 }
 
@@ -172,8 +193,8 @@ cJSON *configmap_body(const struct desired_configmap *d, const char *namespace)
 	cJSON_AddStringToObject(owner, "kind", "Pod");
 	cJSON_AddStringToObject(owner, "name", d->pod_name);
 	cJSON_AddStringToObject(owner, "uid", d->pod_uid);
-	cJSON_AddBoolToObject(owner, "controller", 0);
-	cJSON_AddBoolToObject(owner, "blockOwnerDeletion", 0);
+	cJSON_AddBoolToObject(owner, "controller", 1);
+	cJSON_AddBoolToObject(owner, "blockOwnerDeletion", 1);
 	data = kv_to_json(&d->data);
 	if (!data) {
 		cJSON_Delete(cm);

@@ -4,6 +4,7 @@
 #define PCMC_CONTROLLER_CONFIGMAP_CONTENT_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "controller/kv.h"
@@ -38,9 +39,10 @@ void pcmc_label_value(char out[LABEL_VALUE_MAX + 1], const char *pcmc_name);
 /* Fills `out` with the ConfigMap `pcmc` wants for `pod`. Returns 0 or -ENOMEM. */
 int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, struct desired_configmap *out);
 void desired_configmap_clear(struct desired_configmap *d);
-/* Hash over sorted data (sorted in place), the two labels, the full CR name and the owner pod. */
+/* Hash over sorted data (sorted in place), the two labels, the full CR name and the owner pod
+ * (and whether that owner reference is a controller reference blocking the pod's deletion). */
 uint64_t configmap_fingerprint(struct kv_list *data, const char *generated_by, const char *pod_uid_label,
-			       const char *pcmc_name, const char *owner_uid, const char *owner_name);
+			       const char *pcmc_name, const char *owner_uid, const char *owner_name, bool owner_controls);
 /* The ConfigMap object to create or replace; NULL on allocation failure. */
 cJSON *configmap_body(const struct desired_configmap *d, const char *namespace);
 

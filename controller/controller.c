@@ -295,6 +295,9 @@ int controller_new(struct kube_client *client, const struct controller_options *
 	c->reconciler = (struct reconciler){ .client = client, .pods = c->pods, .pcmcs = c->pcmcs,
 					     .configmaps = c->configmaps, .election = c->election,
 					     .metrics = metrics, .identity = o->identity, .push = c->push };
+	err = reconciler_init(&c->reconciler);
+	if (err)
+		goto fail;
 	*out = c;
 	return 0;
 fail:
@@ -393,6 +396,7 @@ void controller_free(struct controller *c)
 	policy_push_free(c->push);
 	leader_election_free(c->election);
 	workqueue_free(c->queue);
+	reconciler_clear(&c->reconciler);
 	object_cache_free(c->pods);
 	object_cache_free(c->pcmcs);
 	object_cache_free(c->configmaps);

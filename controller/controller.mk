@@ -24,7 +24,7 @@ $(BUILD)/pcmc-controller: $(BUILD)/controller/main.o $(CONTROLLER_LIB) $(HTTP_LI
 ALL_TARGETS += $(BUILD)/pcmc-controller
 
 # Unit tests of the pure parts (Check, TAP on stdout).
-CONTROLLER_UNIT_NAMES := selector configmap_content status workqueue kube_config leader_config crd_schema
+CONTROLLER_UNIT_NAMES := selector configmap_content status workqueue kube_config leader_config crd_schema write_backoff
 CONTROLLER_UNIT_TESTS := $(CONTROLLER_UNIT_NAMES:%=$(BUILD)/test/controller/%_test)
 $(BUILD)/test/controller/%_test: test/controller/test_%.c $(CONTROLLER_LIB) $(HTTP_LIB) $(BUILD)/libpcmc-common.a \
 		$(wildcard controller/*.h) test/common/tap_main.h

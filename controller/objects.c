@@ -238,6 +238,18 @@ static const cJSON *pod_owner(const cJSON *meta)
 	return NULL;
 }
 
+bool configmap_made_by_pcmc(const cJSON *obj)
+{
+	const cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
+	const cJSON *labels = cJSON_GetObjectItem(meta, "labels");
+	const char *pod_uid = str_at(labels, LABEL_POD_UID);
+	const cJSON *owner = pod_owner(meta);
+
+	return str_at(labels, LABEL_GENERATED_BY) && str_at(cJSON_GetObjectItem(meta, "annotations"), ANNOTATION_PCMC_NAME) &&
+	       pod_uid && *pod_uid && owner && str_eq(str_at(owner, "apiVersion"), "v1") &&
+	       str_eq(str_at(owner, "uid"), pod_uid);
+}
+
 struct owned_configmap *owned_configmap_decode(const cJSON *obj)
 {
 	struct owned_configmap *cm = calloc(1, sizeof(*cm));
@@ -256,9 +268,12 @@ struct owned_configmap *owned_configmap_decode(const cJSON *obj)
 	}
 	cm->pcmc_name = strdup(full ? full : label);
 	cm->pod_uid = dup_or_null(str_at(labels, LABEL_POD_UID));
+	cm->made_by_pcmc = configmap_made_by_pcmc(obj);
 	kv_from_json(&data, cJSON_GetObjectItem(obj, "data"), NULL);
 	cm->fingerprint = configmap_fingerprint(&data, label, cm->pod_uid ? cm->pod_uid : "", full ? full : "",
-						str_at(owner, "uid"), str_at(owner, "name"));
+						str_at(owner, "uid"), str_at(owner, "name"),
+						cJSON_IsTrue(cJSON_GetObjectItem(owner, "controller")) &&
+							cJSON_IsTrue(cJSON_GetObjectItem(owner, "blockOwnerDeletion")));
 	kv_clear(&data);
 	return cm;
 }

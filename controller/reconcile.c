@@ -14,10 +14,12 @@
 #include "controller/policy_status.h"
 #include "controller/status.h"
 #include "controller/strmap.h"
+#include "controller/write_backoff.h"
 
 struct existing_configmap {
 	char name[CONFIGMAP_NAME_MAX + 1];
 	uint64_t fingerprint;
+	bool made_by_pcmc;          /* else someone else's: never written nor deleted */
 	bool wanted;
 };
 
@@ -36,10 +38,17 @@ struct plan {
 	int err;
 };
 
+#define MESSAGE_MAX 1024
+#define WRITE_BACKOFF_BASE_MS 1000
+#define WRITE_BACKOFF_MAX_MS  60000
+
+enum write_failure { WRITE_FAILED, WRITE_NAME_TAKEN };
+
 struct counts {
-	int created, updated, deleted, failed;
+	int created, updated, deleted, failed, taken;
 	int first_err;
-	char first_error[600];
+	char first_error[MESSAGE_MAX];   /* the first failed write, whole */
+	char first_taken[MESSAGE_MAX];   /* the first name someone else's ConfigMap holds, whole */
 };
 
 static double now_s(void)
@@ -48,6 +57,11 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t now_ms(void)
+{
+	return (uint64_t)(now_s() * 1000.0);
 }
 
 struct desire_ctx {
@@ -96,6 +110,7 @@ static int collect_existing(void *ud, const void *obj)
 	}
 	snprintf(p->existing[p->nexisting].name, CONFIGMAP_NAME_MAX + 1, "%s", cm->meta.name);
 	p->existing[p->nexisting].fingerprint = cm->fingerprint;
+	p->existing[p->nexisting].made_by_pcmc = cm->made_by_pcmc;
 	p->existing[p->nexisting].wanted = false;
 	p->nexisting++;
 	return 0;
@@ -143,19 +158,66 @@ static void plan_clear(struct plan *p)
 	cJSON_Delete(p->status);
 }
 
-static void note_failure(struct reconciler *r, struct counts *c, enum configmap_op op, int err,
-			 const struct kube_error *kerr, const char *key, const char *cm)
+/* The API server's Status.message without kube_client's "<METHOD> <path>: " prefix; when
+ * kube_client had to cut it, cut back to the last whole clause and say so. */
+static void api_message(const struct kube_error *kerr, int err, char *out, size_t len)
 {
+	const char *m = kerr && kerr->message[0] ? kerr->message : log_strerror(err);
+	const char *colon = kerr && kerr->message[0] ? strstr(m, ": ") : NULL;
+	size_t n;
+
+	if (colon && strncmp(m, "GET ", 4) != 0 && colon[2])
+		m = colon + 2;
+	snprintf(out, len, "%s", m);
+	if (!kerr || strlen(kerr->message) < sizeof(kerr->message) - 1)
+		return;
+	for (n = strlen(out); n > 0; n--)
+		if ((out[n - 1] == ';' || out[n - 1] == ',' || out[n - 1] == '.') && out[n] == ' ')
+			break;
+	snprintf(out + (n ? n - 1 : 0), len - (n ? n - 1 : 0), " (the rest of the API server's message was cut)");
+}
+
+static void note_failure(struct reconciler *r, struct counts *c, enum configmap_op op, int err,
+			 const struct kube_error *kerr, const char *key, const char *namespace, const char *cm,
+			 uint64_t fingerprint)
+{
+	char detail[600], object[400];
+
 	controller_metrics_configmap_op(r->metrics, op, false);
 	c->failed++;
+	api_message(kerr, err, detail, sizeof(detail));
+	snprintf(object, sizeof(object), "%s/%s", namespace, cm);
 	if (!c->first_err) {
 		c->first_err = err;
 		snprintf(c->first_error, sizeof(c->first_error), "%s ConfigMap %s failed: %s", configmap_op_name(op),
-			 cm, kerr && kerr->message[0] ? kerr->message : log_strerror(err));
+			 object, detail);
 	}
+	if (r->write_backoff)
+		write_backoff_failed(r->write_backoff, object, fingerprint, now_ms(), WRITE_FAILED,
+				     c->first_err == err ? c->first_error : detail);
 	log_warn("configmap write failed", LOG_STR("key", key), LOG_STR("configmap", cm),
 		 LOG_STR("operation", configmap_op_name(op)), LOG_STR("reason", kerr ? kerr->reason : ""),
 		 LOG_STR("detail", kerr ? kerr->message : ""), LOG_ERRNO(err));
+}
+
+/* Someone else's ConfigMap holds the name pcmc would write: left alone, reported on the CR. Found
+ * by a create (`retry_later`), it is tried again with backoff; found in the cache, it costs nothing
+ * and its deletion is an event. */
+static void note_taken(struct reconciler *r, struct counts *c, const char *namespace, const struct desired_configmap *d,
+		       const char *key, bool retry_later)
+{
+	char object[400];
+
+	snprintf(object, sizeof(object), "%s/%s", namespace, d->name);
+	if (!c->taken++)
+		snprintf(c->first_taken, sizeof(c->first_taken),
+			 "ConfigMap %s exists and was not made by pcmc (it lacks pcmc's owner reference to pod %s or "
+			 "the %s annotation), so pcmc leaves it as it is; delete or rename it and pcmc writes its own",
+			 object, d->pod_name, ANNOTATION_PCMC_NAME);
+	if (r->write_backoff && retry_later)
+		write_backoff_failed(r->write_backoff, object, d->fingerprint, now_ms(), WRITE_NAME_TAKEN, c->first_taken);
+	if (retry_later)
+		log_warn("configmap name taken", LOG_STR("key", key), LOG_STR("configmap", d->name));
 }
 
 static int write_configmap(struct reconciler *r, const char *namespace, const struct desired_configmap *d,
@@ -189,16 +251,12 @@ static int write_configmap(struct reconciler *r, const char *namespace, const st
 					cJSON_GetObjectItem(cJSON_GetObjectItem(cur, "metadata"), "labels"),
 					LABEL_GENERATED_BY));
 
-				if (label && strcmp(label, d->pcmc_label) == 0) {
+				if (configmap_made_by_pcmc(cur) && label && strcmp(label, d->pcmc_label) == 0)
 					err = leader_election_is_leader(r->election) ?
 						kube_request(r->client, "PUT", path, body, NULL, NULL, kerr) :
 						RECONCILE_ENOTLEADER;
-				} else {
-					err = KUBE_EEXIST;
-					snprintf(kerr->message, sizeof(kerr->message),
-						 "ConfigMap %s/%s exists and is not generated by this PodConfigMapConfig",
-						 namespace, d->name);
-				}
+				else
+					err = RECONCILE_ENAMETAKEN;
 			}
 			cJSON_Delete(cur);
 		}
@@ -220,6 +278,40 @@ static int delete_configmap(struct reconciler *r, const char *namespace, const c
 	return err == KUBE_ENOTFOUND ? 0 : err;
 }
 
+/* False when the object may be written now; else it is counted as it failed last time. */
+static bool backing_off(struct reconciler *r, struct counts *c, const char *namespace, const char *name,
+			uint64_t fingerprint)
+{
+	char object[400], last[MESSAGE_MAX];
+	int kind;
+
+	snprintf(object, sizeof(object), "%s/%s", namespace, name);
+	if (!r->write_backoff ||
+	    write_backoff_check(r->write_backoff, object, fingerprint, now_ms(), &kind, last, sizeof(last)) == 0)
+		return false;
+	if (kind == WRITE_NAME_TAKEN) {
+		if (!c->taken++)
+			snprintf(c->first_taken, sizeof(c->first_taken), "%s", last);
+	} else {
+		c->failed++;
+		if (!c->first_err) {
+			c->first_err = -EAGAIN;
+			snprintf(c->first_error, sizeof(c->first_error), "%s", last);
+		}
+	}
+	return true;
+}
+
+static void note_written(struct reconciler *r, const char *namespace, const char *name)
+{
+	char object[400];
+
+	if (!r->write_backoff)
+		return;
+	snprintf(object, sizeof(object), "%s/%s", namespace, name);
+	write_backoff_succeeded(r->write_backoff, object);
+}
+
 static int sync_configmaps(struct reconciler *r, struct plan *p, const char *key, struct counts *c)
 {
 	struct strmap *by_name = strmap_new();
@@ -237,16 +329,27 @@ static int sync_configmaps(struct reconciler *r, struct plan *p, const char *key
 
 		if (e) {
 			e->wanted = true;
+			if (!e->made_by_pcmc) {
+				note_taken(r, c, p->namespace, d, key, false);
+				continue;
+			}
 			if (e->fingerprint == d->fingerprint)
 				continue;
 		}
+		if (backing_off(r, c, p->namespace, d->name, d->fingerprint))
+			continue;
 		err = write_configmap(r, p->namespace, d, e != NULL, &kerr);
 		if (err == RECONCILE_ENOTLEADER)
 			goto out;
-		if (err) {
-			note_failure(r, c, op, err, &kerr, key, d->name);
+		if (err == RECONCILE_ENAMETAKEN) {
+			note_taken(r, c, p->namespace, d, key, true);
 			continue;
 		}
+		if (err) {
+			note_failure(r, c, op, err, &kerr, key, p->namespace, d->name, d->fingerprint);
+			continue;
+		}
+		note_written(r, p->namespace, d->name);
 		controller_metrics_configmap_op(r->metrics, op, true);
 		if (e)
 			c->updated++;
@@ -254,15 +357,18 @@ static int sync_configmaps(struct reconciler *r, struct plan *p, const char *key
 			c->created++;
 	}
 	for (size_t i = 0; i < p->nexisting; i++) {
-		if (p->existing[i].wanted)
+		if (p->existing[i].wanted || !p->existing[i].made_by_pcmc)
+			continue;
+		if (backing_off(r, c, p->namespace, p->existing[i].name, 0))
 			continue;
 		err = delete_configmap(r, p->namespace, p->existing[i].name, &kerr);
 		if (err == RECONCILE_ENOTLEADER)
 			goto out;
 		if (err) {
-			note_failure(r, c, CONFIGMAP_DELETE, err, &kerr, key, p->existing[i].name);
+			note_failure(r, c, CONFIGMAP_DELETE, err, &kerr, key, p->namespace, p->existing[i].name, 0);
 			continue;
 		}
+		note_written(r, p->namespace, p->existing[i].name);
 		controller_metrics_configmap_op(r->metrics, CONFIGMAP_DELETE, true);
 		c->deleted++;
 	}
@@ -298,7 +404,7 @@ static int write_status(struct reconciler *r, struct plan *p, const char *key, c
 	struct status_outcome o = { .generation = p->generation, .matched_pods = (int)p->ndesired,
 				    .ignored = p->ignored };
 	struct policy_enforcement pe = { 0 };
-	char message[700], now[32], path[1024];
+	char message[MESSAGE_MAX + 400], now[32], path[1024];
 	struct kube_error kerr;
 	bool changed;
 	cJSON *st, *patch;
@@ -308,10 +414,20 @@ static int write_status(struct reconciler *r, struct plan *p, const char *key, c
 		o.ready = false;
 		o.reason = "InvalidSelector";
 		o.message = p->selector_error;
+	} else if (c->taken) {
+		o.ready = false;
+		o.reason = "ConfigMapNameTaken";
+		if (c->taken > 1)
+			snprintf(message, sizeof(message), "%s (and %d more ConfigMap%s like it)", c->first_taken,
+				 c->taken - 1, c->taken > 2 ? "s" : "");
+		o.message = c->taken > 1 ? message : c->first_taken;
 	} else if (c->failed) {
 		o.ready = false;
 		o.reason = "ConfigMapWriteFailed";
-		o.message = c->first_error;
+		if (c->failed > 1)
+			snprintf(message, sizeof(message), "%s (and %d more failed write%s)", c->first_error, c->failed - 1,
+				 c->failed > 2 ? "s" : "");
+		o.message = c->failed > 1 ? message : c->first_error;
 	} else {
 		o.ready = true;
 		o.reason = "ConfigMapsSynced";
@@ -361,6 +477,18 @@ static int write_status(struct reconciler *r, struct plan *p, const char *key, c
 	return err;
 }
 
+int reconciler_init(struct reconciler *r)
+{
+	r->write_backoff = write_backoff_new(WRITE_BACKOFF_BASE_MS, WRITE_BACKOFF_MAX_MS);
+	return r->write_backoff ? 0 : -ENOMEM;
+}
+
+void reconciler_clear(struct reconciler *r)
+{
+	write_backoff_free(r->write_backoff);
+	r->write_backoff = NULL;
+}
+
 int reconcile(struct reconciler *r, const char *key)
 {
 	char ns[256], name[256];
@@ -386,6 +514,8 @@ int reconcile(struct reconciler *r, const char *key)
 		err = write_status(r, &p, key, &c);
 	if (!err && c.first_err)
 		err = c.first_err;
+	if (!err && c.taken)
+		err = RECONCILE_ENAMETAKEN; /* retried with backoff until the name is free */
 
 	seconds = now_s() - started;
 	result = !err ? "success" : err == RECONCILE_ENOTLEADER ? "not-leader" : "error";

@@ -11,9 +11,12 @@
 #include "controller/controller_metrics.h"
 #include "controller/leader_election.h"
 #include "controller/policy_push.h"
+#include "controller/write_backoff.h"
 
 /* Returned when a write was skipped because this process is not (or no longer) the leader. */
 #define RECONCILE_ENOTLEADER (-ENOLCK)
+/* A ConfigMap pcmc would write exists and is someone else's (reported on the CR, retried later). */
+#define RECONCILE_ENAMETAKEN (-EADDRINUSE)
 
 struct reconciler {
 	struct kube_client *client;
@@ -22,7 +25,12 @@ struct reconciler {
 	struct controller_metrics *metrics;
 	const char *identity;
 	struct policy_push *push;    /* NULL: Ready means ConfigMaps only */
+	struct write_backoff *write_backoff; /* reconciler_init; NULL: every write is tried at once */
 };
+
+/* Creates what reconcile keeps between calls (the per-ConfigMap write backoff). Returns 0 or -ENOMEM. */
+int reconciler_init(struct reconciler *r);
+void reconciler_clear(struct reconciler *r);
 
 /* Returns 0 when everything is in sync, RECONCILE_ENOTLEADER, or the first write error (the
  * caller requeues the key with backoff). */

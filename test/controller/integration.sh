@@ -105,8 +105,8 @@ check_content() {
     (.metadata.ownerReferences | length) == 1 and
     .metadata.ownerReferences[0].kind == "Pod" and .metadata.ownerReferences[0].apiVersion == "v1" and
     .metadata.ownerReferences[0].name == "web-1" and .metadata.ownerReferences[0].uid == $uid and
-    .metadata.ownerReferences[0].controller == false and
-    .metadata.ownerReferences[0].blockOwnerDeletion == false' <<<"$cm" || { echo "$cm"; return 1; }
+    .metadata.ownerReferences[0].controller == true and
+    .metadata.ownerReferences[0].blockOwnerDeletion == true' <<<"$cm" || { echo "$cm"; return 1; }
 }
 tap_check "ConfigMap holds pod facts, listed label/annotation, ebpf_* keys, labels and owner reference" check_content
 

@@ -21,7 +21,7 @@ export PCMC_KCM=0
 # Watches go straight to etcd, so compacting etcd makes an old resourceVersion answer 410 Gone.
 export PCMC_WATCH_CACHE=${PCMC_CONTROLLER_WATCH_CACHE:-0}
 unset PCMC_APISERVER_ARGS
-CTL_BIN=$CTL_REPO/build/pcmc-controller
+CTL_BIN=${CTL_BIN:-$CTL_REPO/build/pcmc-controller}
 export CTL_LOGS=${CTL_LOGS:-$PCMC_CLUSTER_DIR.logs}
 declare -A CTL_PID=()
 

@@ -7,6 +7,8 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../cluster/tap.sh"
 . "$here/lib.sh"
+# Owner references with blockOwnerDeletion need the RBAC this plugin checks (pods/finalizers update).
+export PCMC_APISERVER_ARGS=--enable-admission-plugins=OwnerReferencesPermissionEnforcement
 
 ctl_suite_begin kubectl jq curl
 
@@ -100,7 +102,11 @@ explain_all_fields() {
 tap_check "kubectl explain: every field of the CRD (spec and status) has a description" explain_all_fields
 
 # ---------------------------------------------------------------- the controller's view
-if ctl_start a; then tap_ok "controller a starts"; else tap_not_ok "controller a starts"; fi
+# As its ServiceAccount with exactly config/rbac/controller.yaml.
+kubectl apply -f "$CTL_REPO/config/rbac/controller.yaml" >/dev/null
+"$CTL_REPO/test/cluster/sa-kubeconfig" pcmc-system pcmc-controller "$CTL_LOGS/controller.kubeconfig" >/dev/null
+if KUBECONFIG=$CTL_LOGS/controller.kubeconfig ctl_start a; then tap_ok "controller a starts as ServiceAccount pcmc-controller"
+else tap_not_ok "controller a starts as ServiceAccount pcmc-controller"; fi
 tap_check "controller a leads" wait_until 10 is_holder a
 
 make_namespace web
@@ -154,6 +160,151 @@ tap_check "app.kubernetes.io/name and example.com/owner: ConfigMap keys label_ap
 create_errors() { ctl_metric a 'pcmc_controller_configmap_operations_total{operation="create",result="error"}'; }
 tap_check "prefixed keys: Ready True, and not one ConfigMap create failed" bash -c "
   . '$here/lib.sh'; $(declare -f cond cond_is create_errors); wait_until 10 cond_is keys prefixed Ready True && [ \"\$(create_errors)\" = 0 ]"
+
+# The Go PodConfigMapController's keys beside pcmc's own, and its controller owner reference.
+go_keys() {
+  local uid
+  uid=$(kubectl -n keys get pod k1 -o jsonpath='{.metadata.uid}')
+  kubectl -n keys get configmap pod-k1-from-prefixed-cfg -o json | jq -e --arg uid "$uid" '
+    .data.pcmcName == "prefixed" and .data.ebpf_enabled == "false" and .data.ebpf_syscall_monitoring == "false" and
+    .data.ebpf_l4_firewall == "false" and .data.ebpf_l4_firewall_default_action == "allow" and
+    .data.ebpf_metrics_export == "false" and
+    (.metadata.ownerReferences | length) == 1 and .metadata.ownerReferences[0].uid == $uid and
+    .metadata.ownerReferences[0].kind == "Pod" and .metadata.ownerReferences[0].controller == true and
+    .metadata.ownerReferences[0].blockOwnerDeletion == true'
+}
+tap_check "Go project keys pcmcName, ebpf_enabled false (no ebpfConfig), ebpf_<feature>; controller owner reference blocking deletion" go_keys
+kubectl -n keys patch pcmc prefixed --type=merge -p \
+  '{"spec":{"ebpfConfig":{"l4Firewall":{"enabled":true,"blockedPorts":[22],"defaultAction":"block"},"metricsExport":{"enabled":true}}}}' >/dev/null
+go_keys_follow() {
+  kubectl -n keys get configmap pod-k1-from-prefixed-cfg -o json | jq -e '.data |
+    .ebpf_enabled == "true" and .ebpf_syscall_monitoring == "false" and .ebpf_l4_firewall == "true" and
+    .ebpf_l4_firewall_default_action == "block" and .ebpf_metrics_export == "true" and
+    .ebpf_l4_firewall_enabled == "true" and .ebpf_blocked_ports == "22" and .ebpf_default_action == "block"'
+}
+tap_check "ebpfConfig set: ebpf_enabled true, each Go feature key is that feature's enabled, beside pcmc's keys" \
+  wait_until 10 go_keys_follow
+
+# ---------------------------------------------------------------- what pcmc did not make, it leaves alone
+make_namespace own
+make_pod own o1 app=own
+make_pod own o2 app=later
+make_pod own o3 app=later
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: podconfig.example.com/v1alpha1
+kind: PodConfigMapConfig
+metadata: {name: mine, namespace: own}
+spec:
+  podSelector: {matchExpressions: [{key: app, operator: In, values: [own, later2]}]}
+YAML
+tap_check "own: pcmc's ConfigMap for o1" wait_until 10 cm_field_is own pod-o1-from-mine-cfg .data.podName o1
+# 1. A user's ConfigMap with pcmc's label (any name, not one pcmc would write).
+kubectl -n own create configmap users-notes --from-literal=note=keep >/dev/null
+kubectl -n own label configmap users-notes podconfig.example.com/generated-by-pcmc=mine >/dev/null
+# 2. A hand-made ConfigMap with exactly the name pcmc will want for o2, with the label.
+kubectl -n own create configmap pod-o2-from-mine-cfg --from-literal=podName=handmade >/dev/null
+kubectl -n own label configmap pod-o2-from-mine-cfg podconfig.example.com/generated-by-pcmc=mine >/dev/null
+# 3. Another with pcmc's name for o3, without any label (pcmc's watch does not see it).
+kubectl -n own create configmap pod-o3-from-mine-cfg --from-literal=podName=handmade-too >/dev/null
+rv() { kubectl -n own get configmap "$1" -o jsonpath='{.metadata.resourceVersion}'; }
+rv1=$(rv users-notes) rv2=$(rv pod-o2-from-mine-cfg) rv3=$(rv pod-o3-from-mine-cfg)
+# Now the CR selects o2 and o3 too.
+kubectl -n own label pod o2 o3 app=later2 --overwrite >/dev/null
+taken_reported() {
+  [ "$(cond own mine Ready status)" = False ] && [ "$(cond own mine Ready reason)" = ConfigMapNameTaken ] &&
+    cond own mine Ready message | grep -q '^ConfigMap own/pod-o[23]-from-mine-cfg exists and was not made by pcmc (it lacks pcmc.s owner reference to pod o[23] or the podconfig.example.com/pcmc-name annotation), so pcmc leaves it as it is; delete or rename it and pcmc writes its own (and 1 more ConfigMap like it)$'
+}
+tap_check "a name taken by hand-made ConfigMaps: Ready False ConfigMapNameTaken, naming one and counting the other" \
+  wait_until 15 taken_reported
+tap_check "the name clash raises a Warning Event" wait_until 10 has_event own mine Warning ConfigMapNameTaken
+# Barrier: a spec change pcmc has demonstrably processed (observedGeneration, o1's ConfigMap rewritten).
+kubectl -n own patch pcmc mine --type=merge -p '{"spec":{"labelsToInclude":["app"]}}' >/dev/null
+processed() {
+  [ "$(kubectl -n own get pcmc mine -o jsonpath='{.status.observedGeneration}')" = 2 ] &&
+    cm_field_is own pod-o1-from-mine-cfg .data.label_app own
+}
+tap_check "barrier: pcmc processed a later spec change (observedGeneration 2, o1's ConfigMap rewritten)" wait_until 15 processed
+tap_check "the user's labelled ConfigMap survives untouched (same resourceVersion and data)" bash -c "
+  [ \"\$(kubectl -n own get configmap users-notes -o json | jq -r '.metadata.resourceVersion + \" \" + .data.note')\" = '$rv1 keep' ]"
+tap_check "the hand-made pod-o2-from-mine-cfg with pcmc's label is not overwritten" bash -c "
+  [ \"\$(kubectl -n own get configmap pod-o2-from-mine-cfg -o json | jq -r '.metadata.resourceVersion + \" \" + .data.podName')\" = '$rv2 handmade' ]"
+tap_check "the hand-made pod-o3-from-mine-cfg without a label is not overwritten" bash -c "
+  [ \"\$(kubectl -n own get configmap pod-o3-from-mine-cfg -o json | jq -r '.metadata.resourceVersion + \" \" + .data.podName')\" = '$rv3 handmade-too' ]"
+kubectl -n own delete configmap pod-o2-from-mine-cfg pod-o3-from-mine-cfg >/dev/null
+theirs_replaced() {
+  cm_field_is own pod-o2-from-mine-cfg .data.podName o2 && cm_field_is own pod-o3-from-mine-cfg .data.podName o3 &&
+    [ "$(cond own mine Ready status)" = True ]
+}
+tap_check "once the user deletes them, pcmc writes its own (retried with backoff) and Ready turns True" wait_until 70 theirs_replaced
+kubectl -n own delete pcmc mine >/dev/null
+tap_check "CR deleted: pcmc deletes its ConfigMaps, and still not the user's" wait_until 15 bash -c "
+  . '$here/lib.sh'; [ \"\$(kubectl -n own get configmaps -o name | sort | tr '\n' ' ')\" = 'configmap/kube-root-ca.crt configmap/users-notes ' ] ||
+  [ \"\$(kubectl -n own get configmaps -o name | sort | tr '\n' ' ')\" = 'configmap/users-notes ' ]"
+
+# ---------------------------------------------------------------- a write that keeps failing backs off
+make_namespace slow
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: refuse-slow-configmaps}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [configmaps]}
+  validations:
+    - expression: "false"
+      message: >-
+        ConfigMaps are refused in namespace slow by policy refuse-slow-configmaps, which a cluster
+        administrator set up for this test; this sentence is long on purpose, so that the whole message
+        runs past the five hundred and twelve characters that the REST client keeps of an API server
+        message, and the controller has to end it on a whole clause instead of the middle of a word;
+        the words after this point exist only to make it long enough, and they go on and on for a while
+        longer than anyone would like, until at last the message is long enough to be cut by the client
+YAML
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: refuse-slow-configmaps}
+spec:
+  policyName: refuse-slow-configmaps
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: slow}}
+YAML
+wait_until 20 bash -c '! kubectl -n slow create configmap probe --dry-run=server >/dev/null 2>&1'
+make_pod slow s1 app=slow
+make_pod slow s2 app=bystander
+errors_before=$(create_errors)
+t_apply=$(date +%s.%N)
+printf 'apiVersion: podconfig.example.com/v1alpha1\nkind: PodConfigMapConfig\nmetadata: {name: s, namespace: slow}\nspec: {podSelector: {matchLabels: {app: slow}}}\n' |
+  kubectl apply -f - >/dev/null
+tap_check "refused write: Ready False ConfigMapWriteFailed" wait_until 15 bash -c "
+  . '$here/lib.sh'; $(declare -f cond); [ \"\$(cond slow s Ready reason)\" = ConfigMapWriteFailed ]"
+# 40 events in 10 s that change nothing pcmc writes (an annotation no CR lists, on both pods).
+t0=$(date +%s.%N)
+for i in $(seq 1 20); do
+  kubectl -n slow annotate pod s1 s2 unrelated="$i" --overwrite >/dev/null; sleep 0.4
+done
+t1=$(date +%s.%N)
+attempts=$(( $(create_errors) - errors_before ))
+# Attempts at 0, 1, 3, 7, 15... s after the CR was applied (1 s doubling): at most log2(T+1)+1 in T s.
+allowed=$(awk -v a="$t_apply" -v b="$(date +%s.%N)" 'BEGIN { print int(log(b - a + 1) / log(2)) + 1 }')
+echo "# $attempts failed creates in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s of 40 unrelated events; the backoff allows $allowed"
+tap_check "40 unrelated events: the refused ConfigMap is tried only at its backoff times (at most $allowed attempts)" \
+  test "$attempts" -ge 2 -a "$attempts" -le "$allowed"
+whole_message() {
+  local m
+  m=$(cond slow s Ready message)
+  echo "$m"
+  [[ $m == "create ConfigMap slow/pod-s1-from-s-cfg failed: "* ]] &&
+    [[ $m == *"; "*" (the rest of the API server's message was cut)" || $m == *"by the client" ]]
+}
+tap_check "the Ready message names the ConfigMap and ends on a whole clause, never mid-word" whole_message
+kubectl delete validatingadmissionpolicybinding refuse-slow-configmaps >/dev/null
+kubectl delete validatingadmissionpolicy refuse-slow-configmaps >/dev/null
+tap_check "policy removed: the next attempt (within the backoff's 60 s cap) creates it, Ready True" wait_until 70 bash -c "
+  . '$here/lib.sh'; $(declare -f cond); cm_field_is slow pod-s1-from-s-cfg .data.podName s1 && [ \"\$(cond slow s Ready status)\" = True ]"
 
 # Settings under a feature that is not enabled do nothing: the CR says so (condition + Event).
 kubectl apply -f - >/dev/null <<'YAML'

@@ -1,5 +1,6 @@
 /* Generated ConfigMap names and content: the pod-<pod>-from-<pcmc>-cfg pattern, valid shortened
- * names for long parts, data keys, labels, owner reference and drift detection by fingerprint. */
+ * names for long parts, data keys (pcmc's and the Go project's), labels, controller owner reference,
+ * what makes a ConfigMap pcmc's, and drift detection by fingerprint. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -147,6 +148,13 @@ START_TEST(data_has_pod_facts_listed_keys_and_ebpf_settings)
 	ck_assert_str_eq(kv_get(&d.data, "ebpf_default_action"), "block");
 	ck_assert_str_eq(kv_get(&d.data, "ebpf_metrics_export_enabled"), "true");
 	ck_assert_str_eq(kv_get(&d.data, "ebpf_update_interval"), "10s");
+	/* the Go project's keys */
+	ck_assert_str_eq(kv_get(&d.data, "pcmcName"), "tiers");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_enabled"), "true");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_syscall_monitoring"), "true");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_l4_firewall"), "true");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_l4_firewall_default_action"), "block");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_metrics_export"), "true");
 
 	cJSON *body = configmap_body(&d, "shop");
 	cJSON *meta = cJSON_GetObjectItem(body, "metadata");
@@ -154,7 +162,9 @@ START_TEST(data_has_pod_facts_listed_keys_and_ebpf_settings)
 
 	ck_assert_str_eq(cJSON_GetObjectItem(owner, "kind")->valuestring, "Pod");
 	ck_assert_str_eq(cJSON_GetObjectItem(owner, "uid")->valuestring, "u-1");
-	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(owner, "blockOwnerDeletion")));
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(owner, "controller")));
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(owner, "blockOwnerDeletion")));
+	ck_assert(configmap_made_by_pcmc(body));
 	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(meta, "labels"), LABEL_GENERATED_BY)->valuestring, "tiers");
 	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(meta, "labels"), LABEL_POD_UID)->valuestring, "u-1");
 
@@ -190,6 +200,8 @@ START_TEST(ebpf_defaults_when_not_configured)
 	ck_assert_str_eq(kv_get(&d.data, "ebpf_syscall_names"), "");
 	ck_assert_str_eq(kv_get(&d.data, "ebpf_default_action"), "allow");
 	ck_assert_str_eq(kv_get(&d.data, "ebpf_allowed_ports"), "");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_enabled"), "false");   /* no ebpfConfig at all */
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_l4_firewall"), "false");
 	desired_configmap_clear(&d);
 	pcmc_free(cr);
 	pod_free(pod);
@@ -238,6 +250,45 @@ START_TEST(pod_with_prefixed_label_and_annotation_gets_mapped_keys)
 }
 END_TEST
 
+START_TEST(only_what_pcmc_writes_together_makes_a_configmap_pcmcs)
+{
+	static const char *const not_ours[] = {
+		/* pcmc's label alone (a user's ConfigMap) */
+		"{\"metadata\":{\"name\":\"x\",\"labels\":{\"podconfig.example.com/generated-by-pcmc\":\"web\"}}}",
+		/* label and annotation, no owner */
+		"{\"metadata\":{\"name\":\"x\",\"labels\":{\"podconfig.example.com/generated-by-pcmc\":\"web\","
+		"\"podconfig.example.com/pod-uid\":\"u-1\"},\"annotations\":{\"podconfig.example.com/pcmc-name\":\"web\"}}}",
+		/* owner pod uid differs from the pod-uid label */
+		"{\"metadata\":{\"name\":\"x\",\"labels\":{\"podconfig.example.com/generated-by-pcmc\":\"web\","
+		"\"podconfig.example.com/pod-uid\":\"u-1\"},\"annotations\":{\"podconfig.example.com/pcmc-name\":\"web\"},"
+		"\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"name\":\"p\",\"uid\":\"u-2\"}]}}",
+		/* everything but the annotation */
+		"{\"metadata\":{\"name\":\"x\",\"labels\":{\"podconfig.example.com/generated-by-pcmc\":\"web\","
+		"\"podconfig.example.com/pod-uid\":\"u-1\"},"
+		"\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"name\":\"p\",\"uid\":\"u-1\"}]}}",
+	};
+	const char *ours = "{\"metadata\":{\"name\":\"x\",\"labels\":{\"podconfig.example.com/generated-by-pcmc\":\"web\","
+			   "\"podconfig.example.com/pod-uid\":\"u-1\"},\"annotations\":{\"podconfig.example.com/pcmc-name\":\"web\"},"
+			   "\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"name\":\"p\",\"uid\":\"u-1\"}]}}";
+	cJSON *j;
+
+	for (size_t i = 0; i < sizeof(not_ours) / sizeof(not_ours[0]); i++) {
+		struct owned_configmap *cm;
+
+		j = cJSON_Parse(not_ours[i]);
+		ck_assert_msg(!configmap_made_by_pcmc(j), "case %zu taken for pcmc's", i);
+		cm = owned_configmap_decode(j);
+		ck_assert_ptr_nonnull(cm);
+		ck_assert(!cm->made_by_pcmc);
+		owned_configmap_free(cm);
+		cJSON_Delete(j);
+	}
+	j = cJSON_Parse(ours);
+	ck_assert(configmap_made_by_pcmc(j));
+	cJSON_Delete(j);
+}
+END_TEST
+
 START_TEST(pod_status_noise_is_not_a_change)
 {
 	struct pod *a = make_pod(), *b = make_pod();
@@ -265,6 +316,7 @@ int main(void)
 	tcase_add_test(tc, ebpf_defaults_when_not_configured);
 	tcase_add_test(tc, pod_status_noise_is_not_a_change);
 	tcase_add_test(tc, prefixed_keys_map_slash_to_underscore);
+	tcase_add_test(tc, only_what_pcmc_writes_together_makes_a_configmap_pcmcs);
 	tcase_add_test(tc, pod_with_prefixed_label_and_annotation_gets_mapped_keys);
 	suite_add_tcase(s, tc);
 	return run_suite_with_tap(s);

@@ -27,6 +27,7 @@ for v in get list watch create update delete; do can "$CTL_SA" yes $v configmaps
 for v in list watch; do can "$CTL_SA" yes $v configmaps -A; done
 for v in get list watch; do can "$CTL_SA" yes $v $PCMC -A; done
 can "$CTL_SA" yes patch $PCMC --subresource=status -n default
+can "$CTL_SA" yes update pods --subresource=finalizers -n default   # blockOwnerDeletion on its ConfigMaps
 can "$CTL_SA" yes create events -n default
 can "$CTL_SA" yes create $LEASES -n pcmc-system
 for v in get update watch; do can "$CTL_SA" yes $v $LEASES/pcmc-controller-leader -n pcmc-system; done
