@@ -24,6 +24,7 @@
 
 struct flags {
 	const char *listen, *pin_root, *cgroup_root, *state_dir, *node_name, *auth, *controller_sa, *kubeconfig;
+	const char *cni_cache_dir;
 };
 
 static int parse_flags(int argc, char **argv, struct flags *f)
@@ -45,6 +46,9 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		  .help = "the only ServiceAccount allowed to push" },
 		{ .name = "kubeconfig", .value = &f->kubeconfig, .metavar = "FILE",
 		  .help = "credentials for TokenReview (default: in-cluster)" },
+		{ .name = "cni-cache-dir", .value = &f->cni_cache_dir, .metavar = "DIR",
+		  .help = "the runtime's CNI result cache, read to find each pod's host-side interface "
+			  "(default " DATAPLANE_DEFAULT_CNI_CACHE_DIR ")" },
 	};
 	const struct cli_program prog = {
 		.name = "pcmc-agent", .flags = table, .n_flags = sizeof(table) / sizeof(table[0]),
@@ -228,6 +232,7 @@ int main(int argc, char **argv)
 
 	dopts.pin_root = f.pin_root;
 	dopts.cgroup_root = f.cgroup_root;
+	dopts.cni_cache_dir = f.cni_cache_dir;
 	pthread_mutex_lock(&a.lock);
 	err = dataplane_open(&dopts, &a.dp);
 	err = err ?: dataplane_enforcer_new(a.dp, &a.np.enforcer);

@@ -17,10 +17,10 @@
 
 #include "agent/dataplane/dataplane_internal.h"
 #include "agent/dataplane/dataplane_pins.h"
+#include "agent/dataplane/fw_loader.h"
 #include "agent/dataplane/pod_cgroups.h"
-#include "agent/dataplane/pod_netns.h"
+#include "agent/dataplane/rtnl.h"
 #include "common/log.h"
-#include "l4_firewall.skel.h"
 #include "syscall_counter.skel.h"
 
 #define DEFAULT_TC_HANDLE   0x70636d63u /* "pcmc" */
@@ -68,10 +68,6 @@ void dp_pod_free(struct dp_pod *pod)
 {
 	if (!pod)
 		return;
-	if (pod->netns_fd >= 0)
-		close(pod->netns_fd);
-	if (pod->fw_prog_fd >= 0)
-		close(pod->fw_prog_fd);
 	free(pod->rules);
 	free(pod);
 }
@@ -100,24 +96,6 @@ int dp_write_sys_policy(struct dataplane *dp, const struct dp_pod *pod)
 		if (pod->listed_nr[i] >= 0)
 			policy.listed_index[pod->listed_nr[i]] = (uint8_t)(i + 1);
 	return bpf_map_update_elem(dp->sys_policy_fd, &pod->slot, &policy, BPF_ANY);
-}
-
-int dp_our_prog_ids(const struct dataplane *dp, const char *uid, uint32_t *ids, int max)
-{
-	int versions[PINS_MAX_VERSIONS];
-	int n_versions, n = 0;
-
-	n_versions = pins_list_versions(dp->root, versions, PINS_MAX_VERSIONS);
-	for (int i = 0; i < n_versions && n < max; i++) {
-		char path[PATH_MAX];
-		uint32_t id;
-
-		snprintf(path, sizeof(path), "%s/v%d/pods/%s/fw", dp->root, versions[i], uid);
-		id = pins_prog_id(path);
-		if (id)
-			ids[n++] = id;
-	}
-	return n;
 }
 
 /* ---- open: load or adopt ---- */
@@ -178,24 +156,6 @@ static int load_syscall_counter(struct dataplane *dp)
 	return 0;
 }
 
-static int load_firewall_maps(struct dataplane *dp)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp->dir);
-	int err;
-
-	dp->fw_skel = l4_firewall__open_opts(&oo);
-	if (!dp->fw_skel)
-		return -errno;
-	bpf_program__set_autoload(dp->fw_skel->progs.pcmc_l4_fw, false);
-	err = l4_firewall__load(dp->fw_skel);
-	if (err)
-		return err;
-	dp->fw_rules_fd = bpf_map__fd(dp->fw_skel->maps.fw_rules);
-	dp->fw_policy_fd = bpf_map__fd(dp->fw_skel->maps.fw_policy);
-	dp->fw_counters_fd = bpf_map__fd(dp->fw_skel->maps.fw_counters);
-	return 0;
-}
-
 static int adopt_rules(struct dataplane *dp)
 {
 	struct pcmc_fw_rule_key key, next;
@@ -231,6 +191,25 @@ static int cmp_rule(const void *a, const void *b)
 	return (int)((const struct fw_rule *)a)->port - (int)((const struct fw_rule *)b)->port;
 }
 
+/* The interfaces our filters sit on, by the record (a later dp_ensure_firewall checks them). */
+static void adopt_ifaces(struct dataplane *dp, struct dp_pod *pod, const struct pcmc_pod_record *rec)
+{
+	struct rtnl_link link;
+
+	if (!(rec->flags & PCMC_POD_FW_HOST))
+		return;
+	for (int i = 0; i < PCMC_MAX_POD_IFACES; i++) {
+		struct pod_iface *iface = &pod->ifaces[pod->n_ifaces];
+
+		if (!rec->host_ifindex[i])
+			continue;
+		iface->ifindex = rec->host_ifindex[i];
+		if (rtnl_get_link(dp->rtnl_fd, -1, iface->ifindex, NULL, &link) == 0)
+			snprintf(iface->name, sizeof(iface->name), "%s", link.name);
+		pod->n_ifaces++;
+	}
+}
+
 static int adopt_pods(struct dataplane *dp)
 {
 	struct pcmc_pod_key key, next;
@@ -242,7 +221,6 @@ static int adopt_pods(struct dataplane *dp)
 		struct pcmc_sys_policy policy;
 		struct pcmc_fw_policy fw;
 		struct dp_pod *pod;
-		char path[PATH_MAX];
 
 		key = next;
 		prev = &key;
@@ -258,9 +236,7 @@ static int adopt_pods(struct dataplane *dp)
 		pod->slot = rec.slot;
 		pod->want_syscalls = rec.flags & PCMC_POD_SYSCALLS;
 		pod->want_firewall = rec.flags & PCMC_POD_FIREWALL;
-		pod->netns_fd = -1;
-		pod->netns_ino = rec.netns_ino;
-		pod->ifindex = rec.ifindex;
+		adopt_ifaces(dp, pod, &rec);
 		for (int i = 0; i < PCMC_MAX_LISTED; i++)
 			pod->listed_nr[i] = -1;
 		if (bpf_map_lookup_elem(dp->sys_policy_fd, &pod->slot, &policy) == 0) {
@@ -271,10 +247,6 @@ static int adopt_pods(struct dataplane *dp)
 		}
 		if (bpf_map_lookup_elem(dp->fw_policy_fd, &pod->slot, &fw) == 0)
 			pod->default_verdict = fw.default_verdict;
-		snprintf(path, sizeof(path), "%s/pods/%s/fw", dp->dir, pod->uid);
-		pod->fw_prog_fd = bpf_obj_get(path);
-		if (pod->fw_prog_fd < 0)
-			pod->fw_prog_fd = -1;
 		dp->pods[pod->slot] = pod;
 		dp->next_slot = (pod->slot + 1) % PCMC_MAX_PODS;
 	}
@@ -303,15 +275,23 @@ int dataplane_open(const struct dataplane_opts *opts, struct dataplane **out)
 		return -ENOMEM;
 	dp->tracked_cgroups_fd = dp->sys_policy_fd = dp->sys_counters_fd = dp->sys_listed_fd = -1;
 	dp->fw_rules_fd = dp->fw_policy_fd = dp->fw_counters_fd = dp->pods_fd = dp->inotify_fd = -1;
+	dp->fw_ifaces_fd = dp->fw_flows_fd = dp->fw_flow_stats_fd = dp->fw_pod_in_fd = dp->fw_pod_out_fd = -1;
+	dp->rtnl_fd = dp->cni_wd = -1;
 	snprintf(dp->root, sizeof(dp->root), "%s", opts->pin_root ? opts->pin_root : DATAPLANE_DEFAULT_PIN_ROOT);
-	snprintf(dp->ifname, sizeof(dp->ifname), "%s", opts->pod_ifname ? opts->pod_ifname : "eth0");
 	dp->layout = opts->layout_version > 0 ? opts->layout_version : PCMC_LAYOUT_VERSION;
 	dp->tc_handle = opts->tc_handle ? opts->tc_handle : DEFAULT_TC_HANDLE;
 	dp->tc_priority = opts->tc_priority ? opts->tc_priority : DEFAULT_TC_PRIORITY;
-	dp->host_netns_ino = pod_netns_self_ino();
 	dp->ncpus = libbpf_num_possible_cpus();
 	snprintf(dp->dir, sizeof(dp->dir), "%s/v%d", dp->root, dp->layout);
 
+	what = "CNI result cache";
+	if ((err = cni_cache_new(opts->cni_cache_dir ? opts->cni_cache_dir : DATAPLANE_DEFAULT_CNI_CACHE_DIR, &dp->cni)))
+		goto fail;
+	what = "rtnetlink socket";
+	if ((dp->rtnl_fd = rtnl_open()) < 0) {
+		err = dp->rtnl_fd;
+		goto fail;
+	}
 	what = "cgroup v2 root";
 	if (opts->cgroup_root)
 		snprintf(dp->cgroup_root, sizeof(dp->cgroup_root), "%s", opts->cgroup_root);
@@ -326,8 +306,8 @@ int dataplane_open(const struct dataplane_opts *opts, struct dataplane **out)
 	what = "load syscall counter";
 	if ((err = load_syscall_counter(dp)))
 		goto fail;
-	what = "load firewall maps";
-	if ((err = load_firewall_maps(dp)))
+	what = "load firewall";
+	if ((err = fw_load(dp)))
 		goto fail;
 	what = "pods registry";
 	if ((err = open_pods_registry(dp)))
@@ -341,12 +321,13 @@ int dataplane_open(const struct dataplane_opts *opts, struct dataplane **out)
 		err = -errno;
 		goto fail;
 	}
+	dp_watch_cni(dp);
 	/* Containers may have started while no agent ran: track them now. */
 	for (int i = 0; i < PCMC_MAX_PODS; i++)
 		if (dp->pods[i] && dp->pods[i]->want_syscalls)
 			dp_track_cgroups(dp, dp->pods[i]);
 	log_info("dataplane open", LOG_STR("pin_dir", dp->dir), LOG_STR("cgroup_root", dp->cgroup_root),
-		 LOG_INT("adopted_pods", dataplane_pod_count(dp)));
+		 LOG_STR("cni_results", cni_cache_results_dir(dp->cni)), LOG_INT("adopted_pods", dataplane_pod_count(dp)));
 	*out = dp;
 	return 0;
 fail:
@@ -366,10 +347,13 @@ void dataplane_close(struct dataplane *dp)
 	if (dp->inotify_fd >= 0)
 		close(dp->inotify_fd);
 	free(dp->watches);
+	if (dp->rtnl_fd >= 0)
+		close(dp->rtnl_fd);
+	cni_cache_free(dp->cni);
 	/* The link is pinned: destroying our handle does not detach it. */
 	bpf_link__destroy(dp->sys_link);
 	syscall_counter__destroy(dp->sys_skel);
-	l4_firewall__destroy(dp->fw_skel);
+	fw_unload(dp);
 	free(dp);
 }
 
@@ -417,4 +401,13 @@ const char *dataplane_pod_error(const struct dataplane *dp, const char *uid)
 int dataplane_event_fd(const struct dataplane *dp)
 {
 	return dp->inotify_fd;
+}
+
+void dp_watch_cni(struct dataplane *dp)
+{
+	/* Watched again each time: the same wd while it lives, a new one once the dir reappears. */
+	int wd = inotify_add_watch(dp->inotify_fd, cni_cache_results_dir(dp->cni),
+				   IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR);
+
+	dp->cni_wd = wd >= 0 ? wd : -1;
 }

@@ -1,10 +1,12 @@
 # agent/dataplane/: the agent's dataplane (build/libpcmc-dataplane.a: load, pin, attach, adopt, orphans,
-# pod cgroups and netns) and its CLI (build/pcmc-dataplane); links the BPF skeletons of bpf/bpf.mk.
+# pod cgroups and host-side interfaces) and its CLI (build/pcmc-dataplane); links the BPF skeletons of bpf/bpf.mk.
 DATAPLANE_SRCS := agent/dataplane/dataplane.c agent/dataplane/dataplane_pod.c agent/dataplane/dataplane_orphans.c \
                   agent/dataplane/dataplane_cgroups.c agent/dataplane/dataplane_counters.c \
-                  agent/dataplane/dataplane_tc.c agent/dataplane/dataplane_pins.c agent/dataplane/pod_cgroups.c agent/dataplane/pod_netns.c
+                  agent/dataplane/dataplane_tc.c agent/dataplane/dataplane_pins.c agent/dataplane/pod_cgroups.c \
+                  agent/dataplane/dataplane_fw.c agent/dataplane/fw_loader.c agent/dataplane/fw_legacy.c \
+                  agent/dataplane/pod_iface.c agent/dataplane/cni_cache.c agent/dataplane/rtnl.c
 DATAPLANE_OBJS := $(DATAPLANE_SRCS:%.c=$(BUILD)/%.o)
-DATAPLANE_LIBS := -lbpf -lelf -lz -lpthread
+DATAPLANE_LIBS := -lbpf -lelf -lz -lpthread $(shell pkg-config --libs libcjson)
 
 $(BUILD)/agent/dataplane/%.o: agent/dataplane/%.c $(wildcard agent/dataplane/*.h) bpf/pcmc.h $(BPF_SKELS) $(wildcard common/*.h)
 	@mkdir -p $(dir $@)

@@ -85,8 +85,14 @@ int dataplane_read_counters(struct dataplane *dp, struct pod_counters *out, int 
 		snprintf(c->uid, sizeof(c->uid), "%s", pod->uid);
 		c->syscalls_total = sum_u64(s, sys_cpu, dp->ncpus, offsetof(struct pcmc_sys_counters, total));
 		c->syscalls_outside_list = sum_u64(s, sys_cpu, dp->ncpus, offsetof(struct pcmc_sys_counters, outside_list));
-		c->packets_allowed = sum_u64(f, fw_cpu, dp->ncpus, offsetof(struct pcmc_fw_counters, allowed));
-		c->packets_blocked = sum_u64(f, fw_cpu, dp->ncpus, offsetof(struct pcmc_fw_counters, blocked));
+		c->packets_allowed_flow = sum_u64(f, fw_cpu, dp->ncpus, offsetof(struct pcmc_fw_counters, allowed_flow));
+		c->packets_allowed = sum_u64(f, fw_cpu, dp->ncpus, offsetof(struct pcmc_fw_counters, allowed)) +
+				     c->packets_allowed_flow;
+		for (int r = 0; r < PCMC_FW_REASONS; r++) {
+			c->packets_blocked_reason[r] = sum_u64(f, fw_cpu, dp->ncpus,
+							       offsetof(struct pcmc_fw_counters, blocked) + (size_t)r * 8);
+			c->packets_blocked += c->packets_blocked_reason[r];
+		}
 		for (int i = 0; i < PCMC_MAX_LISTED; i++)
 			if (pod->listed_nr[i] >= 0)
 				last = i;

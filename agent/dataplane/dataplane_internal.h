@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/dataplane/cni_cache.h"
 #include "agent/dataplane/dataplane.h"
+#include "agent/dataplane/pod_iface.h"
 #include "bpf/pcmc.h"
 
 struct fw_rule {
@@ -25,11 +27,9 @@ struct dp_pod {
 	struct fw_rule *rules;               /* sorted by port */
 	int n_rules;
 	uint32_t default_verdict;
-	bool fw_attached;                    /* checked or attached by this run */
-	int netns_fd;                        /* -1 until the pod's netns was found */
-	uint64_t netns_ino;
-	uint32_t ifindex;
-	int fw_prog_fd;                      /* pinned per-pod firewall program, -1 if none */
+	bool fw_attached;                    /* on every interface found, checked by this run */
+	struct pod_iface ifaces[PCMC_MAX_POD_IFACES]; /* host-side interfaces our filters sit on */
+	int n_ifaces;
 	char error[256];
 };
 
@@ -49,18 +49,23 @@ struct dataplane {
 	char root[256];                 /* pin root */
 	char dir[300];                       /* <root>/v<layout> */
 	char cgroup_root[256];
-	char ifname[32];
 	int layout;
 	uint32_t tc_handle;
 	uint16_t tc_priority;
-	uint64_t host_netns_ino;
 
 	struct syscall_counter *sys_skel;
 	struct bpf_link *sys_link;
-	struct l4_firewall *fw_skel;         /* holds the firewall maps; its program is not loaded */
 	int tracked_cgroups_fd, sys_policy_fd, sys_counters_fd, sys_listed_fd;
-	int fw_rules_fd, fw_policy_fd, fw_counters_fd, pods_fd;
+	int pods_fd;
 	int ncpus;
+
+	struct l4_firewall *fw_skel;         /* the firewall's maps; its programs are fw_pod_*_fd */
+	int fw_pod_in_fd, fw_pod_out_fd;     /* pinned <dir>/fw_pod_in, fw_pod_out */
+	int fw_ifaces_fd, fw_rules_fd, fw_policy_fd, fw_counters_fd, fw_flows_fd, fw_flow_stats_fd;
+	uint64_t flows_evicted_seen;
+	struct cni_cache *cni;
+	int rtnl_fd;
+	int cni_wd;                          /* inotify watch of the CNI results dir, -1 if none */
 
 	struct dp_pod *pods[PCMC_MAX_PODS];  /* by slot */
 	uint32_t next_slot;
@@ -83,19 +88,18 @@ int dp_pod_fail(struct dp_pod *pod, int err, const char *what);
  * number newly tracked or -errno. */
 int dp_track_cgroups(struct dataplane *dp, struct dp_pod *pod);
 int dp_untrack_cgroups(struct dataplane *dp, struct dp_pod *pod);
-/* Makes sure the pod's firewall program is pinned and attached in its netns. */
+/* Makes sure the pod's filters sit on every host-side interface it has (found anew when they
+ * changed); on failure the pod's error says why. 0 or -errno. */
 int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod);
-/* Detaches the pod's filter (only if ours) and unpins its program under pin_dir (dp->dir, or an
- * older layout's directory). */
-int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod, const char *pin_dir);
+/* Takes our filters off the pod's interfaces (only if ours) and forgets its interfaces. */
+int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod);
 /* Forgets a pod: detaches, clears its map entries and pins. */
 int dp_remove_pod(struct dataplane *dp, struct dp_pod *pod);
 void dp_pod_free(struct dp_pod *pod);
 int dp_write_sys_policy(struct dataplane *dp, const struct dp_pod *pod);
+int dp_write_record(struct dataplane *dp, const struct dp_pod *pod);
 int dp_zero_percpu(struct dataplane *dp, int map_fd, uint32_t key, size_t value_size);
-/* Program ids pinned for this pod under every layout version of the pin root. */
-int dp_our_prog_ids(const struct dataplane *dp, const char *uid, uint32_t *ids, int max);
-/* Opens the pod's network namespace: by a process in its cgroups, else by the recorded inode. */
-int dp_open_pod_netns(struct dataplane *dp, struct dp_pod *pod);
+/* (Re)adds the inotify watch of the CNI results dir, so new sandboxes trigger a refresh. */
+void dp_watch_cni(struct dataplane *dp);
 
 #endif

@@ -2,6 +2,7 @@
  * layout versions, removed once the wanted pods run on this run's layout. */
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 #include "agent/dataplane/dataplane.h"
 #include "agent/dataplane/dataplane_internal.h"
 #include "agent/dataplane/dataplane_pins.h"
+#include "agent/dataplane/fw_legacy.h"
+#include "agent/dataplane/fw_loader.h"
 #include "common/log.h"
 
 static bool wanted(const char *uid, const char *const *uids, int n)
@@ -20,28 +23,32 @@ static bool wanted(const char *uid, const char *const *uids, int n)
 	return false;
 }
 
-/* A pod pinned only by the old layout: detach its filter (only if ours) through a temporary
- * pod state built from the old layout's record prefix and pins. */
-static void remove_old_layout_pod(struct dataplane *dp, const char *old_dir, const char *uid,
-				  const struct pcmc_pod_record *rec)
+static bool pod_has_iface(const struct dp_pod *pod, uint32_t ifindex)
 {
-	struct dp_pod *pod = calloc(1, sizeof(*pod));
-	char path[PATH_MAX];
+	for (int i = 0; pod && i < pod->n_ifaces; i++)
+		if (pod->ifaces[i].ifindex == ifindex)
+			return true;
+	return false;
+}
 
-	if (!pod)
-		return;
-	snprintf(pod->uid, sizeof(pod->uid), "%s", uid);
-	snprintf(pod->ref, sizeof(pod->ref), "%s", uid);
-	pod->netns_fd = -1;
-	pod->netns_ino = rec->netns_ino;
-	pod->want_firewall = rec->flags & PCMC_POD_FIREWALL;
-	snprintf(path, sizeof(path), "%s/pods/%s/fw", old_dir, uid);
-	pod->fw_prog_fd = bpf_obj_get(path);
-	if (pod->fw_prog_fd < 0)
-		pod->fw_prog_fd = -1;
-	if (pod->want_firewall || pod->fw_prog_fd >= 0)
-		dp_detach_firewall(dp, pod, old_dir);
-	dp_pod_free(pod);
+/* A pod's filters placed by an older layout: layout 1 inside the pod's netns, later layouts on
+ * the host-side interfaces the record lists (detached only if they run one of our programs).
+ * Where the pod (NULL: unknown here) has our filter now, ours replaced the old one atomically. */
+static void remove_old_layout_filters(struct dataplane *dp, const char *old_dir, const char *uid,
+				      const struct pcmc_pod_record *rec, const struct dp_pod *pod)
+{
+	int err = 0;
+
+	if (!(rec->flags & PCMC_POD_FW_HOST)) {
+		err = fw_legacy_detach(old_dir, uid, rec, dp->tc_handle, dp->tc_priority);
+	} else {
+		for (int i = 0; i < PCMC_MAX_POD_IFACES; i++)
+			if (rec->host_ifindex[i] && !pod_has_iface(pod, rec->host_ifindex[i]))
+				err = fw_detach_iface(dp, rec->slot, rec->host_ifindex[i]) ?: err;
+	}
+	if (err)
+		log_warn("could not take an older layout's filter off a pod", LOG_STR("pod_uid", uid),
+			 LOG_STR("pin_dir", old_dir), LOG_ERRNO(err));
 }
 
 static int retire_layout(struct dataplane *dp, int version, const char *const *uids, int n)
@@ -58,9 +65,11 @@ static int retire_layout(struct dataplane *dp, int version, const char *const *u
 	snprintf(path, sizeof(path), "%s/pod_records", dir);
 	fd = bpf_obj_get(path);
 	memset(&info, 0, sizeof(info));
-	if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &info_len) == 0 &&
-	    info.key_size == sizeof(key) && info.value_size >= sizeof(struct pcmc_pod_record))
-		value = calloc(1, info.value_size);
+	/* Layout 1 records end before host_ifindex; the buffer is zeroed to our full size. */
+	if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &info_len) == 0 && info.key_size == sizeof(key) &&
+	    info.value_size >= offsetof(struct pcmc_pod_record, host_ifindex))
+		value = calloc(1, info.value_size > sizeof(struct pcmc_pod_record) ? info.value_size :
+				  sizeof(struct pcmc_pod_record));
 	while (value && bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
@@ -68,18 +77,19 @@ static int retire_layout(struct dataplane *dp, int version, const char *const *u
 		if (bpf_map_lookup_elem(fd, &key, value) < 0)
 			continue;
 		struct dp_pod *pod = dp_find_pod(dp, key.uid);
+		const struct pcmc_pod_record *rec = value;
 
-		if (pod && (!pod->want_firewall || pod->fw_attached))
-			continue; /* runs on this layout: its filter was replaced atomically (or detached) */
-		if (wanted(key.uid, uids, n)) {
-			/* Its old program must stay pinned: unpinned, a filter running it would look like
-			 * another tool's to every later attach. */
+		bool on_this_layout = pod && (!pod->want_firewall || pod->fw_attached);
+
+		if (!on_this_layout && wanted(key.uid, uids, n)) {
+			/* Its old filter must stay, and its program pinned: unpinned, a filter running it
+			 * would look like another tool's to every later attach. */
 			log_warn("keeping the old layout: a wanted pod does not run on the new one yet",
 				 LOG_STR("pod_uid", key.uid), LOG_INT("old_layout", version));
 			keep = true;
 			continue;
 		}
-		remove_old_layout_pod(dp, dir, key.uid, value);
+		remove_old_layout_filters(dp, dir, key.uid, rec, pod);
 	}
 	free(value);
 	if (fd >= 0)

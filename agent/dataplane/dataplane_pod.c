@@ -1,5 +1,5 @@
 /* Applying and removing pods: slot allocation, syscall list and port rules changed in place
- * without a gap, firewall program pinned per pod and attached in the pod's netns. */
+ * without a gap; the firewall placed by dataplane_fw.c. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -10,14 +10,9 @@
 
 #include "agent/dataplane/dataplane.h"
 #include "agent/dataplane/dataplane_internal.h"
-#include "agent/dataplane/dataplane_pins.h"
-#include "agent/dataplane/dataplane_tc.h"
+#include "agent/dataplane/fw_loader.h"
 #include "agent/dataplane/pod_cgroups.h"
-#include "agent/dataplane/pod_netns.h"
 #include "common/log.h"
-#include "l4_firewall.skel.h"
-
-#define MAX_OUR_PROG_IDS 16
 
 static int cmp_port(const void *a, const void *b)
 {
@@ -87,16 +82,17 @@ static int validate(const struct pod_ref *ref, const struct pod_policy *p)
 	return 0;
 }
 
-static int write_record(struct dataplane *dp, const struct dp_pod *pod)
+int dp_write_record(struct dataplane *dp, const struct dp_pod *pod)
 {
 	struct pcmc_pod_record rec = {
 		.slot = pod->slot,
-		.flags = (pod->want_syscalls ? PCMC_POD_SYSCALLS : 0) | (pod->want_firewall ? PCMC_POD_FIREWALL : 0),
-		.ifindex = pod->ifindex,
-		.netns_ino = pod->netns_ino,
+		.flags = (pod->want_syscalls ? PCMC_POD_SYSCALLS : 0) | (pod->want_firewall ? PCMC_POD_FIREWALL : 0) |
+			 PCMC_POD_FW_HOST,
 	};
 	struct pcmc_pod_key key;
 
+	for (int i = 0; i < pod->n_ifaces && i < PCMC_MAX_POD_IFACES; i++)
+		rec.host_ifindex[i] = pod->ifaces[i].ifindex;
 	memset(&key, 0, sizeof(key));
 	memcpy(key.uid, pod->uid, strnlen(pod->uid, sizeof(key.uid) - 1));
 	return bpf_map_update_elem(dp->pods_fd, &key, &rec, BPF_ANY);
@@ -128,8 +124,6 @@ static struct dp_pod *pod_new(struct dataplane *dp, const struct pod_ref *ref, i
 	}
 	snprintf(pod->uid, sizeof(pod->uid), "%s", ref->uid);
 	pod->slot = slot;
-	pod->netns_fd = -1;
-	pod->fw_prog_fd = -1;
 	for (int i = 0; i < PCMC_MAX_LISTED; i++)
 		pod->listed_nr[i] = -1;
 	if (bpf_map_lookup_elem(dp->sys_policy_fd, &slot, &old) == 0)
@@ -142,13 +136,11 @@ static struct dp_pod *pod_new(struct dataplane *dp, const struct pod_ref *ref, i
 /* A new slot starts from zero; the policy stays disabled until the pod's is written. */
 static int reset_slot(struct dataplane *dp, struct dp_pod *pod)
 {
-	struct pcmc_fw_policy fw = { 0 };
 	int err;
 
 	err = dp_write_sys_policy(dp, pod);
-	err = err ?: bpf_map_update_elem(dp->fw_policy_fd, &pod->slot, &fw, BPF_ANY);
+	err = err ?: fw_reset_slot(dp, pod->slot, pod->gen);
 	err = err ?: dp_zero_percpu(dp, dp->sys_counters_fd, pod->slot, sizeof(struct pcmc_sys_counters));
-	err = err ?: dp_zero_percpu(dp, dp->fw_counters_fd, pod->slot, sizeof(struct pcmc_fw_counters));
 	for (uint32_t i = 0; !err && i < PCMC_MAX_LISTED; i++)
 		err = dp_zero_percpu(dp, dp->sys_listed_fd, pod->slot * PCMC_MAX_LISTED + i, sizeof(uint64_t));
 	return err;
@@ -225,7 +217,7 @@ static void delete_rule(struct dataplane *dp, uint32_t slot, uint16_t port)
 static int apply_rules(struct dataplane *dp, struct dp_pod *pod, struct fw_rule *rules, int n,
 		       uint32_t default_verdict)
 {
-	struct pcmc_fw_policy fw = { .default_verdict = default_verdict };
+	struct pcmc_fw_policy fw = { .default_verdict = default_verdict, .gen = pod->gen };
 	int err = 0, i;
 
 	for (i = 0; i < n; i++) {
@@ -259,164 +251,6 @@ static int apply_rules(struct dataplane *dp, struct dp_pod *pod, struct fw_rule 
 	pod->rules = rules;
 	pod->n_rules = n;
 	pod->default_verdict = default_verdict;
-	return 0;
-}
-
-static int load_fw_prog(struct dataplane *dp, struct dp_pod *pod)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp->dir);
-	struct l4_firewall *skel;
-	char path[PATH_MAX];
-	int fd, err;
-
-	snprintf(path, sizeof(path), "%s/pods/%s/fw", dp->dir, pod->uid);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		pod->fw_prog_fd = fd;
-		return 0;
-	}
-	skel = l4_firewall__open_opts(&oo);
-	if (!skel)
-		return -errno;
-	skel->rodata->pod_slot = pod->slot;
-	err = l4_firewall__load(skel);
-	if (!err) {
-		fd = dup(bpf_program__fd(skel->progs.pcmc_l4_fw));
-		err = fd < 0 ? -errno : 0;
-	}
-	l4_firewall__destroy(skel);
-	if (err)
-		return err;
-	snprintf(path, sizeof(path), "%s/pods/%s", dp->dir, pod->uid);
-	err = pins_mkdir(path);
-	snprintf(path, sizeof(path), "%s/pods/%s/fw", dp->dir, pod->uid);
-	if (!err && bpf_obj_pin(fd, path) < 0)
-		err = -errno;
-	if (err) {
-		close(fd);
-		return err;
-	}
-	pod->fw_prog_fd = fd;
-	return 0;
-}
-
-int dp_open_pod_netns(struct dataplane *dp, struct dp_pod *pod)
-{
-	char dir[PATH_MAX];
-	uint64_t ino = 0;
-	pid_t pid = 0;
-	int fd;
-
-	if (pod_cgroups_find(dp->cgroup_root, pod->uid, dir, sizeof(dir)) == 0)
-		pid = pod_cgroups_any_pid(dir);
-	if (pid > 0) {
-		fd = pod_netns_open_pid(pid, &ino);
-		if (fd >= 0 && ino == dp->host_netns_ino) {
-			close(fd);
-			return -EINVAL; /* hostNetwork pod: its eth0 is the node's */
-		}
-	} else if (pod->netns_ino) {
-		fd = pod_netns_open_ino(pod->netns_ino);
-		ino = pod->netns_ino;
-	} else {
-		return -ESRCH;
-	}
-	if (fd < 0)
-		return fd;
-	if (pod->netns_fd >= 0 && ino == pod->netns_ino) {
-		close(fd);
-		return 0;
-	}
-	if (pod->netns_fd >= 0)
-		close(pod->netns_fd);
-	pod->netns_fd = fd;
-	if (pod->netns_ino != ino)
-		pod->fw_attached = false; /* a new sandbox: attach again */
-	pod->netns_ino = ino;
-	return 0;
-}
-
-struct tc_call {
-	struct tc_fw fw;
-	int (*op)(struct tc_fw *fw);
-};
-
-static int run_tc(void *arg)
-{
-	struct tc_call *call = arg;
-
-	return call->op(&call->fw);
-}
-
-static int tc_in_pod(struct dataplane *dp, struct dp_pod *pod, int (*op)(struct tc_fw *fw))
-{
-	uint32_t ids[MAX_OUR_PROG_IDS];
-	struct tc_call call = {
-		.fw = {
-			.ifname = dp->ifname,
-			.handle = dp->tc_handle,
-			.priority = dp->tc_priority,
-			.our_prog_ids = ids,
-			.n_our_prog_ids = dp_our_prog_ids(dp, pod->uid, ids, MAX_OUR_PROG_IDS),
-			.prog_fd = pod->fw_prog_fd,
-		},
-		.op = op,
-	};
-	int err = pod_netns_run(pod->netns_fd, run_tc, &call);
-
-	if (!err)
-		pod->ifindex = call.fw.ifindex;
-	return err;
-}
-
-int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod)
-{
-	int err;
-
-	if (!pod->want_firewall)
-		return 0;
-	if (pod->fw_prog_fd < 0) {
-		err = load_fw_prog(dp, pod);
-		if (err)
-			return dp_pod_fail(pod, err, "loading firewall program");
-	}
-	err = dp_open_pod_netns(dp, pod);
-	if (err)
-		return dp_pod_fail(pod, err, err == -ESRCH ? "no process in the pod to find its netns (retried on refresh)" :
-				   err == -EINVAL ? "pod uses the host network namespace" : "opening pod netns");
-	if (pod->fw_attached)
-		return 0;
-	err = tc_in_pod(dp, pod, tc_fw_attach);
-	if (err)
-		return dp_pod_fail(pod, err, err == -EEXIST ? "another tool's TC filter holds pcmc's handle/priority" :
-				   err == -ENODEV ? "pod interface not found" : "attaching TC filter");
-	pod->fw_attached = true;
-	pod->error[0] = '\0';
-	err = write_record(dp, pod);
-	if (err)
-		return dp_pod_fail(pod, err, "writing pod record");
-	return 0;
-}
-
-int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod, const char *pin_dir)
-{
-	char path[PATH_MAX];
-	int err;
-
-	err = dp_open_pod_netns(dp, pod);
-	if (!err)
-		err = tc_in_pod(dp, pod, tc_fw_detach);
-	if (err == -EEXIST)
-		log_warn("TC filter at pcmc's handle/priority is not ours, left in place",
-			 LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref));
-	else if (err && err != -ESRCH && err != -ENOENT && err != -EINVAL)
-		return dp_pod_fail(pod, err, "detaching TC filter"); /* EINVAL: host netns, never attached */
-	pod->fw_attached = false;
-	if (pod->fw_prog_fd >= 0)
-		close(pod->fw_prog_fd);
-	pod->fw_prog_fd = -1;
-	snprintf(path, sizeof(path), "%s/pods/%s", pin_dir, pod->uid);
-	pins_remove_tree(path);
 	return 0;
 }
 
@@ -469,7 +303,7 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 	if (created) {
 		dp->pods[pod->slot] = pod;
 		pod->want_syscalls = pod->want_firewall = false;
-		err = write_record(dp, pod);
+		err = dp_write_record(dp, pod);
 		err = err ?: reset_slot(dp, pod);
 		if (err) {
 			free(rules);
@@ -488,24 +322,21 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 			err = dp_pod_fail(pod, fw_err, "writing port rules (old rules kept)");
 		} else {
 			pod->want_firewall = true;
-			fw_err = write_record(dp, pod);
+			fw_err = dp_write_record(dp, pod);
 			fw_err = fw_err ?: dp_ensure_firewall(dp, pod);
 			err = err ?: fw_err;
 		}
-	} else if (pod->want_firewall || pod->fw_prog_fd >= 0) {
-		int fw_err = dp_detach_firewall(dp, pod, dp->dir);
+	} else if (pod->want_firewall || pod->n_ifaces) {
+		int fw_err = dp_detach_firewall(dp, pod);
 
 		if (!fw_err) {
-			struct pcmc_fw_policy fw = { 0 };
-
 			apply_rules(dp, pod, calloc(1, sizeof(struct fw_rule)), 0, 0);
-			bpf_map_update_elem(dp->fw_policy_fd, &pod->slot, &fw, BPF_ANY);
 			pod->want_firewall = false;
 		}
 		err = err ?: fw_err;
 	}
 	/* Also after a partial failure: a restarted agent must know what this pod wants. */
-	int rec_err = write_record(dp, pod);
+	int rec_err = dp_write_record(dp, pod);
 
 	err = err ?: rec_err;
 	if (!err) {
@@ -519,13 +350,12 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 
 int dp_remove_pod(struct dataplane *dp, struct dp_pod *pod)
 {
-	struct pcmc_fw_policy fw = { 0 };
+	struct pcmc_fw_policy fw = { .gen = pod->gen };
 	struct pcmc_pod_key key;
-	char path[PATH_MAX];
 	int err = 0;
 
-	if (pod->want_firewall || pod->fw_prog_fd >= 0) {
-		err = dp_detach_firewall(dp, pod, dp->dir);
+	if (pod->want_firewall || pod->n_ifaces) {
+		err = dp_detach_firewall(dp, pod);
 		if (err)
 			return err;
 	}
@@ -538,8 +368,6 @@ int dp_remove_pod(struct dataplane *dp, struct dp_pod *pod)
 	for (int i = 0; i < pod->n_rules; i++)
 		delete_rule(dp, pod->slot, pod->rules[i].port);
 	dp->n_rules_total -= pod->n_rules;
-	snprintf(path, sizeof(path), "%s/pods/%s", dp->dir, pod->uid);
-	pins_remove_tree(path);
 	memset(&key, 0, sizeof(key));
 	memcpy(key.uid, pod->uid, strnlen(pod->uid, sizeof(key.uid) - 1));
 	bpf_map_delete_elem(dp->pods_fd, &key);

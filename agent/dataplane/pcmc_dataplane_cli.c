@@ -31,11 +31,14 @@ static void on_signal(int sig)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: pcmc-dataplane [--pin-root DIR] [--cgroup-root DIR] [--ifname NAME] [--layout N]\n"
+		"usage: pcmc-dataplane --pin-root DIR [--cgroup-root DIR] [--cni-cache-dir DIR] [--layout N]\n"
 		"         [--pod UID [--syscalls NR,..] [--allow PORT,..] [--block PORT,..] [--default-block]\n"
 		"                    [--no-firewall]]...  [--remove UID] [--orphans] [--counters] [--stay]\n"
+		"  Applies pod policies like the agent does, then exits (or, with --stay, follows containers\n"
+		"  and sandboxes until SIGTERM). --pin-root is required: the agent's own is " DATAPLANE_DEFAULT_PIN_ROOT ".\n"
 		"  Each --pod starts a pod; the policy flags after it belong to it. --orphans removes every\n"
-		"  pinned pod not given with --pod. --stay keeps running (following containers) until SIGTERM.\n");
+		"  pinned pod not given with --pod. --cni-cache-dir: the runtime's CNI result cache, default\n"
+		"  " DATAPLANE_DEFAULT_CNI_CACHE_DIR ". Without arguments it prints this and changes nothing.\n");
 }
 
 /* Comma-separated numbers 0..65535 into out (at most max); the count or -EINVAL. */
@@ -85,9 +88,12 @@ static void print_counters(struct dataplane *dp)
 	int n = dataplane_read_counters(dp, c, MAX_PODS);
 
 	for (int i = 0; i < n; i++) {
-		printf("pod %s syscalls_total %llu outside_list %llu allowed %llu blocked %llu", c[i].uid,
+		printf("pod %s syscalls_total %llu outside_list %llu allowed %llu allowed_flow %llu blocked %llu", c[i].uid,
 		       (unsigned long long)c[i].syscalls_total, (unsigned long long)c[i].syscalls_outside_list,
-		       (unsigned long long)c[i].packets_allowed, (unsigned long long)c[i].packets_blocked);
+		       (unsigned long long)c[i].packets_allowed, (unsigned long long)c[i].packets_allowed_flow,
+		       (unsigned long long)c[i].packets_blocked);
+		for (int r = 0; r < DATAPLANE_FW_REASONS; r++)
+			printf(" blocked_%s %llu", dataplane_fw_reason_name(r), (unsigned long long)c[i].packets_blocked_reason[r]);
 		for (int j = 0; j < c[i].n_listed; j++)
 			printf(" nr%d %llu", c[i].listed_nr[j], (unsigned long long)c[i].listed_count[j]);
 		printf("\n");
@@ -119,7 +125,7 @@ int main(int argc, char **argv)
 		i++;
 		if (!strcmp(a, "--pin-root")) opts.pin_root = v;
 		else if (!strcmp(a, "--cgroup-root")) opts.cgroup_root = v;
-		else if (!strcmp(a, "--ifname")) opts.pod_ifname = v;
+		else if (!strcmp(a, "--cni-cache-dir")) opts.cni_cache_dir = v;
 		else if (!strcmp(a, "--layout")) opts.layout_version = atoi(v);
 		else if (!strcmp(a, "--remove")) remove_uid = v;
 		else if (!strcmp(a, "--pod") && n_pods < MAX_PODS) {
@@ -139,6 +145,12 @@ int main(int argc, char **argv)
 		} else { usage(); free_pods(pods, n_pods); return 2; }
 	}
 
+	if (!opts.pin_root) {
+		fprintf(stderr, "pcmc-dataplane: --pin-root is required (nothing changed)\n");
+		usage();
+		free_pods(pods, n_pods);
+		return 2;
+	}
 	err = dataplane_open(&opts, &dp);
 	if (err) {
 		free_pods(pods, n_pods);

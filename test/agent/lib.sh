@@ -20,7 +20,8 @@ ag_start() {
   local i
   AG_RUN=$((AG_RUN + 1))
   AG_LOG=$AG_WORK/agent-$AG_RUN.log
-  "$AG_BIN" --listen 127.0.0.1:0 --pin-root "$AG_PIN" --state-dir "$AG_WORK/state" --node-name node-1 "$@" \
+  "$AG_BIN" --listen 127.0.0.1:0 --pin-root "$AG_PIN" --state-dir "$AG_WORK/state" --node-name node-1 \
+    --cni-cache-dir /run/pcmc-testpod/cni "$@" \
     >"$AG_LOG" 2>&1 &
   AG_PID=$!
   for ((i = 0; i < 100; i++)); do

@@ -95,7 +95,7 @@ if [ -x "$AGENT" ]; then
   read -r -a agent_extra <<< "${PCMC_DEMO_AGENT_ARGS:-}"
   pid_start "$D" agent "$D/logs/agent.log" "$AGENT" --listen "$NODE_IP:$AGENT_PORT" --node-name "$NODE" \
     --pin-root "$PIN_ROOT" --state-dir "$D/agent-state" --kubeconfig "$agent_kc" \
-    --controller-sa pcmc-system:pcmc-controller "${agent_extra[@]}"
+    --controller-sa pcmc-system:pcmc-controller --cni-cache-dir /run/pcmc-testpod/cni "${agent_extra[@]}"
   for ((i = 0; i < 50; i++)); do curl -fsS "http://$NODE_IP:$AGENT_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
   if pid_alive "$D" agent && curl -fsS "http://$NODE_IP:$AGENT_PORT/readyz" >/dev/null 2>&1; then
     agent_up=1

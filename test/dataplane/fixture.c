@@ -19,6 +19,8 @@
 
 #include <bpf/libbpf.h>
 
+#include "bpf/pcmc.h"
+
 #ifndef TESTPOD_CLI_PATH
 #define TESTPOD_CLI_PATH "build/pcmc-testpod"
 #endif
@@ -53,6 +55,15 @@ const char *fx_pin_root(void)
 	return pin_root;
 }
 
+const char *fx_pin_dir(void)
+{
+	static char dir[96];
+
+	if (!dir[0])
+		snprintf(dir, sizeof(dir), "%s/v%d", fx_pin_root(), PCMC_LAYOUT_VERSION);
+	return dir;
+}
+
 void fx_cleanup_leftovers(void)
 {
 	/* A failing Check assertion ends the test with _exit: no exit handler ran. */
@@ -70,7 +81,8 @@ int fx_inject(struct testpod *pod, const void *frame, size_t len)
 	if (fd < 0)
 		return -errno;
 	sll.sll_ifindex = (int)if_nametoindex(testpod_host_veth(pod));
-	if (sendto(fd, frame, len, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+	/* ENOBUFS: a filter on the veth's egress dropped it, which is what some tests want. */
+	if (sendto(fd, frame, len, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0 && errno != ENOBUFS)
 		err = -errno;
 	close(fd);
 	usleep(50 * 1000);
@@ -128,7 +140,8 @@ void fx_destroy_pods(void)
 
 struct dataplane *fx_open(int layout)
 {
-	struct dataplane_opts opts = { .pin_root = fx_pin_root(), .layout_version = layout };
+	struct dataplane_opts opts = { .pin_root = fx_pin_root(), .layout_version = layout,
+				       .cni_cache_dir = TESTPOD_DEFAULT_CNI_DIR };
 	struct dataplane *dp = NULL;
 	int err = dataplane_open(&opts, &dp);
 
@@ -167,14 +180,14 @@ void fx_apply(struct dataplane *dp, struct testpod *pod, const struct pod_policy
 		      dataplane_pod_error(dp, testpod_uid(pod)));
 }
 
-uint32_t fx_filter_prog_id(struct testpod *pod)
+uint32_t fx_filter_prog_id(struct testpod *pod, bool pod_in)
 {
 	char cmd[256], line[512];
 	uint32_t id = 0;
 	FILE *f;
 
-	snprintf(cmd, sizeof(cmd), "ip netns exec pcmc-%s tc filter show dev eth0 ingress 2>/dev/null",
-		 testpod_name(pod));
+	snprintf(cmd, sizeof(cmd), "tc filter show dev %s %s 2>/dev/null", testpod_host_veth(pod),
+		 pod_in ? "egress" : "ingress");
 	f = popen(cmd, "r");
 	ck_assert_ptr_nonnull(f);
 	while (fgets(line, sizeof(line), f)) {

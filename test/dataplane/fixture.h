@@ -21,9 +21,12 @@
 
 /* /sys/fs/bpf/pcmc-test-<pid>, removed at exit. */
 const char *fx_pin_root(void);
+/* <pin root>/v<PCMC_LAYOUT_VERSION>: where this layout's maps and programs are pinned. */
+const char *fx_pin_dir(void);
 /* Removes pin dirs and test pods left behind by tests that failed (run by main at the end). */
 void fx_cleanup_leftovers(void);
-/* Sends a raw Ethernet frame into the pod's host veth: it arrives on eth0 ingress in the pod. */
+/* Sends a raw Ethernet frame into the pod's host veth: it passes the veth's egress filters (0
+ * also when one dropped it) and arrives on eth0 ingress in the pod. */
 int fx_inject(struct testpod *pod, const void *frame, size_t len);
 /* A pod with TCP ports A,B,C and UDP ports A,B,C served by container 0, at 10.244.<subnet>.<host>
  * and fd00:10:244:<subnet>::<host>. Destroyed by fx_destroy_pods (the suite's teardown), or by
@@ -40,8 +43,9 @@ struct pod_counters fx_counters(struct dataplane *dp, const char *uid);
 uint64_t fx_listed(const struct pod_counters *c, int nr);
 /* Applies with the pod's uid as reference; asserts success. */
 void fx_apply(struct dataplane *dp, struct testpod *pod, const struct pod_policy *p);
-/* Program id at pcmc's handle/priority (0x70636d63, 7) on eth0 of the pod (0 if none). */
-uint32_t fx_filter_prog_id(struct testpod *pod);
+/* Program id at pcmc's handle/priority (0x70636d63, 7) on the pod's host veth (0 if none): at
+ * egress (pod_in: what the pod receives) or ingress (what it sends). */
+uint32_t fx_filter_prog_id(struct testpod *pod, bool pod_in);
 /* Runs a command line with system(); returns its exit status. */
 /* Child connecting to ip in a loop until fx_stop_prober: blocked must never answer, allowed (if not
  * 0) must always answer. fx_stop_prober returns 0, or bit 0 when the blocked port answered at least

@@ -19,6 +19,7 @@
 #include <linux/magic.h>
 #include <unistd.h>
 
+#include "bpf/pcmc.h"
 #include "test/dataplane/fixture.h"
 #include "test/dataplane/tests.h"
 
@@ -54,7 +55,8 @@ static pid_t start_cli(struct testpod *pod)
 	if (pid == 0) {
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
-		execl(DATAPLANE_CLI, DATAPLANE_CLI, "--pin-root", pin_root, "--pod", testpod_uid(pod),
+		execl(DATAPLANE_CLI, DATAPLANE_CLI, "--pin-root", pin_root, "--cni-cache-dir", TESTPOD_DEFAULT_CNI_DIR,
+		      "--pod", testpod_uid(pod),
 		      "--syscalls", "110", "--allow", allow, "--block", block, "--default-block", "--orphans",
 		      "--stay", (char *)NULL);
 		_exit(127);
@@ -91,7 +93,7 @@ START_TEST(blocked_port_stays_refused_while_the_applier_is_sigkilled_and_restart
 	int status;
 
 	cli = start_cli(pod);
-	prog_id = fx_filter_prog_id(pod);
+	prog_id = fx_filter_prog_id(pod, true);
 	ck_assert_uint_ne(prog_id, 0);
 	prober = fx_start_prober(testpod_ipv4(pod), TCP_PORT_B, TCP_PORT_A);
 	usleep(300 * 1000);
@@ -106,7 +108,7 @@ START_TEST(blocked_port_stays_refused_while_the_applier_is_sigkilled_and_restart
 	usleep(300 * 1000);
 
 	ck_assert_int_eq(fx_stop_prober(prober), 0); /* blocked never answered, allowed always did */
-	ck_assert_uint_eq(fx_filter_prog_id(pod), prog_id); /* adopted: never detached or replaced */
+	ck_assert_uint_eq(fx_filter_prog_id(pod, true), prog_id); /* adopted: never detached or replaced */
 	run_getppid(pod, 77);
 	dp = fx_open(0);
 	after = fx_counters(dp, testpod_uid(pod));
@@ -157,17 +159,36 @@ static int count_rules(const char *pin_dir)
 	return n;
 }
 
+static int count_ifaces(const char *pin_dir)
+{
+	char path[512];
+	uint32_t key, next;
+	void *prev = NULL;
+	int map, n = 0;
+
+	snprintf(path, sizeof(path), "%s/fw_ifaces", pin_dir);
+	map = bpf_obj_get(path);
+	ck_assert_int_ge(map, 0);
+	while (bpf_map_get_next_key(map, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	close(map);
+	return n;
+}
+
 START_TEST(restart_with_only_pod_a_wanted_removes_running_and_deleted_pods_filters_entries_and_pins)
 {
 	struct testpod *a = fx_pod("dporpa", 4, 2, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1);
 	struct testpod *b = fx_pod("dporpb", 4, 3, TESTPOD_SYSTEMD, TESTPOD_BESTEFFORT, 1);
 	struct testpod *c = fx_pod("dporpc", 4, 9, TESTPOD_SYSTEMD, TESTPOD_GUARANTEED, 1);
 	const char *wanted[] = { testpod_uid(a) };
-	char pin_dir[256], path[512], c_uid[40];
+	const char *pin_dir = fx_pin_dir();
+	char c_veth[IF_NAMESIZE];
 	struct dataplane *dp;
 
-	snprintf(pin_dir, sizeof(pin_dir), "%s/v1", fx_pin_root());
-	snprintf(c_uid, sizeof(c_uid), "%s", testpod_uid(c));
+	snprintf(c_veth, sizeof(c_veth), "%s", testpod_host_veth(c));
 	dp = fx_open(0);
 	fx_apply(dp, a, &a_open_b_shut);
 	fx_apply(dp, b, &a_open_b_shut);
@@ -175,27 +196,27 @@ START_TEST(restart_with_only_pod_a_wanted_removes_running_and_deleted_pods_filte
 	dataplane_close(dp);
 	fx_pod_destroy(c); /* deleted from the node while no agent runs: cgroups and netns gone */
 	ck_assert_int_eq(count_rules(pin_dir), 6);
-	ck_assert_uint_ne(fx_filter_prog_id(b), 0);
+	ck_assert_int_eq(count_ifaces(pin_dir), 3); /* c's veth went with the pod, its entry stays till then */
+	ck_assert_uint_ne(fx_filter_prog_id(b, true), 0);
 	ck_assert(cgroup_tracked(pin_dir, testpod_container_cgroup_dir(b, 0)));
 
 	dp = fx_open(0);
 	ck_assert_int_eq(dataplane_pod_count(dp), 3); /* adopted */
 	fx_apply(dp, a, &a_open_b_shut);
 	ck_assert_int_eq(dataplane_remove_orphans(dp, wanted, 1), 2);
-	snprintf(path, sizeof(path), "%s/pods/%s", pin_dir, c_uid);
-	ck_assert(!fx_path_exists(path));
+	ck_assert_int_eq(if_nametoindex(c_veth), 0);
 
-	ck_assert_uint_eq(fx_filter_prog_id(b), 0);
+	ck_assert_uint_eq(fx_filter_prog_id(b, true), 0);
+	ck_assert_uint_eq(fx_filter_prog_id(b, false), 0);
 	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(b), TCP_PORT_B, 2000), 0);
 	ck_assert(!cgroup_tracked(pin_dir, testpod_container_cgroup_dir(b, 0)));
 	ck_assert(!cgroup_tracked(pin_dir, testpod_cgroup_dir(b)));
 	ck_assert_int_eq(count_rules(pin_dir), 2);
-	snprintf(path, sizeof(path), "%s/pods/%s", pin_dir, testpod_uid(b));
-	ck_assert(!fx_path_exists(path));
+	ck_assert_int_eq(count_ifaces(pin_dir), 1);
 	ck_assert_ptr_null(dataplane_pod_error(dp, testpod_uid(b)));
 	ck_assert_int_eq(dataplane_pod_count(dp), 1);
 	/* A is untouched. */
-	ck_assert_uint_ne(fx_filter_prog_id(a), 0);
+	ck_assert_uint_ne(fx_filter_prog_id(a, true), 0);
 	ck_assert(cgroup_tracked(pin_dir, testpod_container_cgroup_dir(a, 0)));
 	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(a), TCP_PORT_B, DROP_WAIT_MS), -ETIMEDOUT);
 	dataplane_close(dp);
@@ -212,34 +233,36 @@ START_TEST(older_layout_is_replaced_without_a_gap_in_enforcement)
 	uint32_t old_id, new_id;
 	pid_t prober;
 
+	ck_assert_int_gt(PCMC_LAYOUT_VERSION, 1);
 	dp = fx_open(1);
 	fx_apply(dp, pod, &a_open_b_shut);
 	fx_apply(dp, gone, &a_open_b_shut);
 	dataplane_close(dp);
-	old_id = fx_filter_prog_id(pod);
+	old_id = fx_filter_prog_id(pod, true);
 	ck_assert_uint_ne(old_id, 0);
 	prober = fx_start_prober(testpod_ipv4(pod), TCP_PORT_B, TCP_PORT_A);
 	usleep(200 * 1000);
 
-	dp = fx_open(2);
+	dp = fx_open(0);
 	/* Not re-applied yet: the old layout stays, its filter keeps enforcing. */
 	ck_assert_int_ge(dataplane_remove_orphans(dp, wanted, 1), 0);
-	snprintf(path, sizeof(path), "%s/v1/pods/%s/fw", fx_pin_root(), testpod_uid(pod));
+	snprintf(path, sizeof(path), "%s/v1/fw_pod_in", fx_pin_root());
 	ck_assert(fx_path_exists(path));
-	ck_assert_uint_eq(fx_filter_prog_id(pod), old_id);
+	ck_assert_uint_eq(fx_filter_prog_id(pod, true), old_id);
 	fx_apply(dp, pod, &a_open_b_shut);
 	ck_assert_int_ge(dataplane_remove_orphans(dp, wanted, 1), 0);
 	usleep(200 * 1000);
 	ck_assert_int_eq(fx_stop_prober(prober), 0);
 
-	new_id = fx_filter_prog_id(pod);
+	new_id = fx_filter_prog_id(pod, true);
 	ck_assert_uint_ne(new_id, 0);
 	ck_assert_uint_ne(new_id, old_id);
 	snprintf(path, sizeof(path), "%s/v1", fx_pin_root());
 	ck_assert(!fx_path_exists(path));
-	snprintf(path, sizeof(path), "%s/v2/pods/%s/fw", fx_pin_root(), testpod_uid(pod));
+	snprintf(path, sizeof(path), "%s/fw_pod_in", fx_pin_dir());
 	ck_assert(fx_path_exists(path));
-	ck_assert_uint_eq(fx_filter_prog_id(gone), 0); /* not wanted: the old layout's filter went too */
+	ck_assert_uint_eq(fx_filter_prog_id(gone, true), 0); /* not wanted: the old layout's filters went too */
+	ck_assert_uint_eq(fx_filter_prog_id(gone, false), 0);
 	run_getppid(pod, 33);
 	struct pod_counters c = fx_counters(dp, testpod_uid(pod));
 	ck_assert_uint_eq(fx_listed(&c, SYS_getppid), 33);
@@ -249,31 +272,23 @@ START_TEST(older_layout_is_replaced_without_a_gap_in_enforcement)
 }
 END_TEST
 
-struct foreign_filter {
-	uint32_t priority;
-	int verdict; /* -1 TC_ACT_UNSPEC, 2 TC_ACT_SHOT */
-};
-
-/* In the pod's netns: a program named like ours, not pinned by pcmc, at pcmc's handle. */
-static int attach_foreign(void *arg)
+/* On the pod's host veth egress: a program named like ours, not pinned by pcmc, at pcmc's handle. */
+static void attach_foreign(struct testpod *pod, uint32_t priority, int verdict /* -1 UNSPEC, 2 SHOT */)
 {
-	const struct foreign_filter *f = arg;
 	struct bpf_insn insns[] = {
-		{ .code = 0xb7, .dst_reg = 0, .imm = f->verdict }, /* r0 = verdict */
-		{ .code = 0x95 },                                  /* exit */
+		{ .code = 0xb7, .dst_reg = 0, .imm = verdict }, /* r0 = verdict */
+		{ .code = 0x95 },                                /* exit */
 	};
-	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0x70636d63, .priority = 7);
-	int fd;
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0x70636d63, .priority = priority);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "pcmc_fw_pod_in", "GPL", insns, 2, NULL);
 
-	opts.priority = f->priority;
-	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "pcmc_l4_fw", "GPL", insns, 2, NULL);
-	if (fd < 0)
-		return 1;
-	hook.ifindex = (int)if_nametoindex("eth0");
+	ck_assert_int_ge(fd, 0);
+	hook.ifindex = (int)if_nametoindex(testpod_host_veth(pod));
 	bpf_tc_hook_create(&hook);
 	opts.prog_fd = fd;
-	return bpf_tc_attach(&hook, &opts) ? 2 : 0;
+	ck_assert_int_eq(bpf_tc_attach(&hook, &opts), 0);
+	close(fd); /* the filter holds the program */
 }
 
 START_TEST(other_tools_filters_are_never_removed_or_replaced_and_still_run_after_ours)
@@ -282,38 +297,30 @@ START_TEST(other_tools_filters_are_never_removed_or_replaced_and_still_run_after
 	struct testpod *shared = fx_pod("dpshr", 4, 7, TESTPOD_SYSTEMD, TESTPOD_BURSTABLE, 1);
 	struct dataplane *dp = fx_open(0);
 	struct pod_ref ref = { .uid = testpod_uid(taken) };
-	struct foreign_filter at_ours = { 7, -1 }, before_ours = { 3, -1 }, after_ours = { 9, 2 };
 	uint32_t foreign;
-	pid_t pid;
 
-	pid = testpod_spawn(taken, 0, attach_foreign, &at_ours);
-	ck_assert_int_gt(pid, 0);
-	ck_assert_int_eq(testpod_wait(pid, 10000), 0);
-	foreign = fx_filter_prog_id(taken);
+	attach_foreign(taken, 7, -1);
+	foreign = fx_filter_prog_id(taken, true);
 	ck_assert_uint_ne(foreign, 0);
 	ck_assert_int_eq(dataplane_apply_pod(dp, &ref, &a_open_b_shut), -EEXIST);
 	ck_assert_ptr_nonnull(strstr(dataplane_pod_error(dp, ref.uid), "another tool"));
 	ck_assert_int_eq(dataplane_remove_pod(dp, ref.uid), 0);
-	ck_assert_uint_eq(fx_filter_prog_id(taken), foreign);
+	ck_assert_uint_eq(fx_filter_prog_id(taken, true), foreign);
 
 	/* Another tool at another priority keeps its filter through our attach and detach. */
-	pid = testpod_spawn(shared, 0, attach_foreign, &before_ours);
-	ck_assert_int_gt(pid, 0);
-	ck_assert_int_eq(testpod_wait(pid, 10000), 0);
+	attach_foreign(shared, 3, -1);
 	fx_apply(dp, shared, &a_open_b_shut);
 	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(shared), TCP_PORT_B, DROP_WAIT_MS), -ETIMEDOUT);
 	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(shared), TCP_PORT_A, 2000), 0);
 	/* A passed packet goes on to the next filter (TC_ACT_UNSPEC): one that drops everything. */
-	pid = testpod_spawn(shared, 0, attach_foreign, &after_ours);
-	ck_assert_int_gt(pid, 0);
-	ck_assert_int_eq(testpod_wait(pid, 10000), 0);
+	attach_foreign(shared, 9, 2);
 	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(shared), TCP_PORT_A, DROP_WAIT_MS), -ETIMEDOUT);
-	ck_assert_int_eq(fx_sh("ip netns exec pcmc-%s tc filter del dev eth0 ingress pref 9", testpod_name(shared)), 0);
+	ck_assert_int_eq(fx_sh("tc filter del dev %s egress pref 9", testpod_host_veth(shared)), 0);
 	ck_assert_int_eq(testclient_tcp_connect(testpod_ipv4(shared), TCP_PORT_A, 2000), 0);
 	ck_assert_int_eq(dataplane_remove_pod(dp, testpod_uid(shared)), 0);
-	ck_assert_uint_eq(fx_filter_prog_id(shared), 0);
-	ck_assert_int_eq(fx_sh("ip netns exec pcmc-%s tc filter show dev eth0 ingress | grep -q 'pref 3 bpf'",
-			       testpod_name(shared)), 0);
+	ck_assert_uint_eq(fx_filter_prog_id(shared, true), 0);
+	ck_assert_uint_eq(fx_filter_prog_id(shared, false), 0);
+	ck_assert_int_eq(fx_sh("tc filter show dev %s egress | grep -q 'pref 3 bpf'", testpod_host_veth(shared)), 0);
 	dataplane_close(dp);
 }
 END_TEST
@@ -388,7 +395,7 @@ START_TEST(bpffs_is_mounted_when_missing)
 	dp = fx_open(0);
 	ck_assert_int_eq(statfs("/sys/fs/bpf", &st), 0);
 	ck_assert(st.f_type == BPF_FS_MAGIC);
-	snprintf(path, sizeof(path), "%s/v1/sys_enter_link", fx_pin_root());
+	snprintf(path, sizeof(path), "%s/sys_enter_link", fx_pin_dir());
 	ck_assert(fx_path_exists(path));
 	dataplane_close(dp);
 }

@@ -53,7 +53,9 @@ CID[agent]=$(docker run -d --name "pcmc-deploy-e2e-agent-$$" --network host --pi
   --cap-drop ALL "${DCAPS[@]}" --security-opt no-new-privileges \
   -v /sys/fs/bpf:/sys/fs/bpf -v /sys/fs/cgroup:/sys/fs/cgroup:ro -v "$work/agent-state:/var/lib/pcmc-agent" \
   -v "$work/agent-sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" "${IN_CLUSTER[@]}" \
-  pcmc-agent:dev --listen "$NODE_IP:$APORT" --node-name "$NODE" --pin-root "$PIN" --state-dir /var/lib/pcmc-agent)
+  -v /run/pcmc-testpod/cni:/run/pcmc-testpod/cni:ro -v /run/netns:/run/netns:ro,rslave \
+  pcmc-agent:dev --listen "$NODE_IP:$APORT" --node-name "$NODE" --pin-root "$PIN" --state-dir /var/lib/pcmc-agent \
+  --cni-cache-dir /run/pcmc-testpod/cni)
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Pod

@@ -73,6 +73,7 @@ e2e_agent_start() { # e2e_agent_start NODE
   "${E2E_BIN_DIR:-$E2E_REPO/build}/pcmc-agent" --node-name "$node" --listen "$ip:$E2E_AGENT_PORT" \
     --pin-root "/sys/fs/bpf/pcmc-e2e-$node-$E2E_OWNER_PID" --state-dir "$E2E_DIR/agent-$node" \
     --kubeconfig "$E2E_DIR/agent.kubeconfig" --controller-sa pcmc-system:pcmc-controller \
+    --cni-cache-dir /run/pcmc-testpod/cni \
     >"$E2E_LOGS/agent-$node.log" 2>&1 8>&- &
   E2E_AGENT_PID[$node]=$!
   disown "$!"

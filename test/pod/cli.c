@@ -23,7 +23,7 @@ static const char usage_text[] =
 	"usage: pcmc-testpod create   --state-dir DIR --name N --uid U [--driver cgroupfs|systemd]\n"
 	"                             [--qos guaranteed|burstable|besteffort] [--cgroup-root P]\n"
 	"                             [--ipv4 A] [--ipv6 A] [--tcp PORT]... [--udp PORT]...\n"
-	"                             [--containers K] [--serve-mask M]\n"
+	"                             [--containers K] [--serve-mask M] [--cni-dir DIR]\n"
 	"       pcmc-testpod delete   --state-dir DIR --name N [--uid U] [--cgroup-root P]\n"
 	"                             (without a state file: removes netns, veth and, with --uid,\n"
 	"                             the pod cgroups of any driver/QoS)\n"
@@ -33,11 +33,12 @@ static const char usage_text[] =
 	"       pcmc-testpod restart  --state-dir DIR --name N [--container K]\n"
 	"                             (new container id + cgroup, server restarted; prints the JSON)\n"
 	"       pcmc-testpod show     --state-dir DIR --name N\n"
-	"create prints the pod's JSON (containerIDs, podIP, cgroups, pids, netns, hostVeth).\n"
+	"create prints the pod's JSON (containerIDs, podIP, cgroups, pids, netns, hostVeth) and leaves\n"
+	"the pod's CNI result record in --cni-dir (default " TESTPOD_DEFAULT_CNI_DIR ")/results.\n"
 	"Exit status: 0 ok, 1 failure, 2 usage error; exec returns the command's status.\n";
 
 struct options {
-	const char *command, *state_dir, *name, *uid, *cgroup_root, *ipv4, *ipv6, *syscall_name;
+	const char *command, *state_dir, *name, *uid, *cgroup_root, *ipv4, *ipv6, *syscall_name, *cni_dir;
 	enum testpod_driver driver;
 	enum testpod_qos qos;
 	uint16_t tcp[TESTPOD_MAX_PORTS], udp[TESTPOD_MAX_PORTS];
@@ -107,6 +108,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "containers", required_argument, NULL, 'k' }, { "container", required_argument, NULL, 'c' },
 		{ "count", required_argument, NULL, 'C' },     { "syscall", required_argument, NULL, 's' },
 		{ "serve-mask", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
+		{ "cni-dir", required_argument, NULL, 'N' },
 		{ 0 },
 	};
 	const char *cmd;
@@ -137,6 +139,7 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'r': o->cgroup_root = optarg; break;
 		case '4': o->ipv4 = optarg; break;
 		case '6': o->ipv6 = optarg; break;
+		case 'N': o->cni_dir = optarg; break;
 		case 't':
 			if (o->n_tcp == TESTPOD_MAX_PORTS)
 				usage_error(cmd, "--tcp: at most %d ports", TESTPOD_MAX_PORTS);
@@ -208,7 +211,7 @@ static int cmd_create(const struct options *o)
 {
 	struct testpod_spec spec = {
 		.name = o->name, .uid = o->uid, .driver = o->driver, .qos = o->qos,
-		.cgroup_root = o->cgroup_root, .ipv4 = o->ipv4, .ipv6 = o->ipv6,
+		.cgroup_root = o->cgroup_root, .ipv4 = o->ipv4, .ipv6 = o->ipv6, .cni_dir = o->cni_dir,
 		.n_tcp = o->n_tcp, .n_udp = o->n_udp, .n_containers = o->containers,
 		.serve_mask = o->serve_mask, .daemonize = true,
 	};

@@ -15,6 +15,12 @@
 #define CONTAINER_ID_LEN 64
 #define MAX_CREATED_PARENTS 4
 
+#define HOST_VETH_MAC "ee:ee:ee:ee:ee:ee"
+#define POD_GATEWAY_V4 "169.254.1.1"
+/* The EUI-64 link-local the kernel derives from HOST_VETH_MAC on the host side (addr_gen_mode 0):
+ * flip the U/L bit of ee -> ec, insert ff:fe. The pod never needs to know any host address. */
+#define POD_GATEWAY_V6 "fe80::ecee:eeff:feee:eeee"
+
 /* A process we started, identified by pid + start time so a recycled pid is never killed. */
 struct pod_process {
 	pid_t pid;
@@ -46,6 +52,8 @@ struct testpod {
 	bool netns_created;
 	char host_veth[IFNAMSIZ];
 	bool veth_created;
+	char cni_dir[256];             /* where the CNI result record goes ("" = TESTPOD_DEFAULT_CNI_DIR) */
+	bool cni_record_created;
 	char ipv4[INET_ADDRSTRLEN];    /* "" = none */
 	char ipv6[INET6_ADDRSTRLEN];
 	uint16_t tcp_ports[TESTPOD_MAX_PORTS];
@@ -108,6 +116,12 @@ int network_destroy(struct testpod *pod);
 int network_identify(struct testpod *pod); /* records netns inode + veth ifindex */
 int netns_enter(const char *netns_path); /* setns the calling process/thread */
 void host_veth_name(const char *pod_name, char *buf);
+
+/* cni_record.c: <cni_dir>/results/pcmc-testpod-<sandbox id>-eth0, as libcni writes it after ADD. */
+int cni_record_write(struct testpod *pod);
+/* Removes the pod's record (by sandbox id; a pod known by name only: every record of our network
+ * naming its host veth). 0 also when none is there. */
+int cni_record_remove(struct testpod *pod);
 
 /* process.c */
 unsigned long long process_start_time(pid_t pid);

@@ -1,5 +1,6 @@
 /* Pod networking like a Calico CNI ADD/DEL: persistent netns (ip netns add), veth pcmcXXXXXXXX <->
- * eth0, /32 and /128 host routes, link-local gateways, proxy ARP; host-wide rules in host_policy.c. */
+ * eth0, /32 and /128 host routes, link-local gateways, proxy ARP, the runtime's CNI result record
+ * (cni_record.c); host-wide rules in host_policy.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -12,11 +13,6 @@
 #include "common/log.h"
 #include "test/pod/internal.h"
 
-#define HOST_VETH_MAC "ee:ee:ee:ee:ee:ee"
-#define POD_GATEWAY_V4 "169.254.1.1"
-/* The EUI-64 link-local the kernel derives from HOST_VETH_MAC on the host side (addr_gen_mode 0):
- * flip the U/L bit of ee -> ec, insert ff:fe. The pod never needs to know any host address. */
-#define POD_GATEWAY_V6 "fe80::ecee:eeff:feee:eeee"
 
 void host_veth_name(const char *pod_name, char *buf)
 {
@@ -180,9 +176,9 @@ int network_create(struct testpod *pod)
 		log_error("cannot disable DAD in the pod netns", LOG_STR("netns", pod->netns_path));
 		return err;
 	}
-	if ((err = setup_host_side(pod)) || (err = setup_pod_side(pod)))
+	if ((err = setup_host_side(pod)) || (err = setup_pod_side(pod)) || (err = network_identify(pod)))
 		return err;
-	return network_identify(pod);
+	return cni_record_write(pod); /* like libcni: once the plugin's ADD succeeded */
 }
 
 int network_identify(struct testpod *pod)
@@ -198,7 +194,7 @@ int network_identify(struct testpod *pod)
 
 int network_destroy(struct testpod *pod)
 {
-	int err = 0, e;
+	int err = cni_record_remove(pod), e;
 
 	/* Deleting the host end deletes the pair and the host routes through it. */
 	if (pod->veth_created && if_nametoindex(pod->host_veth) && (e = RUN("ip", "link", "del", pod->host_veth)))

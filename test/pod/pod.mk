@@ -1,5 +1,5 @@
 # test/pod/: the test pod helper (library for C tests, CLI for shell scripts) and its self-test.
-TESTPOD_LIB_SRCS := test/pod/command.c test/pod/cgroup.c test/pod/network.c test/pod/host_policy.c test/pod/janitor.c test/pod/cleanup.c test/pod/process.c \
+TESTPOD_LIB_SRCS := test/pod/command.c test/pod/cgroup.c test/pod/network.c test/pod/cni_record.c test/pod/host_policy.c test/pod/janitor.c test/pod/cleanup.c test/pod/process.c \
                     test/pod/server.c test/pod/testpod.c test/pod/state.c test/pod/testclient.c
 TESTPOD_LIB_OBJS := $(TESTPOD_LIB_SRCS:%.c=$(BUILD)/%.o)
 # Consumers of libpcmc-testpod.a link: $(TESTPOD_LDLIBS)

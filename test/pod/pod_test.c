@@ -31,6 +31,7 @@ static const char *const pod_names[] = {
 	"tp-layout-0", "tp-layout-1", "tp-layout-2", "tp-layout-3", "tp-layout-4", "tp-layout-5",
 	"tp-traffic", "tp-guard", "tp-spawn", "tp-restart", "tp-destroy", "tp-dup", "tp-share-a",
 	"tp-share-b", "tp-root", "tp-p2p-a", "tp-p2p-b", "tp-janitor", "tp-janitor2", "tp-purge", "tp-cli", "tp-cli-nostate",
+	"tp-cni",
 };
 
 /* The pod UID is derived from the name (FNV-1a), so a purge can find the cgroups. */
@@ -72,6 +73,28 @@ static bool path_exists(const char *path)
 
 	return stat(path, &st) == 0;
 }
+
+static const char *json_str(const cJSON *o, const char *key);
+
+/* A record of our network in dir naming this host veth (what the agent would read). */
+static bool cni_record_names(const char *dir, const char *veth)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "grep -qs '{\"name\":\"%s\",' %s/results/pcmc-testpod-* 2>/dev/null", veth, dir);
+	return system(cmd) == 0;
+}
+
+static const cJSON *cni_arg(const cJSON *record, const char *key)
+{
+	const cJSON *pair;
+
+	cJSON_ArrayForEach(pair, cJSON_GetObjectItemCaseSensitive(record, "cniArgs"))
+		if (strcmp(cJSON_GetArrayItem(pair, 0)->valuestring, key) == 0)
+			return cJSON_GetArrayItem(pair, 1);
+	return NULL;
+}
+
 
 /* The "0::/..." line of /proc/<pid>/cgroup as an absolute path under root. */
 static bool cgroup_of(pid_t pid, const char *root, char *buf, size_t len)
@@ -491,6 +514,7 @@ START_TEST(pod_of_a_test_that_dies_without_destroy_is_removed_by_its_janitor)
 
 	create_and_leave("tp-janitor", 31, false, pod_cg, netns, veth);
 	ck_assert_msg(gone_within(pod_cg, netns, veth, 10000), "pod of a dead creator still there");
+	ck_assert(!cni_record_names(TESTPOD_DEFAULT_CNI_DIR, veth));
 }
 END_TEST
 
@@ -520,11 +544,69 @@ START_TEST(purge_removes_what_a_killed_creator_left_behind)
 	ck_assert(path_exists(pod_cg)); /* no janitor: nobody cleaned up */
 	ck_assert(path_exists(netns));
 	uid_for("tp-purge", uid);
+	ck_assert(cni_record_names(TESTPOD_DEFAULT_CNI_DIR, veth));
 	ck_assert_int_eq(testpod_purge(NULL, "tp-purge", uid), 0);
 	ck_assert(!path_exists(pod_cg));
 	ck_assert(!path_exists(netns));
 	ck_assert_uint_eq(if_nametoindex(veth), 0);
+	ck_assert(!cni_record_names(TESTPOD_DEFAULT_CNI_DIR, veth));
 	ck_assert_int_eq(testpod_purge(NULL, "tp-purge", uid), 0); /* nothing left: still fine */
+}
+END_TEST
+
+START_TEST(cni_result_record_names_host_veth_sandbox_ips_and_uid_like_containerd_and_goes_with_the_pod)
+{
+	char dir[] = "/tmp/pcmc-tp-cni.XXXXXX", path[4096], uid[40], text[8192], veth[IFNAMSIZ];
+	struct testpod_spec spec = {
+		.name = "tp-cni", .uid = uid, .driver = TESTPOD_CGROUPFS, .qos = TESTPOD_BESTEFFORT,
+		.ipv4 = "10.244.250.40", .ipv6 = "fd00:10:244:fa::28", .n_containers = 1, .serve_mask = 1,
+		.cni_dir = dir,
+	};
+	const cJSON *ifaces, *ips, *v;
+	struct testpod *pod;
+	cJSON *rec;
+	FILE *f;
+	size_t n;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	uid_for("tp-cni", uid);
+	ck_assert_int_eq(testpod_create(&spec, &pod), 0);
+	snprintf(veth, sizeof(veth), "%s", testpod_host_veth(pod));
+	ck_assert_str_eq(testpod_cni_dir(pod), dir);
+	snprintf(path, sizeof(path), "%s/results/pcmc-testpod-%s-eth0", dir, testpod_sandbox_id(pod));
+	f = fopen(path, "re");
+	ck_assert_msg(f != NULL, "no CNI record %s", path);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	rec = cJSON_Parse(text);
+	ck_assert_ptr_nonnull(rec);
+	ck_assert_str_eq(json_str(rec, "kind"), "cniCacheV1");
+	ck_assert_str_eq(json_str(rec, "containerId"), testpod_sandbox_id(pod));
+	ck_assert_str_eq(json_str(rec, "ifName"), "eth0");
+	ck_assert_str_eq(cni_arg(rec, "K8S_POD_UID")->valuestring, uid);
+	ck_assert_str_eq(cni_arg(rec, "K8S_POD_NAME")->valuestring, "tp-cni");
+	ck_assert_str_eq(cni_arg(rec, "K8S_POD_INFRA_CONTAINER_ID")->valuestring, testpod_sandbox_id(pod));
+	ifaces = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "result"), "interfaces");
+	ck_assert_int_eq(cJSON_GetArraySize(ifaces), 2);
+	ck_assert_str_eq(json_str(cJSON_GetArrayItem(ifaces, 0), "name"), veth);
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ifaces, 0), "sandbox"));
+	ck_assert_str_eq(json_str(cJSON_GetArrayItem(ifaces, 1), "name"), "eth0");
+	ck_assert_str_eq(json_str(cJSON_GetArrayItem(ifaces, 1), "sandbox"), testpod_netns_path(pod));
+	ips = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "result"), "ips");
+	ck_assert_int_eq(cJSON_GetArraySize(ips), 2);
+	ck_assert_str_eq(json_str(cJSON_GetArrayItem(ips, 0), "address"), "10.244.250.40/32");
+	ck_assert_str_eq(json_str(cJSON_GetArrayItem(ips, 1), "address"), "fd00:10:244:fa::28/128");
+	v = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ips, 0), "interface");
+	ck_assert(cJSON_IsNumber(v) && v->valueint == 1);
+	cJSON_Delete(rec);
+	ck_assert(cni_record_names(dir, veth));
+
+	ck_assert_int_eq(testpod_destroy_checked(pod), 0);
+	ck_assert(!path_exists(path));
+	ck_assert(!cni_record_names(dir, veth));
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	ck_assert_int_eq(system(path), 0);
 }
 END_TEST
 
@@ -683,6 +765,7 @@ int main(void)
 	tcase_add_test(tc, spawn_wait_and_exec_report_exit_status_and_timeout);
 	tcase_add_test(tc, restart_container_gives_new_cgroup_and_server_answers_again);
 	tcase_add_test(tc, destroy_leaves_no_netns_veth_cgroup_or_process_behind);
+	tcase_add_test(tc, cni_result_record_names_host_veth_sandbox_ips_and_uid_like_containerd_and_goes_with_the_pod);
 	tcase_add_test(tc, failed_create_leaves_nothing_and_does_not_touch_the_existing_pod);
 	tcase_add_test(tc, shared_kubepods_parents_outlive_the_first_pod);
 	tcase_add_test(tc, cli_create_exec_syscalls_delete_round_trip_leaves_nothing_behind);

@@ -66,6 +66,7 @@ char *testpod_to_json(const struct testpod *pod)
 		cJSON_AddItemToArray(a, container_json(&pod->containers[i]));
 	cJSON_AddStringToObject(o, "netns", pod->netns_path);
 	cJSON_AddStringToObject(o, "hostVeth", pod->host_veth);
+	cJSON_AddStringToObject(o, "cniDir", pod->cni_dir);
 	cJSON_AddItemToObject(o, "tcpPorts", ports_json(pod->tcp_ports, pod->n_tcp));
 	cJSON_AddItemToObject(o, "udpPorts", ports_json(pod->udp_ports, pod->n_udp));
 	cJSON_AddNumberToObject(o, "serveMask", pod->serve_mask);
@@ -193,6 +194,7 @@ static int from_json(const cJSON *o, struct testpod *pod)
 	snprintf(pod->netns_name, sizeof(pod->netns_name), "pcmc-%s", pod->name);
 	snprintf(pod->netns_path, sizeof(pod->netns_path), "/run/netns/%s", pod->netns_name);
 	host_veth_name(pod->name, pod->host_veth);
+	copy_str(pod->cni_dir, sizeof(pod->cni_dir), str_field(o, "cniDir"));
 	pod->netns_created = true;
 	pod->veth_created = true;
 	pod->daemonize = true;

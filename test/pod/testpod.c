@@ -106,6 +106,9 @@ static int fill_from_spec(struct testpod *pod, const struct testpod_spec *spec)
 	snprintf(pod->netns_name, sizeof(pod->netns_name), "pcmc-%s", pod->name);
 	snprintf(pod->netns_path, sizeof(pod->netns_path), "/run/netns/%s", pod->netns_name);
 	host_veth_name(pod->name, pod->host_veth);
+	if (snprintf(pod->cni_dir, sizeof(pod->cni_dir), "%s", spec->cni_dir ? spec->cni_dir : TESTPOD_DEFAULT_CNI_DIR) >=
+	    (int)sizeof(pod->cni_dir))
+		return -ENAMETOOLONG;
 	return 0;
 }
 
@@ -258,6 +261,7 @@ const char *testpod_sandbox_cgroup_dir(const struct testpod *pod) { return pod->
 pid_t testpod_pause_pid(const struct testpod *pod) { return pod->sandbox.server.pid; }
 const char *testpod_netns_path(const struct testpod *pod) { return pod->netns_path; }
 const char *testpod_host_veth(const struct testpod *pod) { return pod->host_veth; }
+const char *testpod_cni_dir(const struct testpod *pod) { return pod->cni_dir; }
 const char *testpod_ipv4(const struct testpod *pod) { return pod->ipv4[0] ? pod->ipv4 : NULL; }
 const char *testpod_ipv6(const struct testpod *pod) { return pod->ipv6[0] ? pod->ipv6 : NULL; }
 

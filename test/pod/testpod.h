@@ -10,6 +10,9 @@
 #define TESTPOD_MAX_PORTS      16
 #define TESTPOD_MAX_CONTAINERS 16
 #define TESTPOD_NAME_MAX       20
+/* Where test pods leave their CNI result records (<dir>/results/...), instead of the runtime's
+ * /var/lib/cni: give an agent under test --cni-cache-dir TESTPOD_DEFAULT_CNI_DIR. */
+#define TESTPOD_DEFAULT_CNI_DIR "/run/pcmc-testpod/cni"
 
 enum testpod_driver { TESTPOD_CGROUPFS, TESTPOD_SYSTEMD };
 enum testpod_qos { TESTPOD_GUARANTEED, TESTPOD_BURSTABLE, TESTPOD_BESTEFFORT };
@@ -21,6 +24,8 @@ struct testpod_spec {
 	enum testpod_qos qos;
 	const char *cgroup_root; /* NULL: auto-detect the cgroup2 mount */
 	const char *ipv4, *ipv6; /* e.g. "10.244.250.5", "fd00:10:244:fa::5"; either may be NULL */
+	const char *cni_dir;     /* NULL: TESTPOD_DEFAULT_CNI_DIR. The pod's CNI result record goes to
+				  * <cni_dir>/results/pcmc-testpod-<sandbox id>-eth0 (libcni's format) */
 	uint16_t tcp_ports[TESTPOD_MAX_PORTS];
 	int n_tcp;
 	uint16_t udp_ports[TESTPOD_MAX_PORTS];
@@ -63,6 +68,7 @@ const char *testpod_sandbox_cgroup_dir(const struct testpod *pod);
 pid_t testpod_pause_pid(const struct testpod *pod);
 const char *testpod_netns_path(const struct testpod *pod);  /* /run/netns/pcmc-<name> */
 const char *testpod_host_veth(const struct testpod *pod);   /* pcmc + 8 hex */
+const char *testpod_cni_dir(const struct testpod *pod);     /* where its CNI result record is */
 const char *testpod_ipv4(const struct testpod *pod);        /* NULL if none */
 const char *testpod_ipv6(const struct testpod *pod);        /* NULL if none */
 
