@@ -20,6 +20,16 @@ struct rtnl_req {
 	char body[256];
 };
 
+/* A request of type with a fixed header of hdr_len bytes (zeroed, at NLMSG_DATA). */
+static void *init_req(struct rtnl_req *r, unsigned short type, unsigned short flags, size_t hdr_len)
+{
+	memset(r, 0, sizeof(*r));
+	r->nh.nlmsg_len = NLMSG_LENGTH(hdr_len);
+	r->nh.nlmsg_type = type;
+	r->nh.nlmsg_flags = NLM_F_REQUEST | flags;
+	return NLMSG_DATA(&r->nh);
+}
+
 static void add_attr(struct rtnl_req *r, unsigned short type, const void *data, size_t len)
 {
 	struct rtattr *rta = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->nh.nlmsg_len));
@@ -125,14 +135,10 @@ static int on_link(struct nlmsghdr *nh, void *arg)
 int rtnl_get_link(int fd, int32_t target_nsid, uint32_t ifindex, const char *name, struct rtnl_link *out)
 {
 	struct rtnl_req r;
-	struct ifinfomsg *ifi = NLMSG_DATA(&r.nh);
+	struct ifinfomsg *ifi = init_req(&r, RTM_GETLINK, 0, sizeof(*ifi));
 	uint32_t seq;
 	int err;
 
-	memset(&r, 0, sizeof(r));
-	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
-	r.nh.nlmsg_type = RTM_GETLINK;
-	r.nh.nlmsg_flags = NLM_F_REQUEST;
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = (int)ifindex;
 	if (!ifindex) {
@@ -165,15 +171,11 @@ static int on_nsid(struct nlmsghdr *nh, void *arg)
 int rtnl_get_nsid(int fd, int netns_fd)
 {
 	struct rtnl_req r;
-	struct rtgenmsg *g = NLMSG_DATA(&r.nh);
+	struct rtgenmsg *g = init_req(&r, RTM_GETNSID, 0, NLMSG_ALIGN(sizeof(struct rtgenmsg)));
 	uint32_t nsfd = (uint32_t)netns_fd, seq;
 	int32_t nsid = -1;
 	int err;
 
-	memset(&r, 0, sizeof(r));
-	r.nh.nlmsg_len = NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*g)));
-	r.nh.nlmsg_type = RTM_GETNSID;
-	r.nh.nlmsg_flags = NLM_F_REQUEST;
 	g->rtgen_family = AF_UNSPEC;
 	add_attr(&r, NETNSA_FD, &nsfd, sizeof(nsfd));
 	err = send_req(fd, &r, &seq);
@@ -209,14 +211,10 @@ int rtnl_has_addr(int fd, int32_t target_nsid, uint32_t ifindex, int family, con
 {
 	struct addr_match m = { .family = family, .addr = addr };
 	struct rtnl_req r;
-	struct ifaddrmsg *ifa = NLMSG_DATA(&r.nh);
+	struct ifaddrmsg *ifa = init_req(&r, RTM_GETADDR, NLM_F_DUMP, sizeof(*ifa));
 	uint32_t seq;
 	int err;
 
-	memset(&r, 0, sizeof(r));
-	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(*ifa));
-	r.nh.nlmsg_type = RTM_GETADDR;
-	r.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	ifa->ifa_family = (unsigned char)family;
 	ifa->ifa_index = ifindex;
 	if (target_nsid >= 0)

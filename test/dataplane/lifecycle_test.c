@@ -140,43 +140,28 @@ static bool cgroup_tracked(const char *pin_dir, const char *cgroup_dir)
 	return tracked;
 }
 
-static int count_rules(const char *pin_dir)
+/* Entries of the pinned map <pin_dir>/<name> (keys of key_size bytes). */
+static int count_keys(const char *pin_dir, const char *name, size_t key_size)
 {
-	char path[512];
-	struct { uint32_t slot; uint16_t port, pad; } key, next;
+	char path[512], key[64], next[64];
 	void *prev = NULL;
 	int map, n = 0;
 
-	snprintf(path, sizeof(path), "%s/fw_rules", pin_dir);
+	ck_assert_uint_le(key_size, sizeof(key));
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
 	map = bpf_obj_get(path);
 	ck_assert_int_ge(map, 0);
-	while (bpf_map_get_next_key(map, prev, &next) == 0) {
-		key = next;
-		prev = &key;
+	while (bpf_map_get_next_key(map, prev, next) == 0) {
+		memcpy(key, next, key_size);
+		prev = key;
 		n++;
 	}
 	close(map);
 	return n;
 }
 
-static int count_ifaces(const char *pin_dir)
-{
-	char path[512];
-	uint32_t key, next;
-	void *prev = NULL;
-	int map, n = 0;
-
-	snprintf(path, sizeof(path), "%s/fw_ifaces", pin_dir);
-	map = bpf_obj_get(path);
-	ck_assert_int_ge(map, 0);
-	while (bpf_map_get_next_key(map, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		n++;
-	}
-	close(map);
-	return n;
-}
+#define count_rules(dir) count_keys((dir), "fw_rules", sizeof(struct pcmc_fw_rule_key))
+#define count_ifaces(dir) count_keys((dir), "fw_ifaces", sizeof(uint32_t))
 
 START_TEST(restart_with_only_pod_a_wanted_removes_running_and_deleted_pods_filters_entries_and_pins)
 {

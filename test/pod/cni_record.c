@@ -82,23 +82,6 @@ static char *record_json(const struct testpod *pod)
 	return text;
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[512];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(buf, 0700) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 int cni_record_write(struct testpod *pod)
 {
 	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 8];
@@ -109,7 +92,7 @@ int cni_record_write(struct testpod *pod)
 	if (!text)
 		return -ENOMEM;
 	snprintf(dir, sizeof(dir), "%s/results", pod->cni_dir);
-	err = mkdir_p(dir);
+	err = RUN("mkdir", "-p", "-m", "0700", dir);
 	record_path(pod->cni_dir, pod->sandbox.id, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	len = strlen(text);
