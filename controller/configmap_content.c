@@ -119,7 +119,80 @@ static int ebpf_keys(struct kv_list *data, const struct ebpf_settings *e)
 	return err;
 }
 
-int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, struct desired_configmap *out)
+/* Appends item to a growing comma list; false on allocation failure. */
+static bool csv_add(char **csv, size_t *len, const char *item, const char *sep)
+{
+	size_t n = strlen(item), s = *len ? strlen(sep) : 0;
+	char *nb = realloc(*csv, *len + s + n + 1);
+
+	if (!nb)
+		return false;
+	memcpy(nb + *len, sep, s);
+	memcpy(nb + *len + s, item, n + 1);
+	*csv = nb;
+	*len += s + n;
+	return true;
+}
+
+static char *ports_csv(const unsigned short *ports, size_t n)
+{
+	char *csv = strdup(""), num[8];
+	size_t len = 0;
+
+	for (size_t i = 0; csv && i < n; i++) {
+		snprintf(num, sizeof(num), "%u", ports[i]);
+		if (!csv_add(&csv, &len, num, ",")) {
+			free(csv);
+			return NULL;
+		}
+	}
+	return csv;
+}
+
+/* What the pod gets after merging: ebpf_effective_* keys, the merged CRs and those left out. */
+static int effective_keys(struct kv_list *data, const struct pod_policy *pp)
+{
+	const struct effective_policy *e = &pp->policy;
+	char *names = strdup(""), *from = strdup(""), *left = strdup(""), *allowed, *blocked;
+	size_t nnames = 0, nfrom = 0, nleft = 0;
+	bool ok = names && from && left;
+	int err;
+
+	for (size_t i = 0; ok && i < e->nsyscalls; i++)
+		ok = csv_add(&names, &nnames, e->syscalls[i], ",");
+	for (size_t i = 0; ok && i < pp->ncrs; i++)
+		ok = csv_add(&from, &nfrom, pp->crs[i], ",");
+	for (size_t i = 0; ok && i < pp->nleft_out; i++) {
+		char item[POD_POLICY_WHY_MAX + 256];
+
+		snprintf(item, sizeof(item), "%s: %s", pp->left_out[i].cr, pp->left_out[i].why);
+		ok = csv_add(&left, &nleft, item, "; ");
+	}
+	if (ok && pp->why[0] && !pp->ncrs)
+		ok = csv_add(&left, &nleft, pp->why, "; ");
+	allowed = ports_csv(e->allowed, e->nallowed);
+	blocked = ports_csv(e->blocked, e->nblocked);
+	err = ok && allowed && blocked ? 0 : -ENOMEM;
+	err = err ?: kv_set(data, "ebpf_effective_from", from);
+	err = err ?: kv_set(data, "ebpf_effective_left_out", left);
+	err = err ?: kv_set(data, "ebpf_effective_syscall_monitoring_enabled", bool_str(e->syscall_enabled));
+	err = err ?: kv_set(data, "ebpf_effective_syscall_names", names);
+	err = err ?: kv_set(data, "ebpf_effective_l4_firewall_enabled", bool_str(e->firewall_enabled));
+	err = err ?: kv_set(data, "ebpf_effective_allowed_ports", allowed);
+	err = err ?: kv_set(data, "ebpf_effective_blocked_ports", blocked);
+	err = err ?: kv_set(data, "ebpf_effective_default_action", e->default_block ? "block" : "allow");
+	err = err ?: kv_set(data, "ebpf_effective_metrics_export_enabled", bool_str(e->metrics_enabled));
+	err = err ?: kv_set(data, "ebpf_effective_update_interval", e->metrics_enabled ? e->update_interval : "");
+	free(names);
+	free(from);
+	free(left);
+	free(allowed);
+	free(blocked);
+	return err;
+}
+
+int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, const struct pod_policy *effective,
+		      struct desired_configmap *out)
 {
 	const struct ebpf_settings *e = &pcmc->ebpf;
 	char key[CONFIGMAP_KEY_MAX + 1];
@@ -151,6 +224,8 @@ int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, struct des
 			err = kv_set(&out->data, key, v);
 	}
 	err = err ?: ebpf_keys(&out->data, e);
+	if (effective)
+		err = err ?: effective_keys(&out->data, effective);
 	err = err ?: kv_set(&out->data, "pcmcName", pcmc->meta.name);
 	if (err) {
 		desired_configmap_clear(out);

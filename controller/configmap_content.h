@@ -9,6 +9,7 @@
 
 #include "controller/kv.h"
 #include "controller/objects.h"
+#include "controller/pod_policy.h"
 
 #define CONFIGMAP_NAME_MAX 253
 #define LABEL_VALUE_MAX 63
@@ -36,8 +37,11 @@ int configmap_data_key(char out[CONFIGMAP_KEY_MAX + 1], const char *prefix, cons
 void configmap_name(char out[CONFIGMAP_NAME_MAX + 1], const char *pod_name, const char *pcmc_name);
 /* The CR name as a label value: itself when it fits in 63 characters, else prefix + hash. */
 void pcmc_label_value(char out[LABEL_VALUE_MAX + 1], const char *pcmc_name);
-/* Fills `out` with the ConfigMap `pcmc` wants for `pod`. Returns 0 or -ENOMEM. */
-int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, struct desired_configmap *out);
+/* Fills `out` with the ConfigMap `pcmc` wants for `pod`; `effective` (may be NULL: keys left out)
+ * is what the pod gets after merging every CR that selects it, rendered as ebpf_effective_* keys.
+ * Returns 0 or -ENOMEM. */
+int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, const struct pod_policy *effective,
+		      struct desired_configmap *out);
 void desired_configmap_clear(struct desired_configmap *d);
 /* Hash over sorted data (sorted in place), the two labels, the full CR name and the owner pod
  * (and whether that owner reference is a controller reference blocking the pod's deletion). */

@@ -137,11 +137,10 @@ static void on_pcmc_event(void *ud, enum object_event ev, const void *old, const
 	    strcmp(o->meta.uid, n->meta.uid) == 0)
 		return;
 	enqueue(c, cr->meta.namespace, cr->meta.name);
-	if (c->push) {
-		/* The other CRs of the namespace may gain or lose a Conflict with this one. */
+	/* The other CRs of the namespace: their pods' effective policy (ConfigMap keys) and Conflict. */
+	enqueue_crs(c, cr->meta.namespace);
+	if (c->push)
 		policy_push_all_dirty(c->push);
-		enqueue_crs(c, cr->meta.namespace);
-	}
 }
 
 static void on_configmap_event(void *ud, enum object_event ev, const void *old, const void *new)

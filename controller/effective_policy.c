@@ -4,9 +4,13 @@
 #include "controller/effective_policy.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/duration.h"
+#include "common/syscall_table.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -126,37 +130,15 @@ static int syscalls_add(struct effective_policy *p, const char *csv)
 	return err;
 }
 
-int go_duration_ms(const char *s, long long *ms)
+/* An updateInterval in milliseconds, by the one duration grammar of pcmc (common/duration.h). */
+static int interval_ms(const char *s, long long *ms)
 {
-	static const struct { const char *unit; double ms; } units[] = {
-		{ "ns", 1e-6 }, { "us", 1e-3 }, { "\xc2\xb5s", 1e-3 }, { "ms", 1 }, { "s", 1e3 }, { "m", 6e4 }, { "h", 3.6e6 },
-	};
-	double total = 0;
+	int64_t ns;
+	int err = duration_parse(s, &ns);
 
-	if (!s || !*s)
-		return -EINVAL;
-	while (*s) {
-		char *end;
-		double v = strtod(s, &end);
-		size_t best = 0, best_len = 0;
-
-		if (end == s || *s == '-' || *s == '+')
-			return -EINVAL;
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			size_t l = strlen(units[i].unit);
-
-			if (strncmp(end, units[i].unit, l) == 0 && l > best_len) {
-				best = i;
-				best_len = l;
-			}
-		}
-		if (!best_len)
-			return -EINVAL;
-		total += v * units[best].ms;
-		s = end + best_len;
-	}
-	*ms = (long long)total;
-	return 0;
+	if (!err)
+		*ms = (long long)(ns / 1000000);
+	return err;
 }
 
 void effective_policy_clear(struct effective_policy *p)
@@ -248,7 +230,7 @@ int effective_policy_merge(const struct ebpf_settings *const *inputs, size_t n, 
 			const char *iv = e->update_interval && *e->update_interval ? e->update_interval : "30s";
 			long long ms;
 
-			if (go_duration_ms(iv, &ms) || strlen(iv) >= sizeof(out->update_interval)) {
+			if (interval_ms(iv, &ms) || strlen(iv) >= sizeof(out->update_interval)) {
 				err = -EINVAL;
 				if (why)
 					snprintf(why, why_len, "invalid updateInterval %s", iv);
@@ -332,5 +314,240 @@ void effective_policy_conflict_names(unsigned conflicts, char *out, size_t len)
 		if (!(conflicts & fields[i].bit) || used >= len)
 			continue;
 		used += (size_t)snprintf(out + used, len - used, "%s%s", used ? "," : "", fields[i].name);
+	}
+}
+
+/* The syscall table of a node's kubernetes.io/arch; NULL when pcmc has none for it. */
+static const char *table_arch(const char *node_arch)
+{
+	if (node_arch && strcmp(node_arch, "amd64") == 0)
+		return "x86_64";
+	if (node_arch && strcmp(node_arch, "arm64") == 0)
+		return "arm64";
+	return NULL;
+}
+
+int effective_policy_check_node(const struct ebpf_settings *e, const char *node_arch, char *why, size_t why_len)
+{
+	const char *arch = table_arch(node_arch);
+	char *copy, *tok, *save = NULL;
+	int index = 0, err = 0;
+
+	if (why_len)
+		why[0] = '\0';
+	if (!node_arch || !e->syscall_monitoring_enabled || !e->syscall_names)
+		return 0;
+	copy = strdup(e->syscall_names);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save), index++) {
+		bool known = arch ? syscall_table_number_for(arch, tok) >= 0 :
+				    syscall_table_number_for("x86_64", tok) >= 0 && syscall_table_number_for("arm64", tok) >= 0;
+
+		if (known)
+			continue;
+		if (arch)
+			snprintf(why, why_len, "spec.ebpfConfig.syscallMonitoring.syscallNames[%d]: %s is not a syscall of %s",
+				 index, tok, arch);
+		else
+			snprintf(why, why_len,
+				 "spec.ebpfConfig.syscallMonitoring.syscallNames[%d]: %s is not a syscall of every "
+				 "architecture, and the node's kubernetes.io/arch (%s) is not one pcmc knows",
+				 index, tok, *node_arch ? node_arch : "absent");
+		err = -EINVAL;
+		break;
+	}
+	free(copy);
+	return err;
+}
+
+/* Appends whole pieces only: a piece that does not fit ends the text with "; and more". */
+struct text {
+	char *buf;
+	size_t len, used;
+	bool full;
+};
+
+#define TEXT_MORE "; and more"
+
+static void text_add(struct text *t, const char *fmt, ...)
+{
+	char piece[512];
+	va_list ap;
+	int n;
+
+	if (t->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(piece, sizeof(piece), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(piece) || t->used + (size_t)n + sizeof(TEXT_MORE) > t->len) {
+		t->full = true;
+		if (t->used + sizeof(TEXT_MORE) <= t->len) {
+			memcpy(t->buf + t->used, TEXT_MORE, sizeof(TEXT_MORE));
+			t->used += sizeof(TEXT_MORE) - 1;
+		}
+		return;
+	}
+	memcpy(t->buf + t->used, piece, (size_t)n + 1);
+	t->used += (size_t)n;
+}
+
+static bool has_port(const char *csv, unsigned short port)
+{
+	unsigned short v[EFFECTIVE_MAX_PORTS];
+	size_t n;
+
+	if (ports_parse(csv, v, EFFECTIVE_MAX_PORTS, &n))
+		return false;
+	return bsearch(&port, v, n, sizeof(*v), cmp_port) != NULL;
+}
+
+/* The first other CR (in input order) with the firewall on whose `list` holds port. */
+static const char *who_lists(const struct ebpf_settings *const *inputs, const char *const *names, size_t n, size_t self,
+			     bool blocked, unsigned short port)
+{
+	for (size_t i = 0; i < n; i++)
+		if (i != self && inputs[i]->l4_firewall_enabled &&
+		    has_port(blocked ? inputs[i]->blocked_ports : inputs[i]->allowed_ports, port))
+			return names[i];
+	return NULL;
+}
+
+static bool blocks_by_default(const struct ebpf_settings *e)
+{
+	return e->default_action && strcmp(e->default_action, "block") == 0;
+}
+
+/* "l4Firewall.blockedPorts: shop/strict adds 7000, 7001": the ports of another CR's list that
+ * neither list of this CR has (at most 8 shown). */
+static void explain_added_ports(struct text *t, const char **sep, const char *field, const char *csv,
+				const struct ebpf_settings *me, const char *namespace, const char *other)
+{
+	unsigned short v[EFFECTIVE_MAX_PORTS];
+	char shown[64] = "";
+	size_t n, used = 0, added = 0;
+
+	if (ports_parse(csv, v, EFFECTIVE_MAX_PORTS, &n))
+		return;
+	for (size_t k = 0; k < n; k++) {
+		if (has_port(me->blocked_ports, v[k]) || has_port(me->allowed_ports, v[k]))
+			continue;
+		if (added++ < 8)
+			used += (size_t)snprintf(shown + used, sizeof(shown) - used, "%s%u", used ? ", " : "", v[k]);
+	}
+	if (!added)
+		return;
+	if (added > 8)
+		text_add(t, "%sl4Firewall.%s: %s/%s adds %s and %zu more", *sep, field, namespace, other, shown, added - 8);
+	else
+		text_add(t, "%sl4Firewall.%s: %s/%s adds %s", *sep, field, namespace, other, shown);
+	*sep = "; ";
+}
+
+void effective_policy_explain(const struct ebpf_settings *const *inputs, const char *const *names, size_t n,
+			      size_t self, const char *namespace, char *out, size_t len)
+{
+	const struct ebpf_settings *me = inputs[self];
+	struct text t = { out, len, 0, false };
+	const char *sep = "";
+
+	if (len)
+		out[0] = '\0';
+	if (len < sizeof(TEXT_MORE) + 1 || self >= n)
+		return;
+	if (me->syscall_monitoring_enabled) {
+		for (size_t i = 0; i < n; i++) {
+			char *a, *b;
+			bool differ;
+
+			if (i == self || !inputs[i]->syscall_monitoring_enabled)
+				continue;
+			a = names_canonical(me->syscall_names);
+			b = names_canonical(inputs[i]->syscall_names);
+			differ = a && b && strcmp(a, b) != 0;
+			free(a);
+			free(b);
+			if (differ) {
+				text_add(&t, "%ssyscallMonitoring.syscallNames: the names of all of them are counted", sep);
+				sep = "; ";
+				break;
+			}
+		}
+	}
+	if (me->l4_firewall_enabled) {
+		unsigned short mine[EFFECTIVE_MAX_PORTS];
+		size_t nmine = 0;
+
+		/* A port this CR allows that another blocks: blocked wins. */
+		if (!ports_parse(me->allowed_ports, mine, EFFECTIVE_MAX_PORTS, &nmine)) {
+			for (size_t k = 0; k < nmine; k++) {
+				const char *other = who_lists(inputs, names, n, self, true, mine[k]);
+
+				if (other) {
+					text_add(&t, "%sl4Firewall.allowedPorts: port %u allowed here is blocked by %s/%s (blocked wins)",
+						 sep, mine[k], namespace, other);
+					sep = "; ";
+				}
+			}
+		}
+		/* A port this CR blocks that another allows: this one wins. */
+		if (!ports_parse(me->blocked_ports, mine, EFFECTIVE_MAX_PORTS, &nmine)) {
+			for (size_t k = 0; k < nmine; k++) {
+				const char *other = who_lists(inputs, names, n, self, false, mine[k]);
+
+				if (other) {
+					text_add(&t, "%sl4Firewall.blockedPorts: port %u blocked here stays blocked although %s/%s allows it (blocked wins)",
+						 sep, mine[k], namespace, other);
+					sep = "; ";
+				}
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (i == self || !inputs[i]->l4_firewall_enabled)
+				continue;
+			if (blocks_by_default(inputs[i]) && !blocks_by_default(me)) {
+				text_add(&t, "%sl4Firewall.defaultAction: block from %s/%s wins over allow here", sep, namespace,
+					 names[i]);
+				sep = "; ";
+				break;
+			}
+			if (!blocks_by_default(inputs[i]) && blocks_by_default(me)) {
+				text_add(&t, "%sl4Firewall.defaultAction: block here wins over allow from %s/%s", sep, namespace,
+					 names[i]);
+				sep = "; ";
+				break;
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (i == self || !inputs[i]->l4_firewall_enabled)
+				continue;
+			explain_added_ports(&t, &sep, "blockedPorts", inputs[i]->blocked_ports, me, namespace, names[i]);
+			explain_added_ports(&t, &sep, "allowedPorts", inputs[i]->allowed_ports, me, namespace, names[i]);
+		}
+	}
+	if (me->metrics_export_enabled) {
+		const char *mine_iv = me->update_interval && *me->update_interval ? me->update_interval : "30s";
+		long long my_ms, best_ms = -1, ms;
+		size_t best = n;
+
+		if (interval_ms(mine_iv, &my_ms) == 0) {
+			for (size_t i = 0; i < n; i++) {
+				const char *iv = inputs[i]->update_interval && *inputs[i]->update_interval ?
+							 inputs[i]->update_interval : "30s";
+
+				if (i == self || !inputs[i]->metrics_export_enabled || interval_ms(iv, &ms))
+					continue;
+				if (ms < my_ms && (best_ms < 0 || ms < best_ms)) {
+					best_ms = ms;
+					best = i;
+				}
+			}
+			if (best < n)
+				text_add(&t, "%smetricsExport.updateInterval: %s from %s/%s wins over %s here (the shortest wins)",
+					 sep, inputs[best]->update_interval && *inputs[best]->update_interval ?
+						      inputs[best]->update_interval : "30s",
+					 namespace, names[best], mine_iv);
+		}
 	}
 }

@@ -46,9 +46,19 @@ void effective_policy_clear(struct effective_policy *p);
 bool effective_policy_wanted(const struct effective_policy *p);
 /* The `policy` object of PUT /v1/policy. NULL on allocation failure. */
 cJSON *effective_policy_to_json(const struct effective_policy *p);
+/* Whether `e` (one CR's settings) can be enforced on a node whose kubernetes.io/arch label is
+ * `node_arch` ("amd64", "arm64"; "" or another value: only names every supported architecture has
+ * pass; NULL: not known to the caller, nothing checked). 0, or -EINVAL with `why` naming the CR's own field path and item
+ * ("spec.ebpfConfig.syscallMonitoring.syscallNames[1]: open is not a syscall of arm64"). */
+int effective_policy_check_node(const struct ebpf_settings *e, const char *node_arch, char *why, size_t why_len);
+/* For the CR `inputs[self]` merged with the others on one pod: which of its fields the merge
+ * changed and which value won, naming the CR that brought it ("l4Firewall.blockedPorts: port 8080
+ * allowed here is blocked by shop/strict (blocked wins)"). `names` are the CRs' names, `namespace`
+ * theirs. "" when the merge changed nothing of the CR's. Never cut mid-item: past `len` the text
+ * ends with "; and more". */
+void effective_policy_explain(const struct ebpf_settings *const *inputs, const char *const *names, size_t n,
+			      size_t self, const char *namespace, char *out, size_t len);
 /* Comma-separated field names of the conflict bits ("l4Firewall.allowedPorts,..."). */
 void effective_policy_conflict_names(unsigned conflicts, char *out, size_t len);
-/* A Go duration ("1m30s", "500ms") in milliseconds; -EINVAL when it is not one. */
-int go_duration_ms(const char *s, long long *ms);
 
 #endif

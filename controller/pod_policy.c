@@ -1,9 +1,11 @@
-/* Selecting CRs of a pod, looked up in the CR cache of the pod's namespace; the merge itself is
- * pure (effective_policy.c). */
+/* Selecting CRs of a pod, looked up in the CR cache of the pod's namespace, sorted by name; each
+ * is checked for the pod's node and merged only if the merge with it stays within the limits. The
+ * merge itself is pure (effective_policy.c). */
 #include "controller/pod_policy.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool pod_enforceable(const struct pod *pod)
@@ -17,10 +19,15 @@ bool pcmc_wants_ebpf(const struct pcmc *cr)
 	return cr->ebpf.syscall_monitoring_enabled || cr->ebpf.l4_firewall_enabled || cr->ebpf.metrics_export_enabled;
 }
 
+struct selected {
+	const char *name;
+	const struct ebpf_settings *ebpf;
+};
+
 struct select_ctx {
 	const struct pod *pod;
-	struct pod_policy *out;
-	const struct ebpf_settings *inputs[POD_POLICY_MAX_CRS];
+	struct selected crs[POD_POLICY_MAX_CRS];
+	size_t n;
 };
 
 static int select_cr(void *ud, const void *obj)
@@ -31,16 +38,31 @@ static int select_cr(void *ud, const void *obj)
 	if (cr->selector_error[0] || !cr->selector || !pcmc_wants_ebpf(cr) ||
 	    !label_selector_matches(cr->selector, &s->pod->labels))
 		return 0;
-	if (s->out->ncrs == POD_POLICY_MAX_CRS)
+	if (s->n == POD_POLICY_MAX_CRS)
 		return -E2BIG;
-	s->inputs[s->out->ncrs] = &cr->ebpf;
-	s->out->crs[s->out->ncrs++] = cr->meta.name;
+	s->crs[s->n++] = (struct selected){ cr->meta.name, &cr->ebpf };
 	return 0;
 }
 
-int pod_policy_compute_locked(struct object_cache *pcmcs, const struct pod *pod, struct pod_policy *out)
+static int by_name(const void *a, const void *b)
 {
-	struct select_ctx s = { .pod = pod, .out = out };
+	return strcmp(((const struct selected *)a)->name, ((const struct selected *)b)->name);
+}
+
+static void leave_out(struct pod_policy *out, const char *cr, const char *why)
+{
+	struct pod_policy_left_out *l = &out->left_out[out->nleft_out++];
+
+	l->cr = cr;
+	snprintf(l->why, sizeof(l->why), "%s", why);
+}
+
+int pod_policy_compute_locked(struct object_cache *pcmcs, const struct pod *pod, const char *node_arch,
+			      struct pod_policy *out)
+{
+	struct select_ctx s = { .pod = pod };
+	const struct ebpf_settings *inputs[POD_POLICY_MAX_CRS];
+	char why[POD_POLICY_WHY_MAX], merge_why[150];
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -52,13 +74,49 @@ int pod_policy_compute_locked(struct object_cache *pcmcs, const struct pod *pod,
 	}
 	if (err)
 		return err;
+	qsort(s.crs, s.n, sizeof(s.crs[0]), by_name);
+	for (size_t i = 0; i < s.n; i++) {
+		struct effective_policy trial;
+
+		err = effective_policy_check_node(s.crs[i].ebpf, node_arch, why, sizeof(why));
+		if (err == -ENOMEM)
+			return err;
+		if (err) {
+			leave_out(out, s.crs[i].name, why);
+			continue;
+		}
+		/* Merged with the CRs before it (by name), does it stay within the agent's limits? */
+		inputs[out->ncrs] = s.crs[i].ebpf;
+		err = effective_policy_merge(inputs, out->ncrs + 1, &trial, merge_why, sizeof(merge_why));
+		if (err == -ENOMEM)
+			return err;
+		effective_policy_clear(&trial);
+		if (err) {
+			char msg[POD_POLICY_WHY_MAX];
+
+			snprintf(msg, sizeof(msg), "spec.ebpfConfig: %s%s", merge_why,
+				 out->ncrs ? " (merged in name order, this PodConfigMapConfig came last)" : "");
+			leave_out(out, s.crs[i].name, msg);
+			continue;
+		}
+		out->crs[out->ncrs++] = s.crs[i].name;
+	}
 	if (!out->ncrs)
 		return 0;
-	return effective_policy_merge(s.inputs, out->ncrs, &out->policy, out->why, sizeof(out->why));
+	return effective_policy_merge(inputs, out->ncrs, &out->policy, out->why, sizeof(out->why));
+}
+
+const struct pod_policy_left_out *pod_policy_left_out_of(const struct pod_policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nleft_out; i++)
+		if (strcmp(p->left_out[i].cr, name) == 0)
+			return &p->left_out[i];
+	return NULL;
 }
 
 void pod_policy_clear(struct pod_policy *p)
 {
 	effective_policy_clear(&p->policy);
 	p->ncrs = 0;
+	p->nleft_out = 0;
 }

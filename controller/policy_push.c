@@ -250,7 +250,7 @@ static int build_pod(void *ud, const void *obj)
 
 	if (!pod->node_name || strcmp(pod->node_name, b->node) != 0 || !pod_enforceable(pod))
 		return 0;
-	err = pod_policy_compute_locked(b->p->cfg.pcmcs, pod, &pp);
+	err = pod_policy_compute_locked(b->p->cfg.pcmcs, pod, NULL, &pp); /* no Node cache yet: the agent checks names */
 	if (err == -ENOMEM)
 		return err;
 	if (err) {

@@ -13,12 +13,19 @@
 
 #define MAX_FAILURES_PER_NODE 20
 
+#define MAX_NAMED_CRS 32
+
 struct summary_ctx {
 	struct policy_push *push;
 	struct object_cache *pcmcs;
 	const struct pcmc *cr;
 	struct policy_enforcement *out;
-	int err;
+	/* Conflict: the other CRs merged with this one on some pod, and the first pod's explanation. */
+	char *others[MAX_NAMED_CRS];
+	size_t nothers, more_others;
+	int conflicting_pods;
+	char first_pod[300];
+	char explanation[1500];
 };
 
 static cJSON *node_entry(cJSON *nodes, const char *node)
@@ -45,65 +52,147 @@ static void bump(cJSON *obj, const char *key)
 	cJSON_SetNumberValue(v, v->valuedouble + 1);
 }
 
+static int note_other(struct summary_ctx *s, const char *name)
+{
+	for (size_t i = 0; i < s->nothers; i++)
+		if (strcmp(s->others[i], name) == 0)
+			return 0;
+	if (s->nothers == MAX_NAMED_CRS) {
+		s->more_others++;
+		return 0;
+	}
+	s->others[s->nothers] = strdup(name);
+	return s->others[s->nothers++] ? 0 : -ENOMEM;
+}
+
+/* What merging did to this CR on the pod: the other CRs are named, the first explanation kept. */
+static int note_merge(struct summary_ctx *s, const struct pod *pod, const struct pod_policy *pp)
+{
+	const struct ebpf_settings *inputs[POD_POLICY_MAX_CRS];
+	const struct pcmc *crs[POD_POLICY_MAX_CRS];
+	size_t self = pp->ncrs;
+	char explanation[sizeof(s->explanation)];
+
+	if (pp->ncrs < 2)
+		return 0;
+	for (size_t i = 0; i < pp->ncrs; i++) {
+		crs[i] = object_cache_get_locked(s->pcmcs, pod->meta.namespace, pp->crs[i]);
+		if (!crs[i])
+			return 0;
+		inputs[i] = &crs[i]->ebpf;
+		if (strcmp(pp->crs[i], s->cr->meta.name) == 0)
+			self = i;
+	}
+	if (self == pp->ncrs)
+		return 0;
+	effective_policy_explain(inputs, pp->crs, pp->ncrs, self, pod->meta.namespace, explanation, sizeof(explanation));
+	if (!explanation[0])
+		return 0;
+	/* Involved: the CRs that share an enabled section with this one. */
+	for (size_t i = 0; i < pp->ncrs; i++) {
+		const struct ebpf_settings *o = inputs[i], *me = inputs[self];
+		bool shares = (o->syscall_monitoring_enabled && me->syscall_monitoring_enabled) ||
+			      (o->l4_firewall_enabled && me->l4_firewall_enabled) ||
+			      (o->metrics_export_enabled && me->metrics_export_enabled);
+
+		if (i != self && shares && note_other(s, pp->crs[i]))
+			return -ENOMEM;
+	}
+	if (!s->conflicting_pods++) {
+		snprintf(s->first_pod, sizeof(s->first_pod), "%s/%s", pod->meta.namespace, pod->meta.name);
+		snprintf(s->explanation, sizeof(s->explanation), "%s", explanation);
+	}
+	return 0;
+}
+
+static void note_problem(struct policy_enforcement *e, const struct pod *pod, const char *state, const char *reason)
+{
+	if (!e->problem[0])
+		snprintf(e->problem, sizeof(e->problem), "pod %s/%s on node %s %s: %s", pod->meta.namespace,
+			 pod->meta.name, pod->node_name, state, reason);
+}
+
+static void note_failed(struct policy_enforcement *e, cJSON *node, const struct pod *pod, const char *reason)
+{
+	cJSON *failures = cJSON_GetObjectItem(node, "failures"), *f;
+
+	e->failed++;
+	bump(node, "failedPods");
+	if (cJSON_GetArraySize(failures) < MAX_FAILURES_PER_NODE) {
+		f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "pod", pod->meta.name);
+		cJSON_AddStringToObject(f, "reason", reason);
+		cJSON_AddItemToArray(failures, f);
+	}
+	note_problem(e, pod, "failed", reason);
+}
+
 static int summarize_pod(void *ud, const void *obj)
 {
 	struct summary_ctx *s = ud;
 	const struct pod *pod = obj;
 	struct policy_enforcement *e = s->out;
+	const struct pod_policy_left_out *left;
 	struct pod_policy pp;
-	char reason[300];
+	char reason[POD_POLICY_WHY_MAX + 100];
 	enum pod_enforcement st;
 	cJSON *node;
 	int err;
 
 	if (!pod_enforceable(pod) || !label_selector_matches(s->cr->selector, &pod->labels))
 		return 0;
-	err = pod_policy_compute_locked(s->pcmcs, pod, &pp);
+	err = pod_policy_compute_locked(s->pcmcs, pod, NULL, &pp);
 	if (err == -ENOMEM)
 		return err;
-	if (!err && pp.policy.conflicts && pp.ncrs > 1 && !e->conflict) {
-		char fields[200], others[300] = "";
-		size_t used = 0;
-
-		effective_policy_conflict_names(pp.policy.conflicts, fields, sizeof(fields));
-		for (size_t i = 0; i < pp.ncrs && used < sizeof(others); i++) {
-			if (strcmp(pp.crs[i], s->cr->meta.name) == 0)
-				continue;
-			used += (size_t)snprintf(others + used, sizeof(others) - used, "%s%s/%s", used ? ", " : "",
-						 pod->meta.namespace, pp.crs[i]);
-		}
-		e->conflict = true;
-		snprintf(e->conflict_message, sizeof(e->conflict_message),
-			 "pod %s/%s is also selected by %s; merged: %s", pod->meta.namespace, pod->meta.name, others,
-			 fields);
-	}
-	pod_policy_clear(&pp);
 	e->wanted++;
-	st = policy_push_pod_result(s->push, pod->node_name, pod->meta.uid, reason, sizeof(reason));
 	node = node_entry(e->nodes, pod->node_name);
+	left = err ? NULL : pod_policy_left_out_of(&pp, s->cr->meta.name);
+	if (left) {
+		/* This CR cannot be enforced on this node: the pod gets the others' policy, this CR fails here. */
+		snprintf(reason, sizeof(reason), "%s; this PodConfigMapConfig is left out of the pod's policy on this node",
+			 left->why);
+		note_failed(e, node, pod, reason);
+		pod_policy_clear(&pp);
+		return 0;
+	}
+	if (!err)
+		err = note_merge(s, pod, &pp);
+	pod_policy_clear(&pp);
+	if (err == -ENOMEM)
+		return err;
+	st = policy_push_pod_result(s->push, pod->node_name, pod->meta.uid, reason, sizeof(reason));
 	if (st == POD_ATTACHED) {
 		e->attached++;
 		bump(node, "attachedPods");
 		return 0;
 	}
 	if (st == POD_FAILED) {
-		cJSON *failures = cJSON_GetObjectItem(node, "failures"), *f;
-
-		e->failed++;
-		bump(node, "failedPods");
-		if (cJSON_GetArraySize(failures) < MAX_FAILURES_PER_NODE) {
-			f = cJSON_CreateObject();
-			cJSON_AddStringToObject(f, "pod", pod->meta.name);
-			cJSON_AddStringToObject(f, "reason", reason);
-			cJSON_AddItemToArray(failures, f);
-		}
-	} else {
-		e->pending++;
+		note_failed(e, node, pod, reason);
+		return 0;
 	}
-	if (!e->problem[0])
-		snprintf(e->problem, sizeof(e->problem), "pod %s/%s on node %s %s: %s", pod->meta.namespace,
-			 pod->meta.name, pod->node_name, st == POD_FAILED ? "failed" : "not enforced yet", reason);
+	e->pending++;
+	note_problem(e, pod, "not enforced yet", reason);
 	return 0;
+}
+
+/* "merged with shop/a, shop/b on 3 pods; on pod shop/web-1: <explanation>" */
+static void conflict_message(struct summary_ctx *s)
+{
+	struct policy_enforcement *e = s->out;
+	size_t used;
+
+	if (!s->conflicting_pods)
+		return;
+	e->conflict = true;
+	used = (size_t)snprintf(e->conflict_message, sizeof(e->conflict_message), "merged with ");
+	for (size_t i = 0; i < s->nothers; i++)
+		used += (size_t)snprintf(e->conflict_message + used, sizeof(e->conflict_message) - used, "%s%s/%s",
+					 i ? ", " : "", s->cr->meta.namespace, s->others[i]);
+	if (s->more_others)
+		used += (size_t)snprintf(e->conflict_message + used, sizeof(e->conflict_message) - used, " and %zu more",
+					 s->more_others);
+	snprintf(e->conflict_message + used, sizeof(e->conflict_message) - used, " on %d pod%s; on pod %s: %s",
+		 s->conflicting_pods, s->conflicting_pods > 1 ? "s" : "", s->first_pod, s->explanation);
 }
 
 static int by_name(const void *a, const void *b)
@@ -143,11 +232,14 @@ int policy_enforcement_compute(struct policy_push *push, struct object_cache *pc
 	object_cache_read_lock(pcmcs);
 	cr = object_cache_get_locked(pcmcs, namespace, name);
 	if (cr && cr->selector && !cr->selector_error[0] && pcmc_wants_ebpf(cr)) {
-		struct summary_ctx s = { push, pcmcs, cr, out, 0 };
+		struct summary_ctx s = { .push = push, .pcmcs = pcmcs, .cr = cr, .out = out };
 
 		object_cache_read_lock(pods);
 		err = object_cache_each_locked(pods, namespace, summarize_pod, &s);
 		object_cache_unlock(pods);
+		conflict_message(&s);
+		for (size_t i = 0; i < s.nothers; i++)
+			free(s.others[i]);
 	}
 	object_cache_unlock(pcmcs);
 	sort_nodes(out->nodes);

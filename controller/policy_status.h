@@ -1,5 +1,6 @@
 /* The enforcement part of a PodConfigMapConfig's status: attachedPods, nodes[] with per-node
- * attached/failed pods and reasons (from the agents' per-pod results), the Conflict condition. */
+ * attached/failed pods and reasons (from the agents' per-pod results, and the pods on whose node this
+ * CR is left out of the merge), the Conflict condition naming every CR merged with this one. */
 #ifndef PCMC_CONTROLLER_POLICY_STATUS_H
 #define PCMC_CONTROLLER_POLICY_STATUS_H
 
@@ -13,9 +14,9 @@ struct policy_enforcement {
 	int wanted;          /* selected Running pods that must be enforced (0 when the CR enables no eBPF) */
 	int attached, failed, pending;
 	cJSON *nodes;        /* the status.nodes array (owned) */
-	char problem[400];   /* first failed or pending pod and why */
+	char problem[1024];  /* first failed or pending pod and why */
 	bool conflict;
-	char conflict_message[600];
+	char conflict_message[16384]; /* every other CR merged with this one, and what the merge did to it */
 };
 
 /* Reads the caches (pcmcs, then pods) and the push results. Returns 0 or -ENOMEM; clear with

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "controller/configmap_content.h"
 #include "controller/events.h"
+#include "controller/pod_policy.h"
 #include "controller/policy_status.h"
 #include "controller/status.h"
 #include "controller/strmap.h"
@@ -66,6 +67,7 @@ static uint64_t now_ms(void)
 
 struct desire_ctx {
 	struct plan *plan;
+	struct object_cache *pcmcs;
 	const struct pcmc *pcmc;
 };
 
@@ -74,6 +76,8 @@ static int desire_pod(void *ud, const void *obj)
 	struct desire_ctx *d = ud;
 	const struct pod *pod = obj;
 	struct plan *p = d->plan;
+	struct pod_policy pp;
+	int err;
 
 	if (!label_selector_matches(d->pcmc->selector, &pod->labels))
 		return 0;
@@ -86,7 +90,13 @@ static int desire_pod(void *ud, const void *obj)
 		p->desired = n;
 		p->desired_cap = cap;
 	}
-	if (configmap_desired(pod, d->pcmc, &p->desired[p->ndesired]))
+	/* What the pod gets from every CR selecting it (the pcmcs lock is held), for the effective keys. */
+	err = pod_policy_compute_locked(d->pcmcs, pod, NULL, &pp);
+	if (err == -ENOMEM)
+		return err;
+	err = configmap_desired(pod, d->pcmc, &pp, &p->desired[p->ndesired]);
+	pod_policy_clear(&pp);
+	if (err)
 		return -ENOMEM;
 	p->ndesired++;
 	return 0;
@@ -132,7 +142,7 @@ static int plan_build(struct reconciler *r, struct plan *p)
 		p->status = pcmc->status ? cJSON_Duplicate(pcmc->status, 1) : NULL;
 		snprintf(p->selector_error, sizeof(p->selector_error), "%s", pcmc->selector_error);
 		if (!pcmc->selector_error[0]) {
-			struct desire_ctx d = { p, pcmc };
+			struct desire_ctx d = { p, r->pcmcs, pcmc };
 
 			object_cache_read_lock(r->pods);
 			err = object_cache_each_locked(r->pods, p->namespace, desire_pod, &d);
@@ -178,7 +188,7 @@ static void api_message(const struct kube_error *kerr, int err, char *out, size_
 }
 
 static void note_failure(struct reconciler *r, struct counts *c, enum configmap_op op, int err,
-			 const struct kube_error *kerr, const char *key, const char *namespace, const char *cm,
+			 const struct kube_error *kerr, const char *pcmc, const char *namespace, const char *cm,
 			 uint64_t fingerprint)
 {
 	char detail[600], object[400];
@@ -195,16 +205,19 @@ static void note_failure(struct reconciler *r, struct counts *c, enum configmap_
 	if (r->write_backoff)
 		write_backoff_failed(r->write_backoff, object, fingerprint, now_ms(), WRITE_FAILED,
 				     c->first_err == err ? c->first_error : detail);
-	log_warn("configmap write failed", LOG_STR("key", key), LOG_STR("configmap", cm),
-		 LOG_STR("operation", configmap_op_name(op)), LOG_STR("reason", kerr ? kerr->reason : ""),
-		 LOG_STR("detail", kerr ? kerr->message : ""), LOG_ERRNO(err));
+	if (kerr)
+		log_warn("configmap write failed", LOG_PCMC(namespace, pcmc), LOG_STR("configmap", cm),
+			 LOG_STR("operation", configmap_op_name(op)), LOG_KUBE_ERROR(*kerr));
+	else
+		log_warn("configmap write failed", LOG_PCMC(namespace, pcmc), LOG_STR("configmap", cm),
+			 LOG_STR("operation", configmap_op_name(op)), LOG_ERRNO(err));
 }
 
 /* Someone else's ConfigMap holds the name pcmc would write: left alone, reported on the CR. Found
  * by a create (`retry_later`), it is tried again with backoff; found in the cache, it costs nothing
  * and its deletion is an event. */
 static void note_taken(struct reconciler *r, struct counts *c, const char *namespace, const struct desired_configmap *d,
-		       const char *key, bool retry_later)
+		       const char *pcmc, bool retry_later)
 {
 	char object[400];
 
@@ -217,7 +230,7 @@ static void note_taken(struct reconciler *r, struct counts *c, const char *names
 	if (r->write_backoff && retry_later)
 		write_backoff_failed(r->write_backoff, object, d->fingerprint, now_ms(), WRITE_NAME_TAKEN, c->first_taken);
 	if (retry_later)
-		log_warn("configmap name taken", LOG_STR("key", key), LOG_STR("configmap", d->name));
+		log_warn("configmap name taken", LOG_PCMC(namespace, pcmc), LOG_STR("configmap", d->name));
 }
 
 static int write_configmap(struct reconciler *r, const char *namespace, const struct desired_configmap *d,
@@ -312,7 +325,7 @@ static void note_written(struct reconciler *r, const char *namespace, const char
 	write_backoff_succeeded(r->write_backoff, object);
 }
 
-static int sync_configmaps(struct reconciler *r, struct plan *p, const char *key, struct counts *c)
+static int sync_configmaps(struct reconciler *r, struct plan *p, struct counts *c)
 {
 	struct strmap *by_name = strmap_new();
 	struct kube_error kerr;
@@ -330,7 +343,7 @@ static int sync_configmaps(struct reconciler *r, struct plan *p, const char *key
 		if (e) {
 			e->wanted = true;
 			if (!e->made_by_pcmc) {
-				note_taken(r, c, p->namespace, d, key, false);
+				note_taken(r, c, p->namespace, d, p->name, false);
 				continue;
 			}
 			if (e->fingerprint == d->fingerprint)
@@ -342,11 +355,11 @@ static int sync_configmaps(struct reconciler *r, struct plan *p, const char *key
 		if (err == RECONCILE_ENOTLEADER)
 			goto out;
 		if (err == RECONCILE_ENAMETAKEN) {
-			note_taken(r, c, p->namespace, d, key, true);
+			note_taken(r, c, p->namespace, d, p->name, true);
 			continue;
 		}
 		if (err) {
-			note_failure(r, c, op, err, &kerr, key, p->namespace, d->name, d->fingerprint);
+			note_failure(r, c, op, err, &kerr, p->name, p->namespace, d->name, d->fingerprint);
 			continue;
 		}
 		note_written(r, p->namespace, d->name);
@@ -365,7 +378,7 @@ static int sync_configmaps(struct reconciler *r, struct plan *p, const char *key
 		if (err == RECONCILE_ENOTLEADER)
 			goto out;
 		if (err) {
-			note_failure(r, c, CONFIGMAP_DELETE, err, &kerr, key, p->namespace, p->existing[i].name, 0);
+			note_failure(r, c, CONFIGMAP_DELETE, err, &kerr, p->name, p->namespace, p->existing[i].name, 0);
 			continue;
 		}
 		note_written(r, p->namespace, p->existing[i].name);
@@ -379,7 +392,7 @@ out:
 }
 
 /* One Event per condition that changed status or reason, for the changes a user cares about. */
-static void record_condition_events(struct reconciler *r, const struct plan *p, const char *key, const cJSON *st)
+static void record_condition_events(struct reconciler *r, const struct plan *p, const cJSON *st)
 {
 	struct condition_change changes[CONDITION_CHANGES_MAX];
 	size_t n = condition_changes(p->status, st, changes);
@@ -394,12 +407,11 @@ static void record_condition_events(struct reconciler *r, const struct plan *p, 
 		err = event_record(r->client, &t, type, changes[i].reason, changes[i].message ? changes[i].message : "",
 				   r->identity);
 		if (err)
-			log_warn("event write failed", LOG_STR("key", key), LOG_STR("reason", changes[i].reason),
-				 LOG_ERRNO(err));
+			log_warn("event write failed", LOG_PCMC(p->namespace, p->name), LOG_ERRNO(err));
 	}
 }
 
-static int write_status(struct reconciler *r, struct plan *p, const char *key, const struct counts *c)
+static int write_status(struct reconciler *r, struct plan *p, const struct counts *c)
 {
 	struct status_outcome o = { .generation = p->generation, .matched_pods = (int)p->ndesired,
 				    .ignored = p->ignored };
@@ -469,10 +481,9 @@ static int write_status(struct reconciler *r, struct plan *p, const char *key, c
 	if (err == KUBE_ENOTFOUND)
 		err = 0; /* deleted meanwhile: its delete event cleans up */
 	else if (err)
-		log_warn("status write failed", LOG_STR("key", key), LOG_STR("reason", kerr.reason),
-			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
+		log_warn("status write failed", LOG_PCMC(p->namespace, p->name), LOG_KUBE_ERROR(kerr));
 	else
-		record_condition_events(r, p, key, st);
+		record_condition_events(r, p, st);
 	cJSON_Delete(patch);
 	return err;
 }
@@ -509,9 +520,9 @@ int reconcile(struct reconciler *r, const char *key)
 	err = plan_build(r, &p);
 	/* An invalid selector says nothing about which pods match: leave their ConfigMaps alone. */
 	if (!err && !(p.cr_exists && p.selector_error[0]))
-		err = sync_configmaps(r, &p, key, &c);
+		err = sync_configmaps(r, &p, &c);
 	if (!err && p.cr_exists)
-		err = write_status(r, &p, key, &c);
+		err = write_status(r, &p, &c);
 	if (!err && c.first_err)
 		err = c.first_err;
 	if (!err && c.taken)
@@ -521,10 +532,10 @@ int reconcile(struct reconciler *r, const char *key)
 	result = !err ? "success" : err == RECONCILE_ENOTLEADER ? "not-leader" : "error";
 	if (err != RECONCILE_ENOTLEADER)
 		controller_metrics_observe_reconcile(r->metrics, seconds, err);
-	log_info("reconciled", LOG_STR("key", key), LOG_STR("action", p.cr_exists ? "sync" : "cleanup"),
-		 LOG_STR("result", result), LOG_INT("matched", p.ndesired), LOG_INT("created", c.created),
-		 LOG_INT("updated", c.updated), LOG_INT("deleted", c.deleted), LOG_INT("failed", c.failed),
-		 LOG_DOUBLE("duration_ms", seconds * 1000.0));
+	log_info("reconciled", LOG_PCMC(ns, name), LOG_INT("generation", p.generation),
+		 LOG_STR("action", p.cr_exists ? "sync" : "cleanup"), LOG_STR("result", result),
+		 LOG_INT("matched", p.ndesired), LOG_INT("created", c.created), LOG_INT("updated", c.updated),
+		 LOG_INT("deleted", c.deleted), LOG_INT("failed", c.failed), LOG_DURATION_MS(seconds * 1000.0));
 	plan_clear(&p);
 	return err;
 }

@@ -446,10 +446,10 @@ tap_check "/metrics exposes the controller metrics" bash -c '
 tap_check "active ConfigMaps gauge equals the generated ConfigMaps in the cluster" wait_until 10 bash -c '
   . '"$here"'/lib.sh; [ "$(ctl_metric a pcmc_controller_active_configmaps)" = \
     "$(kubectl get cm -A -l podconfig.example.com/generated-by-pcmc -o name | wc -l)" ]'
-tap_check "logs: one JSON object per line; each reconcile line has key, action, result, duration_ms" bash -c '
+tap_check "logs: one JSON object per line; each reconcile line has namespace, pcmc, action, result, duration_ms" bash -c '
   cat '"$CTL_LOGS"'/*.log | jq -e -s "length > 0" >/dev/null &&
   cat '"$CTL_LOGS"'/*.log | jq -e -s "[.[] | select(.msg == \"reconciled\")] | length > 0 and
-    all(.key and .action and .result and (.duration_ms != null))" >/dev/null'
+    all(.namespace and .pcmc and .action and .result and (.duration_ms != null))" >/dev/null'
 ctl_stop_all
 tap_check "no sanitizer reports in controller logs" bash -c '! grep -l "Sanitizer" '"$CTL_LOGS"'/*.log'
 cluster_stop

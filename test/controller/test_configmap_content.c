@@ -130,7 +130,7 @@ START_TEST(data_has_pod_facts_listed_keys_and_ebpf_settings)
 				    "\"defaultAction\":\"block\"},\"metricsExport\":{\"enabled\":true,\"updateInterval\":\"10s\"}}}");
 	struct desired_configmap d;
 
-	ck_assert_int_eq(configmap_desired(pod, cr, &d), 0);
+	ck_assert_int_eq(configmap_desired(pod, cr, NULL, &d), 0);
 	ck_assert_str_eq(d.name, "pod-web-1-from-tiers-cfg");
 	ck_assert_str_eq(kv_get(&d.data, "podName"), "web-1");
 	ck_assert_str_eq(kv_get(&d.data, "namespace"), "shop");
@@ -195,7 +195,7 @@ START_TEST(ebpf_defaults_when_not_configured)
 	struct pcmc *cr = make_pcmc("{}");
 	struct desired_configmap d;
 
-	ck_assert_int_eq(configmap_desired(pod, cr, &d), 0);
+	ck_assert_int_eq(configmap_desired(pod, cr, NULL, &d), 0);
 	ck_assert_str_eq(kv_get(&d.data, "ebpf_syscall_monitoring_enabled"), "false");
 	ck_assert_str_eq(kv_get(&d.data, "ebpf_syscall_names"), "");
 	ck_assert_str_eq(kv_get(&d.data, "ebpf_default_action"), "allow");
@@ -240,7 +240,7 @@ START_TEST(pod_with_prefixed_label_and_annotation_gets_mapped_keys)
 				    "\"annotationsToInclude\":[\"example.com/owner\"]}");
 	struct desired_configmap d;
 
-	ck_assert_int_eq(configmap_desired(pod, cr, &d), 0);
+	ck_assert_int_eq(configmap_desired(pod, cr, NULL, &d), 0);
 	ck_assert_str_eq(kv_get(&d.data, "label_app.kubernetes.io_name"), "shop");
 	ck_assert_str_eq(kv_get(&d.data, "annotation_example.com_owner"), "ann");
 	desired_configmap_clear(&d);
@@ -289,6 +289,44 @@ START_TEST(only_what_pcmc_writes_together_makes_a_configmap_pcmcs)
 }
 END_TEST
 
+START_TEST(effective_keys_say_what_the_pod_gets_after_merging)
+{
+	struct pod *pod = make_pod();
+	struct pcmc *cr = make_pcmc("{\"ebpfConfig\":{\"l4Firewall\":{\"enabled\":true,\"allowedPorts\":[80,8080]}}}");
+	struct ebpf_settings strict = { .l4_firewall_enabled = true, .allowed_ports = (char *)"", .blocked_ports = (char *)"8080",
+					.default_action = (char *)"block", .syscall_names = (char *)"read",
+					.syscall_monitoring_enabled = true, .update_interval = (char *)"" };
+	const struct ebpf_settings *in[] = { &cr->ebpf, &strict };
+	struct pod_policy pp = { .crs = { "tiers", "strict" }, .ncrs = 2, .nleft_out = 1 };
+	struct desired_configmap d;
+
+	pp.left_out[0].cr = "monitor";
+	snprintf(pp.left_out[0].why, sizeof(pp.left_out[0].why),
+		 "spec.ebpfConfig.syscallMonitoring.syscallNames[1]: open is not a syscall of arm64");
+	ck_assert_int_eq(effective_policy_merge(in, 2, &pp.policy, NULL, 0), 0);
+	ck_assert_int_eq(configmap_desired(pod, cr, &pp, &d), 0);
+	/* the CR's own settings stay as written */
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_allowed_ports"), "80,8080");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_default_action"), "allow");
+	/* next to what is enforced */
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_effective_allowed_ports"), "80");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_effective_blocked_ports"), "8080");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_effective_default_action"), "block");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_effective_l4_firewall_enabled"), "true");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_effective_syscall_monitoring_enabled"), "true");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_effective_syscall_names"), "read");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_effective_metrics_export_enabled"), "false");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_effective_update_interval"), "");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_effective_from"), "tiers,strict");
+	ck_assert_str_eq(kv_get(&d.data, "ebpf_effective_left_out"),
+			 "monitor: spec.ebpfConfig.syscallMonitoring.syscallNames[1]: open is not a syscall of arm64");
+	desired_configmap_clear(&d);
+	pod_policy_clear(&pp);
+	pcmc_free(cr);
+	pod_free(pod);
+}
+END_TEST
+
 START_TEST(pod_status_noise_is_not_a_change)
 {
 	struct pod *a = make_pod(), *b = make_pod();
@@ -317,6 +355,7 @@ int main(void)
 	tcase_add_test(tc, pod_status_noise_is_not_a_change);
 	tcase_add_test(tc, prefixed_keys_map_slash_to_underscore);
 	tcase_add_test(tc, only_what_pcmc_writes_together_makes_a_configmap_pcmcs);
+	tcase_add_test(tc, effective_keys_say_what_the_pod_gets_after_merging);
 	tcase_add_test(tc, pod_with_prefixed_label_and_annotation_gets_mapped_keys);
 	suite_add_tcase(s, tc);
 	return run_suite_with_tap(s);

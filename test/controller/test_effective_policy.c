@@ -1,12 +1,15 @@
 /* Merge rules of the effective policy: blocked ports win over allowed, lists add up, block wins
- * as default action, the shortest updateInterval wins, and disagreeing CRs are named as conflicts. */
+ * as default action, the shortest updateInterval wins, and disagreeing CRs are named as conflicts;
+ * a CR that cannot be enforced on a pod's node is left out of that pod's merge, the others kept. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "controller/cache.h"
 #include "controller/effective_policy.h"
+#include "controller/pod_policy.h"
 #include "test/common/tap_main.h"
 
 static struct ebpf_settings fw(const char *allowed, const char *blocked, const char *action)
@@ -180,18 +183,192 @@ START_TEST(policy_json_is_what_the_agent_takes)
 }
 END_TEST
 
-START_TEST(go_durations)
+START_TEST(update_interval_by_the_common_duration_grammar)
 {
-	long long ms;
+	struct ebpf_settings a = { .metrics_export_enabled = true, .update_interval = (char *)"1m30s" };
+	struct ebpf_settings b = { .metrics_export_enabled = true, .update_interval = (char *)"1e3s" };
+	const struct ebpf_settings *in[] = { &a };
+	struct effective_policy p;
+	char why[100];
 
-	ck_assert_int_eq(go_duration_ms("1m30s", &ms), 0);
-	ck_assert_int_eq(ms, 90000);
-	ck_assert_int_eq(go_duration_ms("1.5h", &ms), 0);
-	ck_assert_int_eq(ms, 5400000);
-	ck_assert_int_eq(go_duration_ms("250ms", &ms), 0);
-	ck_assert_int_eq(ms, 250);
-	ck_assert_int_eq(go_duration_ms("10", &ms), -EINVAL);
-	ck_assert_int_eq(go_duration_ms("", &ms), -EINVAL);
+	ck_assert_int_eq(effective_policy_merge(in, 1, &p, why, sizeof(why)), 0);
+	ck_assert_int_eq(p.update_interval_ms, 90000);
+	effective_policy_clear(&p);
+	/* strtod would take "1e3s"; the CRD's grammar does not */
+	in[0] = &b;
+	ck_assert_int_eq(effective_policy_merge(in, 1, &p, why, sizeof(why)), -EINVAL);
+	ck_assert_str_eq(why, "invalid updateInterval 1e3s");
+}
+END_TEST
+
+static struct ebpf_settings sys(const char *names)
+{
+	return (struct ebpf_settings){ .syscall_monitoring_enabled = true, .syscall_names = (char *)names };
+}
+
+START_TEST(syscall_names_are_checked_against_the_nodes_architecture)
+{
+	struct ebpf_settings e = sys("read,open,close");
+	char why[240];
+
+	ck_assert_int_eq(effective_policy_check_node(&e, "amd64", why, sizeof(why)), 0);
+	ck_assert_int_eq(effective_policy_check_node(&e, "arm64", why, sizeof(why)), -EINVAL);
+	ck_assert_str_eq(why, "spec.ebpfConfig.syscallMonitoring.syscallNames[1]: open is not a syscall of arm64");
+	/* a node without the label: only names every architecture has */
+	ck_assert_int_eq(effective_policy_check_node(&e, "", why, sizeof(why)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "syscallNames[1]: open is not a syscall of every architecture"));
+	ck_assert_int_eq(effective_policy_check_node(&e, "s390x", why, sizeof(why)), -EINVAL);
+	/* no Node information at all: left to the agent */
+	ck_assert_int_eq(effective_policy_check_node(&e, NULL, why, sizeof(why)), 0);
+	/* monitoring off: the names have no say */
+	e.syscall_monitoring_enabled = false;
+	ck_assert_int_eq(effective_policy_check_node(&e, "arm64", why, sizeof(why)), 0);
+}
+END_TEST
+
+/* A CR cache with the given CRs (name, spec JSON) in namespace shop, and a pod web-1 labelled app=web. */
+static struct object_cache *crs(const char *const *specs, size_t n)
+{
+	struct object_cache *c = object_cache_new(&pcmc_kind);
+	int err = 0;
+
+	for (size_t i = 0; i < n; i += 2) {
+		char *doc;
+		cJSON *j;
+
+		ck_assert_int_ge(asprintf(&doc, "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"shop\",\"uid\":\"u%zu\","
+					  "\"generation\":1},\"spec\":{\"podSelector\":{\"matchLabels\":{\"app\":\"web\"}},"
+					  "\"ebpfConfig\":%s}}", specs[i], i, specs[i + 1]), 0);
+		j = cJSON_Parse(doc);
+		ck_assert_ptr_null(object_cache_upsert(c, pcmc_decode(j), &err));
+		ck_assert_int_eq(err, 0);
+		cJSON_Delete(j);
+		free(doc);
+	}
+	return c;
+}
+
+static struct pod *web_pod(void)
+{
+	cJSON *j = cJSON_Parse("{\"metadata\":{\"name\":\"web-1\",\"namespace\":\"shop\",\"uid\":\"p1\","
+			       "\"labels\":{\"app\":\"web\"}},\"spec\":{\"nodeName\":\"arm-1\"},\"status\":{\"phase\":\"Running\"}}");
+	struct pod *p = pod_decode(j);
+
+	cJSON_Delete(j);
+	return p;
+}
+
+START_TEST(a_cr_invalid_on_the_node_is_left_out_and_the_others_stay_enforced)
+{
+	/* The case: one CR names a syscall the node lacks, another blocks 8080. */
+	const char *specs[] = {
+		"monitor", "{\"syscallMonitoring\":{\"enabled\":true,\"syscallNames\":[\"read\",\"open\"]}}",
+		"strict", "{\"l4Firewall\":{\"enabled\":true,\"blockedPorts\":[8080]}}",
+	};
+	struct object_cache *c = crs(specs, 4);
+	struct pod *pod = web_pod();
+	struct pod_policy pp;
+	const struct pod_policy_left_out *l;
+
+	object_cache_read_lock(c);
+	ck_assert_int_eq(pod_policy_compute_locked(c, pod, "arm64", &pp), 0);
+	ck_assert_int_eq(pp.ncrs, 1);
+	ck_assert_str_eq(pp.crs[0], "strict");
+	ck_assert(pp.policy.firewall_enabled);
+	ck_assert_int_eq(pp.policy.nblocked, 1);
+	ck_assert_int_eq(pp.policy.blocked[0], 8080);
+	ck_assert(!pp.policy.syscall_enabled);
+	l = pod_policy_left_out_of(&pp, "monitor");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_str_eq(l->why, "spec.ebpfConfig.syscallMonitoring.syscallNames[1]: open is not a syscall of arm64");
+	ck_assert_ptr_null(pod_policy_left_out_of(&pp, "strict"));
+	pod_policy_clear(&pp);
+	/* the same pod on an x86_64 node gets both */
+	ck_assert_int_eq(pod_policy_compute_locked(c, pod, "amd64", &pp), 0);
+	ck_assert_int_eq(pp.ncrs, 2);
+	ck_assert_int_eq(pp.nleft_out, 0);
+	ck_assert(pp.policy.syscall_enabled && pp.policy.firewall_enabled);
+	pod_policy_clear(&pp);
+	object_cache_unlock(c);
+	pod_free(pod);
+	object_cache_free(c);
+}
+END_TEST
+
+START_TEST(a_cr_that_would_pass_the_limits_is_left_out_not_the_pod)
+{
+	char a[1024] = "{\"syscallMonitoring\":{\"enabled\":true,\"syscallNames\":[", b[1024];
+	const char *specs[6];
+	size_t n = strlen(a);
+	struct object_cache *c;
+	struct pod *pod = web_pod();
+	struct pod_policy pp;
+	static const char *const names[] = {
+		"read", "write", "openat", "close", "fstat", "lseek", "mmap", "mprotect", "munmap", "brk",
+		"rt_sigaction", "rt_sigprocmask", "ioctl", "pread64", "pwrite64", "readv", "writev", "sched_yield",
+		"mremap", "msync", "mincore", "madvise", "dup", "dup3", "nanosleep", "getitimer", "setitimer",
+		"getpid", "sendfile", "socket", "connect", "accept", "sendto", "recvfrom", "sendmsg", "recvmsg",
+		"shutdown", "bind", "listen", "getsockname", "getpeername", "socketpair", "setsockopt", "getsockopt",
+		"clone", "execve", "exit", "wait4", "kill", "uname", "fcntl", "flock", "fsync", "fdatasync",
+		"truncate", "ftruncate", "getcwd", "chdir", "fchdir", "fchmod", "fchown", "umask", "getrusage",
+		"sysinfo", "times", "ptrace", "getuid", "syslog", "getgid", "setuid",
+	};
+
+	/* 40 names in "a", 30 others in "b": together 70, past 64 */
+	for (size_t i = 0; i < 40; i++)
+		n += (size_t)snprintf(a + n, sizeof(a) - n, "%s\"%s\"", i ? "," : "", names[i]);
+	snprintf(a + n, sizeof(a) - n, "]}}");
+	n = (size_t)snprintf(b, sizeof(b), "{\"syscallMonitoring\":{\"enabled\":true,\"syscallNames\":[");
+	for (size_t i = 40; i < 70; i++)
+		n += (size_t)snprintf(b + n, sizeof(b) - n, "%s\"%s\"", i > 40 ? "," : "", names[i]);
+	snprintf(b + n, sizeof(b) - n, "]},\"l4Firewall\":{\"enabled\":true,\"blockedPorts\":[22]}}");
+	specs[0] = "a-first"; specs[1] = a;
+	specs[2] = "b-second"; specs[3] = b;
+	specs[4] = "c-fw"; specs[5] = "{\"l4Firewall\":{\"enabled\":true,\"blockedPorts\":[8080]}}";
+	c = crs(specs, 6);
+	object_cache_read_lock(c);
+	ck_assert_int_eq(pod_policy_compute_locked(c, pod, "amd64", &pp), 0);
+	ck_assert_int_eq(pp.ncrs, 2);
+	ck_assert_str_eq(pp.crs[0], "a-first");
+	ck_assert_str_eq(pp.crs[1], "c-fw");
+	ck_assert_int_eq(pp.policy.nsyscalls, 40);
+	ck_assert_int_eq(pp.policy.nblocked, 1);            /* b-second's port 22 is not enforced either */
+	ck_assert_ptr_nonnull(pod_policy_left_out_of(&pp, "b-second"));
+	ck_assert_ptr_nonnull(strstr(pod_policy_left_out_of(&pp, "b-second")->why, "more than 64 syscalls"));
+	pod_policy_clear(&pp);
+	object_cache_unlock(c);
+	pod_free(pod);
+	object_cache_free(c);
+}
+END_TEST
+
+START_TEST(explanation_names_the_other_cr_and_which_value_won)
+{
+	struct ebpf_settings web = fw("80,8080", "22", "allow"), strict = fw("", "8080,7000", "block");
+	const struct ebpf_settings *in[] = { &strict, &web };
+	const char *names[] = { "strict", "web" };
+	char out[1024];
+
+	web.metrics_export_enabled = true;
+	web.update_interval = (char *)"30s";
+	strict.metrics_export_enabled = true;
+	strict.update_interval = (char *)"10s";
+	effective_policy_explain(in, names, 2, 1, "shop", out, sizeof(out));
+	ck_assert_str_eq(out, "l4Firewall.allowedPorts: port 8080 allowed here is blocked by shop/strict (blocked wins); "
+			      "l4Firewall.defaultAction: block from shop/strict wins over allow here; "
+			      "l4Firewall.blockedPorts: shop/strict adds 7000; "
+			      "metricsExport.updateInterval: 10s from shop/strict wins over 30s here (the shortest wins)");
+	effective_policy_explain(in, names, 2, 0, "shop", out, sizeof(out));
+	ck_assert_str_eq(out, "l4Firewall.blockedPorts: port 8080 blocked here stays blocked although shop/web allows it "
+			      "(blocked wins); l4Firewall.defaultAction: block here wins over allow from shop/web; "
+			      "l4Firewall.blockedPorts: shop/web adds 22; l4Firewall.allowedPorts: shop/web adds 80");
+	/* too small for the whole: whole items, then "; and more" */
+	effective_policy_explain(in, names, 2, 1, "shop", out, 120);
+	ck_assert_str_eq(out, "l4Firewall.allowedPorts: port 8080 allowed here is blocked by shop/strict (blocked wins); and more");
+	/* identical settings: nothing to explain */
+	in[0] = &web;
+	effective_policy_explain(in, names, 2, 1, "shop", out, sizeof(out));
+	ck_assert_str_eq(out, "");
 }
 END_TEST
 
@@ -210,7 +387,11 @@ int main(void)
 	tcase_add_test(tc, nothing_enabled_is_not_pushed);
 	tcase_add_test(tc, more_than_64_syscalls_together_is_refused);
 	tcase_add_test(tc, policy_json_is_what_the_agent_takes);
-	tcase_add_test(tc, go_durations);
+	tcase_add_test(tc, update_interval_by_the_common_duration_grammar);
+	tcase_add_test(tc, syscall_names_are_checked_against_the_nodes_architecture);
+	tcase_add_test(tc, a_cr_invalid_on_the_node_is_left_out_and_the_others_stay_enforced);
+	tcase_add_test(tc, a_cr_that_would_pass_the_limits_is_left_out_not_the_pod);
+	tcase_add_test(tc, explanation_names_the_other_cr_and_which_value_won);
 	suite_add_tcase(s, tc);
 	return run_suite_with_tap(s);
 }

@@ -6,14 +6,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-e2e_lock || { tap_not_ok "e2e lock"; tap_done; exit 1; }
-trap e2e_cleanup EXIT
-
-for b in pcmc-controller pcmc-agent pcmc-testpod; do
-  [ -x "$E2E_REPO/build/$b" ] || { tap_not_ok "build/$b built (run make)"; tap_done; exit 1; }
-done
-if ! e2e_cluster_up; then tap_not_ok "local cluster with nodes e2e-a, e2e-b, RBAC from config/rbac, CRD"; tap_done; exit 1; fi
-tap_ok "local cluster with nodes e2e-a, e2e-b, RBAC from config/rbac (kubectl apply -k), CRD"
+e2e_suite_begin
 
 whoami_is() { [ "$(kubectl --kubeconfig "$1" auth whoami -o jsonpath='{.status.userInfo.username}')" = "$2" ]; }
 tap_check "controllers and agents authenticate with their own service-account tokens, not the admin token" bash -c "

@@ -218,3 +218,17 @@ e2e_cleanup() {
   for n in "${E2E_NODES[@]}"; do rm -rf "/sys/fs/bpf/pcmc-e2e-$n-$E2E_OWNER_PID"; done
   [ -n "${E2E_KEEP:-}" ] || rm -rf "$E2E_DIR"
 }
+
+# e2e_suite_begin: for a suite script after sourcing this file: takes the e2e lock, cleans up on
+# exit, checks the binaries and starts the cluster (nodes, RBAC, CRD); a failed TAP line and exit
+# when any of it fails.
+e2e_suite_begin() {
+  local b
+  e2e_lock || { tap_not_ok "e2e lock"; tap_done; exit 1; }
+  trap e2e_cleanup EXIT
+  for b in pcmc-controller pcmc-agent pcmc-testpod; do
+    [ -x "$E2E_REPO/build/$b" ] || { tap_not_ok "build/$b built (run make)"; tap_done; exit 1; }
+  done
+  if ! e2e_cluster_up; then tap_not_ok "local cluster with nodes e2e-a, e2e-b, RBAC from config/rbac, CRD"; tap_done; exit 1; fi
+  tap_ok "local cluster with nodes e2e-a, e2e-b, RBAC from config/rbac (kubectl apply -k), CRD"
+}
