@@ -28,7 +28,7 @@ PROGRAMS    := $(BUILD)/pcmc-agent $(BUILD)/pcmc-controller
 .PHONY: programs all test test-build bench demo clean setup install FORCE
 programs:
 
--include $(wildcard bpf/*.mk common/*.mk agent/*.mk agent/*/*.mk controller/*.mk test/*.mk test/*/*.mk)
+-include $(wildcard bpf/*.mk common/*.mk agent/*.mk agent/*/*.mk controller/*.mk kubectl-pcmc/*.mk test/*.mk test/*/*.mk)
 
 programs: $(PROGRAMS)
 all: $(ALL_TARGETS) $(PROGRAMS)

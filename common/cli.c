@@ -267,12 +267,13 @@ static int apply_log_level(const struct cli_program *p)
 
 int cli_parse(const struct cli_program *p, int argc, char **argv, int *n_positional)
 {
-	int n_pos = 0, rc = find_help_or_version(p, argc, argv);
 	bool flags_done = false;
+	int n_pos = 0, rc;
 
+	log_level_value = p->default_log_level ? p->default_log_level : "info";
+	rc = find_help_or_version(p, argc, argv);
 	if (rc)
 		return rc;
-	log_level_value = "info";
 	if (apply_environment(p))
 		return -EINVAL;
 	for (int i = 1; i < argc; i++) {

@@ -31,6 +31,7 @@ struct cli_program {
 	size_t n_flags;
 	const char *footer;  /* printed after the flags (environment, documents), or NULL */
 	int max_positional;  /* arguments that are not flags, e.g. a subcommand; 0 = none allowed */
+	const char *default_log_level; /* --log-level's default; NULL: info */
 	FILE *out, *err;     /* --help/--version and errors; NULL = stdout, stderr */
 };
 

@@ -5,7 +5,7 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/test/cluster/tap.sh"
-BINARIES=(pcmc-agent pcmc-controller ${PCMC_EXTRA_BINARIES:-})
+BINARIES=(pcmc-agent pcmc-controller kubectl-pcmc)
 work=$(mktemp -d /tmp/pcmc-binaries.XXXXXX)
 pids=()
 cleanup() {
