@@ -114,7 +114,8 @@ strict_ready() {
 tap_check "isolation: the other CR is Ready with both pods enforced and its status never mentions open" wait_until 20 strict_ready
 agent_holds() { # the arm64 node's agent applies the pod with the firewall only
   e2e_agent_get e2e-b /v1/policy | jq -e --arg u "$(e2e_pod_uid iso-b)" '.pods[] | select(.uid == $u) |
-    .state == "applied" and .policy.l4Firewall.blockedPorts == [8080] and (.policy.syscallMonitoring == null)' >/dev/null
+    .state == "applied" and .policy.l4Firewall.blockedPorts == [8080] and
+    ((.policy.syscallMonitoring.enabled // false) == false)' >/dev/null
 }
 tap_check "isolation: the arm64 agent holds the pod as applied, with the firewall and without the left-out CR" \
   wait_until 20 agent_holds
