@@ -7,6 +7,8 @@ TEST_SUITES += test/deploy/images.sh
 TEST_SUITES += test/deploy/controller-image.sh
 TEST_SUITES += test/deploy/agent-image.sh
 TEST_SUITES += test/deploy/images-e2e.sh
+# The Grafana dashboard: every panel's query against a real Prometheus scraping the local cluster.
+TEST_SUITES += test/deploy/dashboard.sh
 
 # Local images (no registry): base image from debootstrap (cached), then pcmc-controller:dev, pcmc-agent:dev.
 .PHONY: images

@@ -67,6 +67,8 @@ refused "PrometheusRule with a bad 'for' duration" \
   'select(.kind=="PrometheusRule") | .spec.groups[0].rules[0].for="5 minutes"'
 refused "ServiceMonitor with a misspelled endpoint field type" \
   'select(.kind=="ServiceMonitor" and .metadata.name=="pcmc-agent") | .spec.endpoints[0].honorLabels="yes"'
+refused "ServiceMonitor relabeling from a label name Prometheus cannot have" \
+  'select(.kind=="ServiceMonitor" and .metadata.name=="pcmc-agent") | .spec.endpoints[0].relabelings[0].sourceLabels=["node-name"]'
 
 # What the issue asks of each object, from the rendered manifests.
 q() { jq -e "$1" "$work/all.json" >/dev/null; }

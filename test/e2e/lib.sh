@@ -66,14 +66,14 @@ e2e_cluster_up() {
 e2e_cluster_down() { [ -d "$PCMC_CLUSTER_DIR" ] && "$E2E_REPO/test/cluster/down" >/dev/null 2>&1; return 0; }
 
 # --- agents: real processes on this host, one per node, listening on the node's InternalIP ------
-e2e_agent_start() { # e2e_agent_start NODE
+e2e_agent_start() { # e2e_agent_start NODE [FLAGS...]
   local node=$1 ip=${E2E_NODE_IP[$1]} i
   mkdir -p "$E2E_DIR/agent-$node"
   [ -f "$E2E_LOGS/agent-$node.log" ] && cat "$E2E_LOGS/agent-$node.log" >> "$E2E_LOGS/agent-$node.earlier.log"
   "${E2E_BIN_DIR:-$E2E_REPO/build}/pcmc-agent" --node-name "$node" --listen "$ip:$E2E_AGENT_PORT" \
     --pin-root "/sys/fs/bpf/pcmc-e2e-$node-$E2E_OWNER_PID" --state-dir "$E2E_DIR/agent-$node" \
     --kubeconfig "$E2E_DIR/agent.kubeconfig" --controller-sa pcmc-system:pcmc-controller \
-    --cni-cache-dir /run/pcmc-testpod/cni \
+    --cni-cache-dir /run/pcmc-testpod/cni "${@:2}" \
     >"$E2E_LOGS/agent-$node.log" 2>&1 8>&- &
   E2E_AGENT_PID[$node]=$!
   disown "$!"
