@@ -2,6 +2,7 @@
  * fingerprints of the ConfigMaps in the cache and writes only what differs. */
 #include "controller/configmap_content.h"
 #include "controller/strmap.h"
+#include "common/duration.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -93,32 +94,6 @@ static const char *bool_str(bool b)
 	return b ? "true" : "false";
 }
 
-/* The CR's own eBPF settings, under pcmc's keys and the Go PodConfigMapController's keys. */
-static int ebpf_keys(struct kv_list *data, const struct ebpf_settings *e)
-{
-	const struct { const char *key, *value; } keys[] = {
-		{ "ebpf_syscall_monitoring_enabled", bool_str(e->syscall_monitoring_enabled) },
-		{ "ebpf_syscall_names", e->syscall_names },
-		{ "ebpf_l4_firewall_enabled", bool_str(e->l4_firewall_enabled) },
-		{ "ebpf_allowed_ports", e->allowed_ports },
-		{ "ebpf_blocked_ports", e->blocked_ports },
-		{ "ebpf_default_action", e->default_action ? e->default_action : "allow" },
-		{ "ebpf_metrics_export_enabled", bool_str(e->metrics_export_enabled) },
-		{ "ebpf_update_interval", e->update_interval },
-		/* The Go project's keys, with its meanings. */
-		{ "ebpf_enabled", bool_str(e->present) },
-		{ "ebpf_syscall_monitoring", bool_str(e->syscall_monitoring_enabled) },
-		{ "ebpf_l4_firewall", bool_str(e->l4_firewall_enabled) },
-		{ "ebpf_l4_firewall_default_action", e->default_action ? e->default_action : "allow" },
-		{ "ebpf_metrics_export", bool_str(e->metrics_export_enabled) },
-	};
-	int err = 0;
-
-	for (size_t i = 0; !err && i < sizeof(keys) / sizeof(keys[0]); i++)
-		err = kv_set(data, keys[i].key, keys[i].value ? keys[i].value : "");
-	return err;
-}
-
 /* Appends item to a growing comma list; false on allocation failure. */
 static bool csv_add(char **csv, size_t *len, const char *item, const char *sep)
 {
@@ -134,13 +109,14 @@ static bool csv_add(char **csv, size_t *len, const char *item, const char *sep)
 	return true;
 }
 
-static char *ports_csv(const unsigned short *ports, size_t n)
+/* The ConfigMap's one rendering of the typed sets: "22,80", "read,write". NULL on no memory. */
+static char *ports_csv(const struct port_set *ports)
 {
 	char *csv = strdup(""), num[8];
 	size_t len = 0;
 
-	for (size_t i = 0; csv && i < n; i++) {
-		snprintf(num, sizeof(num), "%u", ports[i]);
+	for (uint16_t i = 0; csv && i < ports->n; i++) {
+		snprintf(num, sizeof(num), "%u", ports->ports[i]);
 		if (!csv_add(&csv, &len, num, ",")) {
 			free(csv);
 			return NULL;
@@ -149,17 +125,74 @@ static char *ports_csv(const unsigned short *ports, size_t n)
 	return csv;
 }
 
+static char *names_csv(const struct syscall_names *names)
+{
+	char *csv = strdup("");
+	size_t len = 0;
+
+	for (uint16_t i = 0; csv && i < names->n; i++) {
+		if (!csv_add(&csv, &len, names->names[i], ",")) {
+			free(csv);
+			return NULL;
+		}
+	}
+	return csv;
+}
+
+/* Keys for one ebpf_config: `prefix` + name, for the CR's own settings and for the effective ones. */
+static int config_keys(struct kv_list *data, const char *prefix, const struct ebpf_config *c, const char *interval)
+{
+	char *names = names_csv(&c->syscall_monitoring.names), *allowed = ports_csv(&c->l4_firewall.allowed);
+	char *blocked = ports_csv(&c->l4_firewall.blocked), key[64];
+	const struct { const char *name, *value; } keys[] = {
+		{ "syscall_monitoring_enabled", bool_str(c->syscall_monitoring.enabled) },
+		{ "syscall_names", names },
+		{ "l4_firewall_enabled", bool_str(c->l4_firewall.enabled) },
+		{ "allowed_ports", allowed },
+		{ "blocked_ports", blocked },
+		{ "default_action", c->l4_firewall.default_block ? "block" : "allow" },
+		{ "metrics_export_enabled", bool_str(c->metrics_export.enabled) },
+		{ "update_interval", interval },
+	};
+	int err = names && allowed && blocked ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !err && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(key, sizeof(key), "%s%s", prefix, keys[i].name);
+		err = kv_set(data, key, keys[i].value);
+	}
+	free(names);
+	free(allowed);
+	free(blocked);
+	return err;
+}
+
+/* The CR's own eBPF settings, under pcmc's keys and the Go PodConfigMapController's keys. */
+static int ebpf_keys(struct kv_list *data, const struct ebpf_settings *e)
+{
+	const struct ebpf_config *c = &e->config;
+	const struct { const char *key, *value; } go_keys[] = {
+		{ "ebpf_enabled", bool_str(e->present) },
+		{ "ebpf_syscall_monitoring", bool_str(c->syscall_monitoring.enabled) },
+		{ "ebpf_l4_firewall", bool_str(c->l4_firewall.enabled) },
+		{ "ebpf_l4_firewall_default_action", c->l4_firewall.default_block ? "block" : "allow" },
+		{ "ebpf_metrics_export", bool_str(c->metrics_export.enabled) },
+	};
+	int err = config_keys(data, "ebpf_", c, e->update_interval ? e->update_interval : "");
+
+	for (size_t i = 0; !err && i < sizeof(go_keys) / sizeof(go_keys[0]); i++)
+		err = kv_set(data, go_keys[i].key, go_keys[i].value);
+	return err;
+}
+
 /* What the pod gets after merging: ebpf_effective_* keys, the merged CRs and those left out. */
 static int effective_keys(struct kv_list *data, const struct pod_policy *pp)
 {
-	const struct effective_policy *e = &pp->policy;
-	char *names = strdup(""), *from = strdup(""), *left = strdup(""), *allowed, *blocked;
-	size_t nnames = 0, nfrom = 0, nleft = 0;
-	bool ok = names && from && left;
+	const struct ebpf_config *c = &pp->policy.config;
+	char *from = strdup(""), *left = strdup(""), interval[32] = "";
+	size_t nfrom = 0, nleft = 0;
+	bool ok = from && left;
 	int err;
 
-	for (size_t i = 0; ok && i < e->nsyscalls; i++)
-		ok = csv_add(&names, &nnames, e->syscalls[i], ",");
 	for (size_t i = 0; ok && i < pp->ncrs; i++)
 		ok = csv_add(&from, &nfrom, pp->crs[i], ",");
 	for (size_t i = 0; ok && i < pp->nleft_out; i++) {
@@ -170,24 +203,13 @@ static int effective_keys(struct kv_list *data, const struct pod_policy *pp)
 	}
 	if (ok && pp->why[0] && !pp->ncrs)
 		ok = csv_add(&left, &nleft, pp->why, "; ");
-	allowed = ports_csv(e->allowed, e->nallowed);
-	blocked = ports_csv(e->blocked, e->nblocked);
-	err = ok && allowed && blocked ? 0 : -ENOMEM;
+	if (c->metrics_export.enabled)
+		duration_format(c->metrics_export.update_interval_ns, interval, sizeof(interval));
+	err = ok ? config_keys(data, "ebpf_effective_", c, interval) : -ENOMEM;
 	err = err ?: kv_set(data, "ebpf_effective_from", from);
 	err = err ?: kv_set(data, "ebpf_effective_left_out", left);
-	err = err ?: kv_set(data, "ebpf_effective_syscall_monitoring_enabled", bool_str(e->syscall_enabled));
-	err = err ?: kv_set(data, "ebpf_effective_syscall_names", names);
-	err = err ?: kv_set(data, "ebpf_effective_l4_firewall_enabled", bool_str(e->firewall_enabled));
-	err = err ?: kv_set(data, "ebpf_effective_allowed_ports", allowed);
-	err = err ?: kv_set(data, "ebpf_effective_blocked_ports", blocked);
-	err = err ?: kv_set(data, "ebpf_effective_default_action", e->default_block ? "block" : "allow");
-	err = err ?: kv_set(data, "ebpf_effective_metrics_export_enabled", bool_str(e->metrics_enabled));
-	err = err ?: kv_set(data, "ebpf_effective_update_interval", e->metrics_enabled ? e->update_interval : "");
-	free(names);
 	free(from);
 	free(left);
-	free(allowed);
-	free(blocked);
 	return err;
 }
 

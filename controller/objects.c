@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "controller/configmap_content.h"
+#include "controller/ebpf_settings.h"
 
 #define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -107,90 +108,6 @@ static void string_list_free(char **l, size_t n)
 	free(l);
 }
 
-/* ["read","write"] -> "read,write"; [80,443] -> "80,443". */
-static char *join(const cJSON *arr)
-{
-	size_t cap = 64, len = 0;
-	char *out = malloc(cap);
-	const cJSON *it;
-
-	if (!out)
-		return NULL;
-	out[0] = '\0';
-	cJSON_ArrayForEach(it, arr) {
-		char num[32];
-		const char *s = num;
-		size_t n;
-
-		if (cJSON_IsString(it))
-			s = it->valuestring;
-		else if (cJSON_IsNumber(it))
-			snprintf(num, sizeof(num), "%" PRId64, (int64_t)it->valuedouble);
-		else
-			continue;
-		n = strlen(s);
-		if (len + n + 2 > cap) {
-			char *nb;
-
-			while (len + n + 2 > cap)
-				cap *= 2;
-			nb = realloc(out, cap);
-			if (!nb) {
-				free(out);
-				return NULL;
-			}
-			out = nb;
-		}
-		if (len)
-			out[len++] = ',';
-		memcpy(out + len, s, n + 1);
-		len += n;
-	}
-	return out;
-}
-
-static bool bool_at(const cJSON *obj, const char *key)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItem(obj, key));
-}
-
-static void ebpf_decode(struct ebpf_settings *e, const cJSON *cfg)
-{
-	const cJSON *sys = cJSON_GetObjectItem(cfg, "syscallMonitoring");
-	const cJSON *fw = cJSON_GetObjectItem(cfg, "l4Firewall");
-	const cJSON *mx = cJSON_GetObjectItem(cfg, "metricsExport");
-
-	e->syscall_monitoring_enabled = bool_at(sys, "enabled");
-	e->syscall_names = join(cJSON_GetObjectItem(sys, "syscallNames"));
-	e->l4_firewall_enabled = bool_at(fw, "enabled");
-	e->allowed_ports = join(cJSON_GetObjectItem(fw, "allowedPorts"));
-	e->blocked_ports = join(cJSON_GetObjectItem(fw, "blockedPorts"));
-	e->default_action = strdup(str_at(fw, "defaultAction") ? str_at(fw, "defaultAction") : "allow");
-	e->metrics_export_enabled = bool_at(mx, "enabled");
-	e->update_interval = strdup(str_at(mx, "updateInterval") ? str_at(mx, "updateInterval") : "");
-	e->present = cJSON_IsObject(cfg);
-	if (!e->syscall_monitoring_enabled && cJSON_GetArraySize(cJSON_GetObjectItem(sys, "syscallNames")) > 0)
-		e->ignored |= IGNORED_SYSCALL_NAMES;
-	if (!e->l4_firewall_enabled && cJSON_GetArraySize(cJSON_GetObjectItem(fw, "allowedPorts")) > 0)
-		e->ignored |= IGNORED_ALLOWED_PORTS;
-	if (!e->l4_firewall_enabled && cJSON_GetArraySize(cJSON_GetObjectItem(fw, "blockedPorts")) > 0)
-		e->ignored |= IGNORED_BLOCKED_PORTS;
-	if (!e->l4_firewall_enabled && str_eq(str_at(fw, "defaultAction"), "block"))
-		e->ignored |= IGNORED_DEFAULT_BLOCK;
-	/* 30s is the API server's default: only another value was written by someone. */
-	if (!e->metrics_export_enabled && str_at(mx, "updateInterval") && !str_eq(str_at(mx, "updateInterval"), "30s"))
-		e->ignored |= IGNORED_UPDATE_INTERVAL;
-}
-
-static void ebpf_clear(struct ebpf_settings *e)
-{
-	free(e->syscall_names);
-	free(e->allowed_ports);
-	free(e->blocked_ports);
-	free(e->default_action);
-	free(e->update_interval);
-}
-
 struct pcmc *pcmc_decode(const cJSON *obj)
 {
 	struct pcmc *c = calloc(1, sizeof(*c));
@@ -210,7 +127,10 @@ struct pcmc *pcmc_decode(const cJSON *obj)
 		snprintf(c->selector_error, sizeof(c->selector_error), "cannot parse podSelector");
 	c->labels_to_include = string_list(cJSON_GetObjectItem(spec, "labelsToInclude"), &c->nlabels);
 	c->annotations_to_include = string_list(cJSON_GetObjectItem(spec, "annotationsToInclude"), &c->nannotations);
-	ebpf_decode(&c->ebpf, cJSON_GetObjectItem(spec, "ebpfConfig"));
+	if (ebpf_settings_decode(&c->ebpf, cJSON_GetObjectItem(spec, "ebpfConfig"))) {
+		pcmc_free(c);
+		return NULL;
+	}
 	c->status = status ? cJSON_Duplicate(status, 1) : NULL;
 	return c;
 }
@@ -223,7 +143,7 @@ void pcmc_free(struct pcmc *c)
 	label_selector_free(c->selector);
 	string_list_free(c->labels_to_include, c->nlabels);
 	string_list_free(c->annotations_to_include, c->nannotations);
-	ebpf_clear(&c->ebpf);
+	ebpf_settings_clear(&c->ebpf);
 	cJSON_Delete(c->status);
 	free(c);
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/ebpf_config.h"
 #include "controller/kv.h"
 #include "controller/selector.h"
 
@@ -45,18 +46,18 @@ enum ignored_setting {
 	IGNORED_UPDATE_INTERVAL = 1 << 4,
 };
 
-/* spec.ebpfConfig flattened into the strings the ConfigMap carries. */
+/* spec.ebpfConfig: typed in the common policy model (what the merge and the push take), plus
+ * what only the CR's own rendering and error paths need. */
 struct ebpf_settings {
-	bool syscall_monitoring_enabled;
-	char *syscall_names;      /* comma-separated */
-	bool l4_firewall_enabled;
-	char *allowed_ports;      /* comma-separated */
-	char *blocked_ports;
-	char *default_action;     /* "allow" | "block" */
-	bool metrics_export_enabled;
-	char *update_interval;
-	bool present;             /* spec.ebpfConfig is set (defaulted to {} by the API server) */
+	struct ebpf_config config;
+	char **syscall_names;     /* as written, in the CR's order: field paths name the CR's own item */
+	size_t nsyscall_names;
+	char *update_interval;    /* as written ("" when absent) */
+	bool present;             /* spec.ebpfConfig is set */
 	unsigned ignored;         /* enum ignored_setting bits */
+	/* A value of an enabled feature that the model refuses (an object stored before the CRD had
+	 * the rule): "spec.ebpfConfig...[i]: what is wrong"; "" when valid. Such a CR is merged nowhere. */
+	char invalid[200];
 };
 
 struct pcmc {

@@ -16,7 +16,7 @@ bool pod_enforceable(const struct pod *pod)
 
 bool pcmc_wants_ebpf(const struct pcmc *cr)
 {
-	return cr->ebpf.syscall_monitoring_enabled || cr->ebpf.l4_firewall_enabled || cr->ebpf.metrics_export_enabled;
+	return ebpf_config_wanted(&cr->ebpf.config);
 }
 
 struct selected {
@@ -78,6 +78,10 @@ int pod_policy_compute_locked(struct object_cache *pcmcs, const struct pod *pod,
 	for (size_t i = 0; i < s.n; i++) {
 		struct effective_policy trial;
 
+		if (s.crs[i].ebpf->invalid[0]) {
+			leave_out(out, s.crs[i].name, s.crs[i].ebpf->invalid);
+			continue;
+		}
 		err = effective_policy_check_node(s.crs[i].ebpf, node_arch, why, sizeof(why));
 		if (err == -ENOMEM)
 			return err;

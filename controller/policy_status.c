@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "controller/pod_policy.h"
+#include "controller/policy_explain.h"
 #include "controller/status.h"
 
 #define MAX_FAILURES_PER_NODE 20
@@ -90,10 +91,10 @@ static int note_merge(struct summary_ctx *s, const struct pod *pod, const struct
 		return 0;
 	/* Involved: the CRs that share an enabled section with this one. */
 	for (size_t i = 0; i < pp->ncrs; i++) {
-		const struct ebpf_settings *o = inputs[i], *me = inputs[self];
-		bool shares = (o->syscall_monitoring_enabled && me->syscall_monitoring_enabled) ||
-			      (o->l4_firewall_enabled && me->l4_firewall_enabled) ||
-			      (o->metrics_export_enabled && me->metrics_export_enabled);
+		const struct ebpf_config *o = &inputs[i]->config, *me = &inputs[self]->config;
+		bool shares = (o->syscall_monitoring.enabled && me->syscall_monitoring.enabled) ||
+			      (o->l4_firewall.enabled && me->l4_firewall.enabled) ||
+			      (o->metrics_export.enabled && me->metrics_export.enabled);
 
 		if (i != self && shares && note_other(s, pp->crs[i]))
 			return -ENOMEM;

@@ -293,10 +293,9 @@ START_TEST(effective_keys_say_what_the_pod_gets_after_merging)
 {
 	struct pod *pod = make_pod();
 	struct pcmc *cr = make_pcmc("{\"ebpfConfig\":{\"l4Firewall\":{\"enabled\":true,\"allowedPorts\":[80,8080]}}}");
-	struct ebpf_settings strict = { .l4_firewall_enabled = true, .allowed_ports = (char *)"", .blocked_ports = (char *)"8080",
-					.default_action = (char *)"block", .syscall_names = (char *)"read",
-					.syscall_monitoring_enabled = true, .update_interval = (char *)"" };
-	const struct ebpf_settings *in[] = { &cr->ebpf, &strict };
+	struct pcmc *strict = make_pcmc("{\"ebpfConfig\":{\"l4Firewall\":{\"enabled\":true,\"blockedPorts\":[8080],"
+					"\"defaultAction\":\"block\"},\"syscallMonitoring\":{\"enabled\":true,\"syscallNames\":[\"read\"]}}}");
+	const struct ebpf_settings *in[] = { &cr->ebpf, &strict->ebpf };
 	struct pod_policy pp = { .crs = { "tiers", "strict" }, .ncrs = 2, .nleft_out = 1 };
 	struct desired_configmap d;
 
@@ -322,6 +321,7 @@ START_TEST(effective_keys_say_what_the_pod_gets_after_merging)
 			 "monitor: spec.ebpfConfig.syscallMonitoring.syscallNames[1]: open is not a syscall of arm64");
 	desired_configmap_clear(&d);
 	pod_policy_clear(&pp);
+	pcmc_free(strict);
 	pcmc_free(cr);
 	pod_free(pod);
 }

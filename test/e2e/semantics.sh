@@ -148,7 +148,7 @@ conflict_named() {
 }
 tap_check "conflict: the allowing CR's Conflict names the blocking CR and says blocked wins" wait_until 20 conflict_named
 tap_check "conflict: its ConfigMap carries its own allowedPorts and the effective ones (8080 blocked)" wait_until 20 bash -c "
-  kubectl -n $E2E_NS get configmap pod-iso-a-from-open-web-cfg -o json | jq -e '.data | .ebpf_allowed_ports == \"8080,7000\" and
+  kubectl -n $E2E_NS get configmap pod-iso-a-from-open-web-cfg -o json | jq -e '.data | .ebpf_allowed_ports == \"7000,8080\" and
     .ebpf_effective_allowed_ports == \"7000\" and .ebpf_effective_blocked_ports == \"8080\"' >/dev/null"
 tap_check "conflict: 8080 stays dropped on both pods" bash -c ". '$here/lib.sh'; tcp_closed \$(e2e_pod_ip iso-a) 8080 && tcp_closed \$(e2e_pod_ip iso-b) 8080"
 
