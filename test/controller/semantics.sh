@@ -185,6 +185,24 @@ go_keys_follow() {
 tap_check "ebpfConfig set: ebpf_enabled true, each Go feature key is that feature's enabled, beside pcmc's keys" \
   wait_until 10 go_keys_follow
 
+# The Go project's eBPF example, unchanged (crds/examples/go-project-ebpf.yaml): its ConfigMap.
+make_namespace goex
+make_pod goex front app=my-app,tier=frontend,version=1.2.3
+kubectl -n goex annotate pod front deployment.kubernetes.io/revision=7 kubernetes.io/created-by=ci >/dev/null
+sed 's/namespace: default/namespace: goex/' "$CTL_REPO/crds/examples/go-project-ebpf.yaml" | kubectl apply -f - >/dev/null
+go_example() {
+  kubectl -n goex get configmap pod-front-from-example-ebpf-config-cfg -o json | jq -e '.data |
+    .label_app == "my-app" and .label_version == "1.2.3" and .label_tier == "frontend" and
+    .["annotation_deployment.kubernetes.io_revision"] == "7" and .["annotation_kubernetes.io_created-by"] == "ci" and
+    .pcmcName == "example-ebpf-config" and .ebpf_enabled == "true" and .ebpf_syscall_monitoring == "true" and
+    .ebpf_l4_firewall == "true" and .ebpf_l4_firewall_default_action == "allow" and .ebpf_metrics_export == "true" and
+    .ebpf_syscall_names == "close,open,read,write" and .ebpf_allowed_ports == "80,443,8080" and
+    .ebpf_blocked_ports == "22,23,3389" and .ebpf_update_interval == "30s" and
+    .ebpf_effective_from == "example-ebpf-config" and .ebpf_effective_blocked_ports == "22,23,3389"'
+}
+tap_check "the Go project's eBPF example applies unchanged: its keys, prefixed annotations, pcmc's and the effective ones" \
+  wait_until 10 go_example
+
 # ---------------------------------------------------------------- what pcmc did not make, it leaves alone
 make_namespace own
 make_pod own o1 app=own
