@@ -246,6 +246,7 @@ static __always_inline int fw_parse_frame(struct __sk_buff *skb, struct fw_packe
 	__be16 type_be;
 	__u16 type;
 
+	__builtin_memset(p, 0, sizeof(*p)); /* IPv4 fills addr[0] only: the rest must be 0 in flow keys */
 	if (skb->len < ETH_HLEN)
 		return FW_NOT_JUDGED;
 	for (int i = 0; i <= PCMC_MAX_VLAN_TAGS; i++) {

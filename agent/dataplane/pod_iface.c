@@ -86,12 +86,13 @@ static int check_record(int fd, const struct cni_record *r, struct pod_iface *ou
 	}
 	nsid = rtnl_get_nsid(fd, nsfd);
 	close(nsfd);
-	if (nsid == -ENOENT && !any)
-		return fail(why, len, -EINVAL, "no interface of CNI record %s exists", r->file);
+	if (nsid == -ENOENT) /* no interface of the host links into that netns */
+		return fail(why, len, -EINVAL, "CNI record %s names no veth of the host whose peer is in %s",
+			    r->file, r->sandbox);
 	if (nsid < 0)
-		return fail(why, len, nsid == -ENOENT || nsid == -EINVAL ? -EINVAL : nsid,
-			    "sandbox %s of CNI record %s is not a network namespace linked to this host: %s",
-			    r->sandbox, r->file, strerror(-nsid));
+		return fail(why, len, nsid == -EINVAL ? -EINVAL : nsid,
+			    "sandbox %s of CNI record %s is not a network namespace: %s", r->sandbox, r->file,
+			    strerror(-nsid));
 	for (int i = 0; i < r->n_host_ifnames; i++) {
 		const struct rtnl_link *h = &links[i];
 

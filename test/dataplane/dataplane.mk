@@ -1,7 +1,10 @@
 # test/dataplane/: dataplane tests against the real kernel (root): syscall counts, firewall
 # traffic through test pods, crafted packets via BPF_PROG_TEST_RUN, restart/orphans/upgrade.
 DPTEST_SRCS := test/dataplane/main.c test/dataplane/fixture.c test/dataplane/syscall_test.c \
-               test/dataplane/firewall_test.c test/dataplane/packets_test.c test/dataplane/lifecycle_test.c
+               test/dataplane/firewall_test.c test/dataplane/packets_test.c test/dataplane/lifecycle_test.c \
+               test/dataplane/frame.c test/dataplane/flows_test.c \
+               test/dataplane/listener.c test/dataplane/attacks_test.c test/dataplane/stateful_test.c \
+               test/dataplane/discovery_test.c
 DPTEST_OBJS := $(DPTEST_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/test/dataplane/%.o: test/dataplane/%.c $(wildcard test/dataplane/*.h) agent/dataplane/dataplane.h test/pod/testpod.h

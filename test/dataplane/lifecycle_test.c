@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -386,6 +387,146 @@ START_TEST(bpffs_is_mounted_when_missing)
 }
 END_TEST
 
+static uint32_t pins_id(const char *path)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&info, 0, sizeof(info));
+	ck_assert_int_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	close(fd);
+	return info.id;
+}
+
+static void f_read_int(const char *cmd, int *out)
+{
+	FILE *f = popen(cmd, "r");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%d", out), 1);
+	pclose(f);
+}
+
+/* Runs the CLI with a shell command line tail; its exit status, stderr into err. */
+static int cli(char *err, size_t len, const char *args)
+{
+	char cmd[512];
+	FILE *f;
+	size_t n;
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "%s %s 2>&1 >/dev/null", DATAPLANE_CLI, args);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(err, 1, len - 1, f);
+	err[n] = '\0';
+	status = pclose(f);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(pcmc_dataplane_without_arguments_prints_its_usage_and_changes_nothing)
+{
+	char err[4096], before[4096], after[4096];
+	FILE *f;
+	size_t n;
+
+	/* What bpffs holds (names and mtimes), before and after. */
+	f = popen("ls -la --time-style=+%s.%N /sys/fs/bpf /sys/fs/bpf/pcmc 2>&1", "r");
+	n = fread(before, 1, sizeof(before) - 1, f);
+	before[n] = '\0';
+	pclose(f);
+	ck_assert_int_eq(cli(err, sizeof(err), ""), 2);
+	ck_assert_ptr_nonnull(strstr(err, "usage: pcmc-dataplane --pin-root DIR"));
+	ck_assert_int_eq(cli(err, sizeof(err), "--pod 00000000-0000-0000-0000-000000000001 --block 22"), 2);
+	ck_assert_ptr_nonnull(strstr(err, "--pin-root is required (nothing changed)"));
+	ck_assert_int_eq(cli(err, sizeof(err), "--orphans"), 2);
+	f = popen("ls -la --time-style=+%s.%N /sys/fs/bpf /sys/fs/bpf/pcmc 2>&1", "r");
+	n = fread(after, 1, sizeof(after) - 1, f);
+	after[n] = '\0';
+	pclose(f);
+	ck_assert_str_eq(before, after);
+}
+END_TEST
+
+static int attach_in_pod(void *arg)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0x70636d63, .priority = 7, .prog_fd = *(int *)arg);
+
+	hook.ifindex = (int)if_nametoindex("eth0");
+	bpf_tc_hook_create(&hook);
+	return bpf_tc_attach(&hook, &opts) ? 1 : 0;
+}
+
+/* Layout 1 (before this one) put a program per pod inside the pod's netns, on eth0's ingress. */
+static void make_layout1_pod(struct testpod *pod, int *prog_fd)
+{
+	struct bpf_insn pass[] = { { .code = 0xb7, .dst_reg = 0, .imm = -1 }, { .code = 0x95 } };
+	struct pcmc_layout1_record { uint32_t slot, flags, ifindex, reserved; uint64_t netns_ino; } rec = {
+		.slot = 0, .flags = PCMC_POD_FIREWALL,
+	};
+	struct pcmc_pod_key key = { 0 };
+	char dir[512], cmd[256];
+	struct stat st;
+	int map, id;
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/v1/pods/%s", fx_pin_root(), testpod_uid(pod));
+	ck_assert_int_eq(fx_sh("mkdir -p %s", dir), 0);
+	*prog_fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "pcmc_l4_fw", "GPL", pass, 2, NULL);
+	ck_assert_int_ge(*prog_fd, 0);
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/fw");
+	ck_assert_int_eq(bpf_obj_pin(*prog_fd, dir), 0);
+	id = (int)pins_id(dir);
+	ck_assert_int_gt(id, 0);
+	pid = testpod_spawn(pod, 0, attach_in_pod, prog_fd); /* in the pod's netns, like layout 1 did */
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(testpod_wait(pid, 10000), 0);
+	ck_assert_int_eq(stat(testpod_netns_path(pod), &st), 0);
+	rec.netns_ino = st.st_ino;
+	snprintf(cmd, sizeof(cmd), "ip netns exec pcmc-%s cat /sys/class/net/eth0/ifindex", testpod_name(pod));
+	f_read_int(cmd, &id);
+	rec.ifindex = (uint32_t)id;
+	memcpy(key.uid, testpod_uid(pod), strlen(testpod_uid(pod)));
+	map = bpf_map_create(BPF_MAP_TYPE_HASH, "pcmc_pods", sizeof(key), sizeof(rec), 16, NULL);
+	ck_assert_int_ge(map, 0);
+	ck_assert_int_eq(bpf_map_update_elem(map, &key, &rec, BPF_ANY), 0);
+	snprintf(dir, sizeof(dir), "%s/v1/pod_records", fx_pin_root());
+	ck_assert_int_eq(bpf_obj_pin(map, dir), 0);
+	close(map);
+}
+
+START_TEST(an_upgrade_from_layout_1_takes_the_filter_out_of_the_pod_netns_without_a_gap)
+{
+	struct testpod *pod = fx_pod("dplay1", 4, 10, TESTPOD_CGROUPFS, TESTPOD_BURSTABLE, 1);
+	const char *wanted[] = { testpod_uid(pod) };
+	char cmd[256], path[512];
+	struct dataplane *dp;
+	pid_t prober;
+	int old_fd;
+
+	make_layout1_pod(pod, &old_fd);
+	snprintf(cmd, sizeof(cmd), "ip netns exec pcmc-%s tc filter show dev eth0 ingress | grep -q pcmc_l4_fw",
+		 testpod_name(pod));
+	ck_assert_int_eq(fx_sh("%s", cmd), 0);
+	dp = fx_open(0);
+	fx_apply(dp, pod, &a_open_b_shut);
+	prober = fx_start_prober(testpod_ipv4(pod), TCP_PORT_B, TCP_PORT_A);
+	usleep(200 * 1000);
+	ck_assert_int_ge(dataplane_remove_orphans(dp, wanted, 1), 0);
+	usleep(200 * 1000);
+	ck_assert_int_eq(fx_stop_prober(prober), 0);
+	ck_assert_int_ne(fx_sh("%s", cmd), 0); /* layout 1's filter is out of the pod */
+	snprintf(path, sizeof(path), "%s/v1", fx_pin_root());
+	ck_assert(!fx_path_exists(path));
+	ck_assert_uint_ne(fx_filter_prog_id(pod, true), 0);
+	close(old_fd);
+	dataplane_close(dp);
+}
+END_TEST
+
 void add_lifecycle_tests(TCase *tc)
 {
 	tcase_add_test(tc, bpffs_is_mounted_when_missing);
@@ -394,4 +535,6 @@ void add_lifecycle_tests(TCase *tc)
 	tcase_add_test(tc, older_layout_is_replaced_without_a_gap_in_enforcement);
 	tcase_add_test(tc, other_tools_filters_are_never_removed_or_replaced_and_still_run_after_ours);
 	tcase_add_test(tc, full_maps_are_reported_as_a_per_pod_error);
+	tcase_add_test(tc, pcmc_dataplane_without_arguments_prints_its_usage_and_changes_nothing);
+	tcase_add_test(tc, an_upgrade_from_layout_1_takes_the_filter_out_of_the_pod_netns_without_a_gap);
 }

@@ -14,6 +14,10 @@ int main(void)
 		{ "syscalls", add_syscall_tests },
 		{ "firewall", add_firewall_tests },
 		{ "packets", add_packet_tests },
+		{ "flows", add_flow_tests },
+		{ "attacks", add_attack_tests },
+		{ "stateful", add_stateful_tests },
+		{ "discovery", add_discovery_tests },
 		{ "lifecycle", add_lifecycle_tests },
 	};
 	SRunner *sr;

@@ -8,5 +8,9 @@ void add_syscall_tests(TCase *tc);
 void add_firewall_tests(TCase *tc);
 void add_packet_tests(TCase *tc);
 void add_lifecycle_tests(TCase *tc);
+void add_flow_tests(TCase *tc);
+void add_attack_tests(TCase *tc);
+void add_stateful_tests(TCase *tc);
+void add_discovery_tests(TCase *tc);
 
 #endif
