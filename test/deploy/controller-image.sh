@@ -23,7 +23,8 @@ if ! bash "$here/build-images.sh" controller 2>"$work/build.log"; then
 fi
 # The Deployment's own arguments (its metrics port moved to a free one on 127.0.0.1: host network here).
 mapfile -t ARGS < <(kubectl kustomize "$DEP_REPO/manifests" | python3 "$here/yaml2json.py" |
-  jq -r '.[] | select(.kind=="Deployment" and .metadata.name=="pcmc-controller") | .spec.template.spec.containers[0].args[]')
+  jq -r '.[] | select(.kind=="Deployment" and .metadata.name=="pcmc-controller") | .spec.template.spec.containers[0].args[]' |
+  kubelet_expand POD_NAMESPACE=pcmc-system)
 [[ " ${ARGS[*]} " == *" :8080 "* ]] || { tap_not_ok "Deployment args read (${ARGS[*]})"; tap_done; exit 1; }
 echo "# Deployment args: ${ARGS[*]}"
 cluster_start || { tap_not_ok "local cluster up"; tap_done; exit 1; }

@@ -18,6 +18,16 @@ need() {
   done
 }
 
+# kubelet_expand NAME=VALUE...: container args on stdin (one a line) with $(NAME) replaced, as the
+# kubelet does from the container's env (the manifests use $(NODE_NAME), $(POD_NAMESPACE)).
+kubelet_expand() {
+  local line kv
+  while IFS= read -r line; do
+    for kv in "$@"; do line=${line//"\$(${kv%%=*})"/${kv#*=}}; done
+    printf '%s\n' "$line"
+  done
+}
+
 wait_until() { # wait_until SECONDS CMD...: polls CMD every 0.2 s
   local t=$1 i; shift
   for ((i = 0; i < t * 5; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
