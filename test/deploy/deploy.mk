@@ -7,6 +7,11 @@ TEST_SUITES += test/deploy/images.sh
 TEST_SUITES += test/deploy/controller-image.sh
 TEST_SUITES += test/deploy/agent-image.sh
 TEST_SUITES += test/deploy/images-e2e.sh
+# The same, installed into another namespace by an overlay that only sets `namespace:`.
+TEST_SUITES += "DEP_NAMESPACE=platform-pcmc test/deploy/images-e2e.sh"
+# The Helm chart: lint, the same objects as manifests/ by default, each value; then helm install, run.
+TEST_SUITES += test/deploy/chart.sh
+TEST_SUITES += "DEP_INSTALL=helm DEP_NAMESPACE=pcmc-helm test/deploy/images-e2e.sh"
 # The Grafana dashboard: every panel's query against a real Prometheus scraping the local cluster.
 TEST_SUITES += test/deploy/dashboard.sh
 
