@@ -15,6 +15,7 @@
 #include "agent/service/agent_api.h"
 #include "agent/service/agent_state.h"
 #include "common/syscall_table.h"
+#include "common/build_info.h"
 #include "common/cli.h"
 #include "common/http_server.h"
 #include "common/log.h"
@@ -139,7 +140,7 @@ static void run_loop(struct agent *a, int sig_fd)
 			struct signalfd_siginfo si;
 
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
-				log_info("stopping", LOG_STR("signal", strsignal((int)si.ssi_signo)));
+				log_info("stopping", LOG_SIGNAL((int)si.ssi_signo));
 			break;
 		}
 		if (p[2].revents & POLLIN && read(timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
@@ -225,7 +226,8 @@ int main(int argc, char **argv)
 		http_server_free(server);
 		return 1;
 	}
-	log_info("starting", LOG_STR("listen", f.listen), LOG_INT("port", http_server_port(server)),
+	log_info("starting", LOG_STR("version", build_info()->version), LOG_STR("commit", build_info()->revision),
+		 LOG_STR("listen", f.listen), LOG_INT("port", http_server_port(server)),
 		 LOG_STR("node", a.node_name ? a.node_name : ""), LOG_STR("auth", f.auth),
 		 LOG_STR("controller_sa", f.controller_sa), LOG_STR("state_dir", f.state_dir),
 		 LOG_STR("syscall_arch", syscall_table_arch()));

@@ -150,7 +150,7 @@ static void run_handler(struct exchange *x)
 	x->route->fn(x->route->ctx, &req, &x->resp);
 	if (x->resp.status < 100 || x->resp.status > 599) {
 		log_error("http handler returned an invalid status", LOG_STR("path", x->path),
-			  LOG_INT("status", x->resp.status));
+			  LOG_INT("http_status", x->resp.status));
 		respond_error(x, 500, "internal error");
 	}
 	if (!x->resp.body)
@@ -361,7 +361,7 @@ static int write_response(struct http_server *s, struct lws *wsi, struct exchang
 	}
 
 	log_debug("http request served", LOG_STR("method", x->method), LOG_STR("path", x->path),
-		  LOG_INT("status", x->resp.status), LOG_INT("bytes", x->resp.body_len));
+		  LOG_INT("http_status", x->resp.status), LOG_INT("bytes", x->resp.body_len));
 	close_after = x->close_after;
 	exchange_reset(x);
 	if (close_after || lws_http_transaction_completed(wsi))
@@ -429,7 +429,8 @@ static void emit_lws_line(int level, const char *line)
 	while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
 		n--;
 	text[n] = '\0';
-	log_at(level & LLL_ERR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, text, LOG_STR("lib", "libwebsockets"));
+	log_at(level & LLL_ERR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "library message", LOG_STR("library", "libwebsockets"),
+	       LOG_STR("output", text));
 }
 
 int http_server_new(const struct http_server_opts *o, struct http_server **out)

@@ -182,7 +182,7 @@ static void read_entry(const struct cni_cache *c, int dir_fd, struct cni_entry *
 		snprintf(e->rec.file, sizeof(e->rec.file), "%s", e->name);
 		e->is_pod = true;
 	} else {
-		log_debug("CNI cache file is not a pod record (yet)", LOG_STR("dir", c->results), LOG_STR("file", e->name));
+		log_debug("CNI cache file is not a pod record (yet)", LOG_STR("path", c->results), LOG_STR("file", e->name));
 	}
 	free(buf);
 	if (fd >= 0)

@@ -37,9 +37,9 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 		line[--n] = '\0';
 	/* Netlink's extack text comes with expected errors (no clsact qdisc yet when querying). */
 	if (level == LIBBPF_WARN && !strstr(line, "Kernel error message"))
-		log_warn("libbpf", LOG_STR("detail", line));
+		log_warn("library message", LOG_STR("library", "libbpf"), LOG_STR("output", line));
 	else
-		log_debug("libbpf", LOG_STR("detail", line));
+		log_debug("library message", LOG_STR("library", "libbpf"), LOG_STR("output", line));
 	return 0;
 }
 
@@ -59,8 +59,7 @@ int dp_pod_fail(struct dp_pod *pod, int err, const char *what)
 	if (strcmp(error, pod->error) == 0)
 		return err; /* already reported (refresh retries the same step) */
 	memcpy(pod->error, error, sizeof(error));
-	log_error("pod dataplane failed", LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref),
-		  LOG_STR("what", what), LOG_ERRNO(err));
+	log_error("pod dataplane failed", LOG_DP_POD(pod), LOG_STR("operation", what), LOG_ERRNO(err));
 	return err;
 }
 
@@ -331,7 +330,7 @@ int dataplane_open(const struct dataplane_opts *opts, struct dataplane **out)
 	*out = dp;
 	return 0;
 fail:
-	log_error("dataplane open failed", LOG_STR("pin_dir", dp->dir), LOG_STR("what", what), LOG_ERRNO(err));
+	log_error("dataplane open failed", LOG_STR("pin_dir", dp->dir), LOG_STR("operation", what), LOG_ERRNO(err));
 	dataplane_close(dp);
 	return err;
 }

@@ -89,7 +89,7 @@ int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod)
 			continue;
 		err = fw_detach_iface(dp, pod->slot, pod->ifaces[i].ifindex);
 		if (err)
-			log_warn("could not take pcmc's filter off a pod's former interface", LOG_STR("pod", pod->ref),
+			log_warn("could not take pcmc's filter off a pod's former interface", LOG_DP_POD(pod),
 				 LOG_INT("ifindex", pod->ifaces[i].ifindex), LOG_ERRNO(err));
 	}
 	memcpy(pod->ifaces, found, sizeof(found[0]) * (size_t)n);
@@ -99,7 +99,7 @@ int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod)
 	err = dp_write_record(dp, pod);
 	if (err)
 		return dp_pod_fail(pod, err, "writing pod record");
-	log_info("pod firewall attached", LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref),
+	log_info("pod firewall attached", LOG_DP_POD(pod),
 		 LOG_STR("host_interface", found[0].name), LOG_INT("interfaces", n));
 	return 0;
 }
@@ -113,7 +113,7 @@ int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod)
 
 		if (e == -EEXIST)
 			log_warn("TC filter at pcmc's handle/priority is not ours, left in place",
-				 LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref), LOG_STR("host_interface", pod->ifaces[i].name));
+				 LOG_DP_POD(pod), LOG_STR("host_interface", pod->ifaces[i].name));
 		else if (e)
 			err = err ?: e;
 	}

@@ -12,6 +12,9 @@
 #include "agent/dataplane/pod_iface.h"
 #include "bpf/pcmc.h"
 
+/* A dataplane pod in a log line, as docs/logging.md names pods. */
+#define LOG_DP_POD(pod) LOG_POD((pod)->namespace, (pod)->name), LOG_STR("pod_uid", (pod)->uid)
+
 struct fw_rule {
 	uint16_t port;
 	uint8_t verdict; /* enum pcmc_fw_verdict */
@@ -19,7 +22,8 @@ struct fw_rule {
 
 struct dp_pod {
 	char uid[PCMC_POD_UID_LEN];
-	char ref[160];                       /* "namespace/name" for logs */
+	char ref[160];                       /* "namespace/name" for error texts */
+	char namespace[64], name[254];       /* for logs ("" for a pod adopted from pins) */
 	uint32_t slot;
 	uint32_t gen;                        /* sys_policy gen, also in the cgroup storage */
 	bool want_syscalls, want_firewall;   /* as last applied */

@@ -270,8 +270,8 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 	if (!pod) {
 		pod = pod_new(dp, ref, &err);
 		if (!pod) {
-			log_error("pod dataplane failed", LOG_STR("pod_uid", ref->uid),
-				  LOG_STR("what", "no free pod slot (too many pods on this node)"), LOG_ERRNO(err));
+			log_error("pod dataplane failed", LOG_POD(ref->namespace, ref->name), LOG_STR("pod_uid", ref->uid),
+				  LOG_ERROR_TEXT("no free pod slot (too many pods on this node)"));
 			dp_set_rejected(dp, ref->uid, "no free pod slot (too many pods on this node)");
 			return err;
 		}
@@ -281,6 +281,8 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 		snprintf(pod->ref, sizeof(pod->ref), "%s/%s", ref->namespace, ref->name);
 	else
 		snprintf(pod->ref, sizeof(pod->ref), "%s", ref->uid);
+	snprintf(pod->namespace, sizeof(pod->namespace), "%s", ref->namespace ? ref->namespace : "");
+	snprintf(pod->name, sizeof(pod->name), "%s", ref->name ? ref->name : "");
 	pod->error[0] = '\0';
 	dp_set_rejected(dp, ref->uid, NULL);
 
@@ -341,7 +343,7 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 	err = err ?: rec_err;
 	if (!err) {
 		pod->error[0] = '\0';
-		log_info("pod applied", LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref),
+		log_info("pod applied", LOG_DP_POD(pod),
 			 LOG_INT("slot", pod->slot), LOG_BOOL("syscalls", pod->want_syscalls),
 			 LOG_BOOL("firewall", pod->want_firewall), LOG_INT("rules", pod->n_rules));
 	}
@@ -371,7 +373,7 @@ int dp_remove_pod(struct dataplane *dp, struct dp_pod *pod)
 	memset(&key, 0, sizeof(key));
 	memcpy(key.uid, pod->uid, strnlen(pod->uid, sizeof(key.uid) - 1));
 	bpf_map_delete_elem(dp->pods_fd, &key);
-	log_info("pod removed", LOG_STR("pod_uid", pod->uid), LOG_STR("pod", pod->ref), LOG_INT("slot", pod->slot));
+	log_info("pod removed", LOG_DP_POD(pod), LOG_INT("slot", pod->slot));
 	dp->pods[pod->slot] = NULL;
 	dp_pod_free(pod);
 	return 0;

@@ -56,7 +56,7 @@ static void respond_invalid(struct http_response *resp, const struct json_error 
 void agent_log_apply(const struct policy_push *want, const struct apply_report *r, double seconds,
 		     const char *why)
 {
-	log_info("policy applied", LOG_STR("why", why), LOG_INT("revision", want->revision),
+	log_info("policy applied", LOG_STR("trigger", why), LOG_INT("revision", want->revision),
 		 LOG_INT("epoch", want->sender.epoch), LOG_STR("identity", want->sender.identity),
 		 LOG_INT("pods", want->n_pods), LOG_INT("applied", r->counts[POD_APPLIED]),
 		 LOG_INT("unchanged", r->counts[POD_UNCHANGED]), LOG_INT("removed", r->counts[POD_REMOVED]),
@@ -126,7 +126,7 @@ static void put_policy(void *ctx, const struct http_request *req, struct http_re
 	if (agent_auth_disabled(a->auth))
 		log_warn("AUTHENTICATION DISABLED: policy push accepted from anyone (--auth=none)");
 	if (status != 200) {
-		log_warn("policy push refused", LOG_INT("status", status), LOG_STR("reason", why));
+		log_warn("policy push refused", LOG_INT("http_status", status), LOG_ERROR_TEXT(why));
 		agent_metrics_push(a->metrics, status_result(status), -1);
 		json_respond_error(resp, status, why);
 		return;

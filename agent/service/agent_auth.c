@@ -168,8 +168,7 @@ static int review(struct agent_auth *a, const char *token, char *why, size_t why
 	cJSON_Delete(body);
 	if (err) {
 		snprintf(why, why_len, "TokenReview failed: %s", kerr.message[0] ? kerr.message : log_strerror(err));
-		log_error("TokenReview failed", LOG_INT("http_status", kerr.http_status), LOG_STR("reason", kerr.reason),
-			  LOG_STR("message", kerr.message), LOG_ERRNO(err));
+		log_error("TokenReview failed", LOG_KUBE_ERROR(kerr));
 		return 503;
 	}
 	status = cJSON_GetObjectItemCaseSensitive(reply, "status");

@@ -208,6 +208,9 @@ e2e_probe_count() { cat "$E2E_DIR/probe-count" 2>/dev/null || echo 0; }
 e2e_probe_successes() { wc -l < "$E2E_DIR/probe-successes"; }
 e2e_prober_stop() { [ -n "$E2E_PROBER_PID" ] && { kill "$E2E_PROBER_PID" 2>/dev/null; E2E_PROBER_PID=; }; return 0; }
 
+# e2e_logcheck FILE...: every line of these program logs follows docs/logging.md (test/common/logcheck.py).
+e2e_logcheck() { python3 "$E2E_REPO/test/common/logcheck.py" "$@" | tail -n 25; return "${PIPESTATUS[0]}"; }
+
 # --- cleanup: controllers, agents, prober, cluster (nodesim tears pods down), pins --------------
 e2e_cleanup() {
   local n
