@@ -545,7 +545,8 @@ START_TEST(busy_port_is_reported_and_logged_as_json)
 	unlink(path);
 	ck_assert_int_gt(n, 0);
 	ck_assert_msg(strncmp(logged, "{\"ts\":\"", 7) == 0 && strstr(logged, "\"level\":\"error\"") &&
-		      strstr(logged, "\"lib\":\"libwebsockets\"}\n"), "lws log line: %s", logged);
+		      strstr(logged, "\"msg\":\"library message\",\"library\":\"libwebsockets\",\"output\":\"") &&
+		      strstr(logged, "binding"), "lws log line: %s", logged);
 }
 END_TEST
 
