@@ -21,11 +21,13 @@ LDFLAGS   += $(SANITIZE)
 
 TEST_SUITES :=
 BENCHES     :=
+# Fuzzers: each also runs briefly (fixed seed) in TEST_SUITES; `make fuzz` runs them long.
+FUZZERS     :=
 ALL_TARGETS :=
 # What a user installs (`make install`).
 PROGRAMS    := $(BUILD)/pcmc-agent $(BUILD)/pcmc-controller
 
-.PHONY: programs all test test-build bench demo clean setup install FORCE
+.PHONY: programs all test test-build bench fuzz demo clean setup install FORCE
 programs:
 
 -include $(wildcard bpf/*.mk common/*.mk agent/*.mk agent/*/*.mk controller/*.mk kubectl-pcmc/*.mk test/*.mk test/*/*.mk)
@@ -47,6 +49,12 @@ test-build:
 
 bench: all
 	bash test/run-benches.sh $(BENCHES)
+
+# Every fuzzer in FUZZERS, long (PCMC_FUZZ=long: each picks a random seed, prints it, and runs its
+# long budget; PCMC_FUZZ_SEED repeats a run). Built like the tests (sanitizers on).
+fuzz: setup
+	$(MAKE) SANITIZE='$(TEST_SANITIZE)' all
+	PCMC_FUZZ=long bash test/run-suites.sh $(FUZZERS)
 
 install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -1,5 +1,5 @@
 # test/dataplane/: dataplane tests against the real kernel (root): syscall counts, firewall
-# traffic through test pods, crafted packets via BPF_PROG_TEST_RUN, restart/orphans/upgrade.
+# traffic through test pods, crafted packets via BPF_PROG_TEST_RUN, restart/orphans/upgrade; fuzzer.
 DPTEST_SRCS := test/dataplane/main.c test/dataplane/fixture.c test/dataplane/syscall_test.c \
                test/dataplane/firewall_test.c test/dataplane/packets_test.c test/dataplane/lifecycle_test.c \
                test/dataplane/frame.c test/dataplane/flows_test.c \
@@ -17,3 +17,17 @@ $(BUILD)/test-dataplane: $(DPTEST_OBJS) $(BUILD)/libpcmc-dataplane.a $(BUILD)/li
 
 ALL_TARGETS += $(BUILD)/test-dataplane
 TEST_SUITES += $(BUILD)/test-dataplane
+
+# The delivery-oracle fuzzer (own binary, own suite lock and pod range 10.244.12.x): a fixed seed
+# in `make test`, a long run with a random seed in `make fuzz` (PCMC_FUZZ=long).
+FUZZWIRE_SRCS := test/dataplane/fuzz_wire.c test/dataplane/fuzz_frames.c test/dataplane/frame.c \
+                 test/dataplane/listener.c test/dataplane/fixture.c
+FUZZWIRE_OBJS := $(FUZZWIRE_SRCS:%.c=$(BUILD)/%.o)
+
+$(BUILD)/test/dataplane/fuzz-wire: $(FUZZWIRE_OBJS) $(BUILD)/libpcmc-dataplane.a $(BUILD)/libpcmc-testpod.a $(BUILD)/libpcmc-common.a
+	$(CC) $(LDFLAGS) $(FUZZWIRE_OBJS) $(BUILD)/libpcmc-dataplane.a $(TESTPOD_LDLIBS) $(DATAPLANE_LIBS) \
+		$(shell pkg-config --libs check) -o $@
+
+ALL_TARGETS += $(BUILD)/test/dataplane/fuzz-wire
+TEST_SUITES += $(BUILD)/test/dataplane/fuzz-wire
+FUZZERS     += $(BUILD)/test/dataplane/fuzz-wire

@@ -148,8 +148,9 @@ static uint16_t fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
-/* TCP/UDP/UDP-Lite checksum over the pseudo header and the whole L4 part. */
-static void l4_checksum(struct frame *f)
+/* TCP/UDP/UDP-Lite checksum over the pseudo header and the whole L4 part; set_len: write UDP's
+ * length (UDP-Lite: coverage 0, everything) first. */
+static void l4_checksum(struct frame *f, bool set_len)
 {
 	size_t l4_len = f->len - f->l4_off, at;
 	uint8_t *l4 = f->b + f->l4_off;
@@ -162,7 +163,7 @@ static void l4_checksum(struct frame *f)
 		at = 6;
 	else
 		return;
-	if (f->l4_proto == IPPROTO_UDP || f->l4_proto == IPPROTO_UDPLITE) {
+	if (set_len && (f->l4_proto == IPPROTO_UDP || f->l4_proto == IPPROTO_UDPLITE)) {
 		/* UDP: length; UDP-Lite: checksum coverage 0 = everything */
 		uint16_t v = f->l4_proto == IPPROTO_UDP ? (uint16_t)l4_len : 0;
 
@@ -181,6 +182,28 @@ static void l4_checksum(struct frame *f)
 	l4[at + 1] = c & 0xff;
 }
 
+static void ipv4_checksum(struct frame *f)
+{
+	uint8_t *ip = f->b + f->ip_off;
+	size_t hlen = (size_t)(ip[0] & 0xf) * 4;
+
+	ip[10] = ip[11] = 0;
+	if (hlen >= 20 && f->ip_off + hlen <= f->len) {
+		uint16_t c = fold(sum16(ip, hlen, 0));
+
+		ip[10] = c >> 8;
+		ip[11] = c & 0xff;
+	}
+}
+
+void frame_checksums(struct frame *f)
+{
+	if (f->ip_off && f->ip_version == 4)
+		ipv4_checksum(f);
+	if (f->l4_off && f->l4_off < f->len)
+		l4_checksum(f, false);
+}
+
 void frame_finish(struct frame *f)
 {
 	uint8_t *ip = f->b + f->ip_off;
@@ -190,21 +213,13 @@ void frame_finish(struct frame *f)
 		return;
 	n = f->len - f->ip_off;
 	if (f->ip_version == 4) {
-		size_t hlen = (size_t)(ip[0] & 0xf) * 4;
-
 		ip[2] = (uint8_t)(n >> 8);
 		ip[3] = (uint8_t)n;
-		ip[10] = ip[11] = 0;
-		if (hlen >= 20 && hlen <= n) {
-			uint16_t c = fold(sum16(ip, hlen, 0));
-
-			ip[10] = c >> 8;
-			ip[11] = c & 0xff;
-		}
+		ipv4_checksum(f);
 	} else {
 		ip[4] = (uint8_t)((n - 40) >> 8);
 		ip[5] = (uint8_t)(n - 40);
 	}
 	if (f->l4_off)
-		l4_checksum(f);
+		l4_checksum(f, true);
 }

@@ -40,5 +40,8 @@ void frame_zeros(struct frame *f, size_t n);
 /* Sets the IP length field from the frame and fills the IPv4 header, TCP, UDP and UDP-Lite
  * checksums. Call after the last byte. */
 void frame_finish(struct frame *f);
+/* Only the checksums, over the frame as it is (length fields left alone; UDP's length is part of
+ * its checksum and stays as it is). */
+void frame_checksums(struct frame *f);
 
 #endif
