@@ -7,7 +7,8 @@ DPTEST_SRCS := test/dataplane/main.c test/dataplane/fixture.c test/dataplane/sys
                test/dataplane/discovery_test.c
 DPTEST_OBJS := $(DPTEST_SRCS:%.c=$(BUILD)/%.o)
 
-$(BUILD)/test/dataplane/%.o: test/dataplane/%.c $(wildcard test/dataplane/*.h) agent/dataplane/dataplane.h test/pod/testpod.h
+$(BUILD)/test/dataplane/%.o: test/dataplane/%.c $(wildcard test/dataplane/*.h) agent/dataplane/dataplane.h test/pod/testpod.h \
+                             test/common/tap_main.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags check) -DDATAPLANE_CLI='"$(BUILD)/pcmc-dataplane"' -DTESTPOD_CLI_PATH='"$(BUILD)/pcmc-testpod"' -c $< -o $@
 

@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpf/pcmc.h"
+#include "test/common/tap_main.h"
 
 #ifndef TESTPOD_CLI_PATH
 #define TESTPOD_CLI_PATH "build/pcmc-testpod"
@@ -71,6 +72,14 @@ void fx_cleanup_leftovers(void)
 	      " && rm -rf \"$d\"; done; true");
 	fx_sh("for n in $(ls /run/netns 2>/dev/null | sed -n 's/^pcmc-\\(dp.*\\)/\\1/p'); do"
 	      " " TESTPOD_CLI_PATH " delete --state-dir /nonexistent --name $n; done; true");
+}
+
+int fx_run_suite(Suite *s)
+{
+	int status = run_suite_with_tap(s);
+
+	fx_cleanup_leftovers();
+	return status;
 }
 
 int fx_inject(struct testpod *pod, const void *frame, size_t len)

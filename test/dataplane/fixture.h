@@ -3,6 +3,7 @@
 #ifndef PCMC_TEST_DATAPLANE_FIXTURE_H
 #define PCMC_TEST_DATAPLANE_FIXTURE_H
 
+#include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,8 @@ const char *fx_pin_root(void);
 const char *fx_pin_dir(void);
 /* Removes pin dirs and test pods left behind by tests that failed (run by main at the end). */
 void fx_cleanup_leftovers(void);
+/* Runs the suite (TAP on stdout), then fx_cleanup_leftovers; the exit status for main. */
+int fx_run_suite(Suite *s);
 /* Sends a raw Ethernet frame into the pod's host veth: it passes the veth's egress filters (0
  * also when one dropped it) and arrives on eth0 ingress in the pod. */
 int fx_inject(struct testpod *pod, const void *frame, size_t len);

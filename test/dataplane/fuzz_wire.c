@@ -413,8 +413,6 @@ int main(void)
 	Suite *s = suite_create("firewall fuzz");
 	TCase *tc = tcase_create("fuzz");
 	bool long_run = getenv("PCMC_FUZZ") && strcmp(getenv("PCMC_FUZZ"), "long") == 0;
-	SRunner *sr;
-	int failed;
 
 	if (testpod_suite_lock("test-dataplane-fuzz") < 0) {
 		printf("not ok 1 - cannot take the fuzz suite lock\n");
@@ -424,11 +422,5 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, fx_destroy_pods);
 	tcase_add_test(tc, mutated_frames_on_the_wire_reach_no_blocked_port_and_control_frames_still_arrive);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	fx_cleanup_leftovers();
-	return failed ? 1 : 0;
+	return fx_run_suite(s);
 }

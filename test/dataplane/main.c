@@ -20,8 +20,6 @@ int main(void)
 		{ "discovery", add_discovery_tests },
 		{ "lifecycle", add_lifecycle_tests },
 	};
-	SRunner *sr;
-	int failed;
 
 	/* Everyone runs `make test`: a concurrent run would share pod names and addresses. */
 	if (testpod_suite_lock("test-dataplane") < 0) {
@@ -37,11 +35,5 @@ int main(void)
 		groups[i].add(tc);
 		suite_add_tcase(s, tc);
 	}
-	sr = srunner_create(s);
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	fx_cleanup_leftovers();
-	return failed ? 1 : 0;
+	return fx_run_suite(s);
 }
