@@ -22,9 +22,13 @@
 #include "common/metrics_standard.h"
 
 #define REFRESH_MS 2000
+/* The policy API's port: IANA lists 4852-4866 as unassigned, Kubernetes and its usual add-ons use
+ * none of it, and it is outside 9100-9999, which Prometheus' exporter allocations fill (9090 is
+ * Prometheus itself). The manifests put /metrics and probes on 4856. */
+#define AGENT_DEFAULT_PORT "4855"
 
 struct flags {
-	const char *listen, *pin_root, *cgroup_root, *state_dir, *node_name, *auth, *controller_sa, *kubeconfig;
+	const char *listen, *metrics_listen, *pin_root, *cgroup_root, *state_dir, *node_name, *auth, *controller_sa, *kubeconfig;
 	const char *cni_cache_dir;
 };
 
@@ -32,7 +36,9 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 {
 	const struct cli_flag table[] = {
 		{ .name = "listen", .value = &f->listen, .metavar = "ADDR:PORT",
-		  .help = "policy API, /metrics, /healthz, /readyz" },
+		  .help = "the policy API (4855: a port IANA has not assigned, outside Prometheus' exporter range)" },
+		{ .name = "metrics-listen", .value = &f->metrics_listen, .metavar = "ADDR:PORT",
+		  .help = "/metrics, /healthz and /readyz on their own port (default: on --listen's)" },
 		{ .name = "node-name", .value = &f->node_name, .metavar = "NAME", .env = "NODE_NAME",
 		  .help = "this node's name (the Downward API's spec.nodeName)" },
 		{ .name = "pin-root", .value = &f->pin_root, .metavar = "DIR",
@@ -170,13 +176,13 @@ static void run_loop(struct agent *a, int sig_fd)
 
 int main(int argc, char **argv)
 {
-	struct flags f = { .listen = "0.0.0.0:9090", .state_dir = AGENT_DEFAULT_STATE_DIR, .auth = "tokenreview",
+	struct flags f = { .listen = "0.0.0.0:" AGENT_DEFAULT_PORT, .state_dir = AGENT_DEFAULT_STATE_DIR, .auth = "tokenreview",
 			   .controller_sa = "pcmc-system:pcmc-controller" };
 	struct agent a = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct http_server_opts so = { .max_body = 8 << 20 };
+	struct http_server_opts so = { .max_body = 8 << 20 }, mso = { .max_body = 4096 };
 	struct dataplane_opts dopts = { 0 };
-	struct http_server *server = NULL;
-	char addr[128];
+	struct http_server *server = NULL, *metrics_server = NULL;
+	char addr[128], metrics_addr[128];
 	sigset_t sigs;
 	int sig_fd, err;
 
@@ -189,6 +195,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	so.bind_address = addr;
+	if (f.metrics_listen && *f.metrics_listen &&
+	    split_listen(f.metrics_listen, metrics_addr, sizeof(metrics_addr), &mso.port)) {
+		fprintf(stderr, "pcmc-agent: --metrics-listen must be ADDR:PORT, got \"%s\"\n", f.metrics_listen);
+		return 2;
+	}
+	mso.bind_address = metrics_addr;
 	a.state_dir = f.state_dir;
 	a.node_name = f.node_name && *f.node_name ? f.node_name : NULL;
 
@@ -220,14 +232,23 @@ int main(int argc, char **argv)
 	/* Serve /healthz while the dataplane opens; /readyz says ready only after the state is back. */
 	err = http_server_new(&so, &server);
 	err = err ?: agent_api_routes(server, &a);
+	if (f.metrics_listen && *f.metrics_listen) {
+		err = err ?: http_server_new(&mso, &metrics_server);
+		err = err ?: agent_metrics_routes(metrics_server, &a);
+		err = err ?: http_server_start_thread(metrics_server);
+	} else {
+		err = err ?: agent_metrics_routes(server, &a);
+	}
 	err = err ?: http_server_start_thread(server);
 	if (err) {
 		log_error("HTTP server failed", LOG_STR("listen", f.listen), LOG_ERRNO(err));
+		http_server_free(metrics_server);
 		http_server_free(server);
 		return 1;
 	}
 	log_info("starting", LOG_STR("version", build_info()->version), LOG_STR("commit", build_info()->revision),
 		 LOG_STR("listen", f.listen), LOG_INT("port", http_server_port(server)),
+		 LOG_INT("metrics_port", http_server_port(metrics_server ? metrics_server : server)),
 		 LOG_STR("node", a.node_name ? a.node_name : ""), LOG_STR("auth", f.auth),
 		 LOG_STR("controller_sa", f.controller_sa), LOG_STR("state_dir", f.state_dir),
 		 LOG_STR("syscall_arch", syscall_table_arch()));
@@ -242,6 +263,7 @@ int main(int argc, char **argv)
 	if (err) {
 		log_error("dataplane open failed", LOG_STR("pin_root", f.pin_root ? f.pin_root : DATAPLANE_DEFAULT_PIN_ROOT),
 			  LOG_ERRNO(err));
+		http_server_free(metrics_server);
 		http_server_free(server);
 		return 1;
 	}
@@ -251,7 +273,10 @@ int main(int argc, char **argv)
 
 	run_loop(&a, sig_fd);
 
+	if (metrics_server)
+		http_server_stop(metrics_server);
 	http_server_stop(server);
+	http_server_free(metrics_server);
 	http_server_free(server);
 	pthread_mutex_lock(&a.lock);
 	node_policy_clear(&a.np);

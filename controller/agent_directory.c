@@ -184,7 +184,7 @@ static int find_agent(void *ud, const void *obj)
 
 int agent_directory_address(struct agent_directory *d, const char *node, char *out, size_t len)
 {
-	struct find_ctx f = { node, out, len, false, d->cfg.default_port > 0 ? d->cfg.default_port : 9090 };
+	struct find_ctx f = { node, out, len, false, d->cfg.default_port > 0 ? d->cfg.default_port : 4855 };
 
 	object_cache_read_lock(d->cache);
 	object_cache_each_locked(d->cache, NULL, find_agent, &f);

@@ -14,7 +14,7 @@
 struct agent_directory_config {
 	const char *namespace;       /* pcmc-system */
 	const char *selector;        /* app.kubernetes.io/name=pcmc-agent */
-	int default_port;            /* when no container port is named "api" (9090) */
+	int default_port;            /* when no container port is named "api" (4855) */
 	/* Called (reflector thread) when a node's agent appeared, changed address or restarted. */
 	void (*on_agent_changed)(void *ud, const char *node);
 	void *ud;

@@ -78,7 +78,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->workers = 2;
 	o->agent_namespace = "pcmc-system";
 	o->agent_selector = "app.kubernetes.io/name=pcmc-agent";
-	o->agent_port = 9090;
+	o->agent_port = 4855; /* pcmc-agent's default --listen port */
 	o->push_resync = "30";
 	err = cli_parse(&prog, argc, argv, NULL);
 	if (err)

@@ -19,6 +19,7 @@ struct cluster_view_opts {
 	const char *agent_namespace; /* as the controller's --agent-namespace */
 	const char *agent_selector;  /* --agent-selector */
 	int agent_port;              /* --agent-port */
+	int agent_metrics_port;      /* where /metrics is when the API port does not serve it */
 	long timeout_ms;             /* for the lists and each agent */
 };
 

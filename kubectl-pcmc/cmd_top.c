@@ -87,11 +87,26 @@ static int add_sample(void *ud, const struct prom_sample *s)
 	return 0;
 }
 
+/* The agent's /metrics: on its policy API port, or (agents with --metrics-listen) on the metrics port
+ * of the same host. */
+static int get_metrics(struct plugin *p, const struct node_agent *a, struct agent_body *body, char *why, size_t len)
+{
+	char other[320];
+	const char *colon = strrchr(a->address, ':');
+	int err = agent_http_get(a->address, "/metrics", p->view.timeout_ms, body, why, len);
+
+	if (err || body->status != 404 || !colon)
+		return err;
+	agent_body_clear(body);
+	snprintf(other, sizeof(other), "%.*s:%d", (int)(colon - a->address), a->address, p->view.agent_metrics_port);
+	return agent_http_get(other, "/metrics", p->view.timeout_ms, body, why, len);
+}
+
 static int read_metrics(struct plugin *p, struct top *t, const struct node_agent *a)
 {
 	struct agent_body body;
 	char why[400];
-	int bad_line = 0, err = agent_http_get(a->address, "/metrics", p->view.timeout_ms, &body, why, sizeof(why));
+	int bad_line = 0, err = get_metrics(p, a, &body, why, sizeof(why));
 
 	if (err) {
 		fprintf(p->err, "kubectl-pcmc: node %s: %s\n", a->node, why);

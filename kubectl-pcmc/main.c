@@ -18,7 +18,7 @@ int main(int argc, char **argv)
 	int timeout_s = 10;
 	struct plugin p = { .out = stdout, .err = stderr,
 			    .view = { .agent_namespace = "pcmc-system", .agent_selector = "app.kubernetes.io/name=pcmc-agent",
-				      .agent_port = 9090 } };
+				      .agent_port = 4855, .agent_metrics_port = 4856 } };
 	const struct cli_flag table[] = {
 		{ .name = "namespace", .short_name = 'n', .value = &namespace, .metavar = "NS",
 		  .help = "the namespace of the pods and PodConfigMapConfigs (default: the kubeconfig context's)" },
@@ -32,6 +32,9 @@ int main(int argc, char **argv)
 		  .help = "labels of the pcmc-agent pods (as the controller's flag)" },
 		{ .name = "agent-port", .kind = CLI_INT, .value = &p.view.agent_port, .metavar = "PORT", .min = 1,
 		  .max = 65535, .help = "the agents' port when the pod names no container port \"api\"" },
+		{ .name = "agent-metrics-port", .kind = CLI_INT, .value = &p.view.agent_metrics_port, .metavar = "PORT",
+		  .min = 1, .max = 65535,
+		  .help = "top: the agents' /metrics port when their policy API port does not serve it (--metrics-listen)" },
 		{ .name = "request-timeout", .kind = CLI_INT, .value = &timeout_s, .metavar = "SECONDS", .min = 1,
 		  .max = 600, .help = "for the API server's lists and each agent" },
 		{ .name = "interval", .value = &interval, .metavar = "SECONDS",

@@ -240,9 +240,13 @@ int agent_api_routes(struct http_server *s, struct agent *a)
 {
 	int err = http_server_route(s, "PUT", "/v1/policy", put_policy, a);
 
-	err = err ?: http_server_route(s, "GET", "/v1/policy", get_policy, a);
-	err = err ?: http_server_route(s, "GET", "/metrics", metrics_http_handler, a->registry);
+	return err ?: http_server_route(s, "GET", "/v1/policy", get_policy, a);
+}
+
+int agent_metrics_routes(struct http_server *s, struct agent *a)
+{
+	int err = http_server_route(s, "GET", "/metrics", metrics_http_handler, a->registry);
+
 	err = err ?: http_server_route(s, "GET", "/healthz", healthz, a);
-	err = err ?: http_server_route(s, "GET", "/readyz", readyz, a);
-	return err;
+	return err ?: http_server_route(s, "GET", "/readyz", readyz, a);
 }

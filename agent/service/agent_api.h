@@ -26,8 +26,10 @@ struct agent {
 };
 
 int64_t agent_now_ms(void);
-/* Registers the routes; handlers run on the server thread and take a->lock. 0 or -errno. */
+/* Registers PUT and GET /v1/policy; handlers run on the server thread and take a->lock. 0 or -errno. */
 int agent_api_routes(struct http_server *s, struct agent *a);
+/* Registers /metrics, /healthz and /readyz: on the policy API's server, or on their own (--metrics-listen). */
+int agent_metrics_routes(struct http_server *s, struct agent *a);
 /* Logs one apply: a summary line (revision, epoch, counts) and a line per pod that is not unchanged. */
 void agent_log_apply(const struct policy_push *want, const struct apply_report *r, double seconds,
 		     const char *why);

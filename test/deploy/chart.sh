@@ -82,12 +82,13 @@ tap_check "replicas, resources, log level and leader election become the program
 render nole --set controller.leaderElection.enabled=false --set controller.replicas=1
 tap_check "leaderElection.enabled=false: --leader-elect=false" q nole "$D | .spec.template.spec.containers[0].args | index(\"--leader-elect=false\")"
 
-render ports --set controller.metricsPort=8181 --set agent.port=9555
-tap_check "ports: the controller's --metrics-addr, container port and Service; the agent's --listen, port \"api\" and Service" q ports \
+render ports --set controller.metricsPort=8181 --set agent.port=9555 --set agent.metricsPort=9556
+tap_check "ports: the controller's --metrics-addr, container port and Service; the agent's --listen and --metrics-listen, ports \"api\" and \"metrics\", Service" q ports \
   "($D | .spec.template.spec.containers[0] | (.args | index(\":8181\")) and .ports[0].containerPort == 8181) and
    ($(obj Service pcmc-controller) | .spec.ports[0].port == 8181) and
-   ($DS | .spec.template.spec.containers[0] | (.args | index(\"--listen=0.0.0.0:9555\")) and .ports[0] == {name: \"api\", containerPort: 9555, protocol: \"TCP\"}) and
-   ($(obj Service pcmc-agent) | .spec.ports[0].port == 9555)"
+   ($DS | .spec.template.spec.containers[0] | (.args | index(\"--listen=0.0.0.0:9555\") and index(\"--metrics-listen=0.0.0.0:9556\")) and
+      .ports == [{name: \"api\", containerPort: 9555, protocol: \"TCP\"}, {name: \"metrics\", containerPort: 9556, protocol: \"TCP\"}]) and
+   ($(obj Service pcmc-agent) | [.spec.ports[].port] == [9555, 9556])"
 
 render off --set namespace.create=false --set monitoring.serviceMonitors=false --set monitoring.prometheusRule=false \
   --set monitoring.dashboard=false

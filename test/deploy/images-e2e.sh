@@ -86,7 +86,7 @@ sa_files() { # SA DIR: the files the kubelet mounts for a service account
 sa_files pcmc-agent "$work/agent-sa"; sa_files pcmc-controller "$work/ctl-sa"
 chown -R 65532:65532 "$work/ctl-sa"; chmod 600 "$work/ctl-sa/token"
 IN_CLUSTER=(-e KUBERNETES_SERVICE_HOST=127.0.0.1 -e "KUBERNETES_SERVICE_PORT=$PCMC_APISERVER_PORT")
-APORT=$(free_port) MPORT=$(free_port "$APORT")
+APORT=$(free_port) MPORT=$(free_port "$APORT"); AMPORT=$(free_port "$APORT" "$MPORT")
 
 # The agent on the node's address, and the agent pod the DaemonSet would have made for it.
 CID[agent]=$(docker run -d --name "pcmc-deploy-e2e-agent-$$" --network host --pid host --read-only \
@@ -94,7 +94,8 @@ CID[agent]=$(docker run -d --name "pcmc-deploy-e2e-agent-$$" --network host --pi
   -v /sys/fs/bpf:/sys/fs/bpf -v /sys/fs/cgroup:/sys/fs/cgroup:ro -v "$work/agent-state:/var/lib/pcmc-agent" \
   -v "$work/agent-sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" "${IN_CLUSTER[@]}" \
   -v /run/pcmc-testpod/cni:/run/pcmc-testpod/cni:ro -v /run/netns:/run/netns:ro,rslave \
-  pcmc-agent:dev "${AGENT_ARGS[@]}" --listen "$NODE_IP:$APORT" --pin-root "$PIN" --cni-cache-dir /run/pcmc-testpod/cni)
+  pcmc-agent:dev "${AGENT_ARGS[@]}" --listen "$NODE_IP:$APORT" --metrics-listen "$NODE_IP:$AMPORT" --pin-root "$PIN" \
+  --cni-cache-dir /run/pcmc-testpod/cni)
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Pod
@@ -104,9 +105,11 @@ spec:
   hostNetwork: true
   serviceAccountName: pcmc-agent
   automountServiceAccountToken: false
-  containers: [{name: agent, image: pcmc-agent:dev, ports: [{name: api, containerPort: $APORT}]}]
+  containers: [{name: agent, image: pcmc-agent:dev, ports: [{name: api, containerPort: $APORT}, {name: metrics, containerPort: $AMPORT}]}]
 YAML
-tap_check "agent container ready on $NODE_IP:$APORT with ${AGENT_ARGS[*]}" wait_until 30 curl -fsS "http://$NODE_IP:$APORT/readyz"
+tap_check "agent container ready (/readyz on its metrics port $AMPORT) with ${AGENT_ARGS[*]}" wait_until 30 curl -fsS "http://$NODE_IP:$AMPORT/readyz"
+tap_check "the policy API port $APORT serves no /metrics (the metrics port does)" bash -c \
+  "[ \$(curl -s -o /dev/null -w '%{http_code}' http://$NODE_IP:$APORT/metrics) = 404 ]"
 CID[ctl]=$(docker run -d --name "pcmc-deploy-e2e-ctl-$$" --network host --read-only --user 65532:65532 \
   --cap-drop ALL --security-opt no-new-privileges -e POD_NAME=pcmc-controller-e2e \
   -e "LEADER_ELECTION_LOCK_NAMESPACE=$NS" -e LEADER_ELECTION_LOCK_NAME=pcmc-controller-leader \
@@ -143,7 +146,7 @@ tap_check "blocked port 9090 of $POD_IP is dropped" bash -c "$(declare -f tcp_op
 # A real Prometheus scrapes both containers (what the ServiceMonitors point at).
 SCRAPE=$DEP_REPO/test/common/prometheus-scrape.sh
 tap_check "Prometheus scrapes the controller: pcmc_controller_leader 1" bash "$SCRAPE" "127.0.0.1:$MPORT" 'pcmc_controller_leader' 1
-tap_check "Prometheus scrapes the agent: the pod's firewall attached, pods applied 1, a push accepted" bash "$SCRAPE" "$NODE_IP:$APORT" \
+tap_check "Prometheus scrapes the agent: the pod's firewall attached, pods applied 1, a push accepted" bash "$SCRAPE" "$NODE_IP:$AMPORT" \
   'podconfigmap_controller_ebpf_attached_programs{namespace="default",pod_name="web-1",program_type="l4_firewall"}' 1 \
   'pcmc_agent_pods{state="applied"}' 1 'clamp_max(pcmc_agent_policy_pushes_total{result="accepted"}, 1)' 1
 tap_check "no RBAC refusal in either container's log" \

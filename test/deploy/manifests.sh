@@ -89,7 +89,11 @@ tap_check "agent: drops ALL, adds exactly BPF PERFMON NET_ADMIN SYS_ADMIN SYS_PT
 tap_check "agent: host bpffs, cgroups (read-only), state dir, CNI cache and netns (read-only) mounted" q "$A | [.volumeMounts[] | {(.mountPath): (.readOnly // false)}] | add == {\"/sys/fs/bpf\":false,\"/sys/fs/cgroup\":true,\"/var/lib/pcmc-agent\":false,\"/var/lib/cni\":true,\"/var/run/netns\":true}"
 tap_check "agent: probes, resources, read-only root, no privilege escalation" q "$A | .livenessProbe.httpGet.path==\"/healthz\" and .readinessProbe.httpGet.path==\"/readyz\" and .resources.limits.memory and .securityContext.readOnlyRootFilesystem and .securityContext.allowPrivilegeEscalation==false"
 tap_check "agent: --pin-root and --state-dir match its mounts" q "$A | (.args | index(\"--pin-root=/sys/fs/bpf/pcmc\") != null) and (.args | index(\"--state-dir=/var/lib/pcmc-agent\") != null)"
-tap_check "ServiceMonitors scrape ports the Services name" q "([.[] | select(.kind==\"ServiceMonitor\") | {(.metadata.name): .spec.endpoints[0].port}] | add) == ([.[] | select(.kind==\"Service\") | {(.metadata.name): .spec.ports[0].name}] | add)"
+tap_check "ServiceMonitors scrape ports the Services name" q '([.[] | select(.kind=="Service") | {(.metadata.name): [.spec.ports[].name]}] | add) as $svc |
+  [.[] | select(.kind=="ServiceMonitor") | .spec.endpoints[0].port as $p | $svc[.metadata.name] | index($p) != null] | length == 2 and all'
+tap_check "agent: /metrics and probes on port \"metrics\" (--metrics-listen), apart from the policy API on \"api\"" q "$A | (.args | index(\"--metrics-listen=0.0.0.0:4856\") != null) and
+  (.args | index(\"--listen=0.0.0.0:4855\") != null) and .livenessProbe.httpGet.port==\"metrics\" and .readinessProbe.httpGet.port==\"metrics\" and
+  ([.ports[] | {(.name): .containerPort}] | add) == {\"api\": 4855, \"metrics\": 4856}"
 tap_check "Services select the pods' labels" q "($(obj Service pcmc-controller) | .spec.selector) == ($D | .spec.selector.matchLabels) and ($(obj Service pcmc-agent) | .spec.selector) == ($DS | .spec.selector.matchLabels)"
 tap_check "CRD, ServiceAccounts and RBAC included" q "[.[] | .kind] | (index(\"CustomResourceDefinition\") != null) and (map(select(.==\"ServiceAccount\")) | length)==2 and (index(\"ClusterRoleBinding\") != null)"
 tap_done
