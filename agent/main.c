@@ -61,7 +61,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		.name = "pcmc-agent", .flags = table, .n_flags = sizeof(table) / sizeof(table[0]),
 		.summary = "The pcmc node agent: receives its node's policy from pcmc-controller, attaches the\n"
 			   "syscall counter and the L4 firewall to the pods, exports their counters.",
-		.footer = "Policy API: docs/policy-api.md. Logs: one JSON object a line on stderr.\n",
+		.footer = "Policy API: docs/policy-api.md. Logs: one JSON object a line on stderr (docs/logging.md).\n",
 	};
 
 	return cli_parse(&prog, argc, argv, NULL);
