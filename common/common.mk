@@ -1,9 +1,9 @@
 # common/: the small library both programs share (JSON logging, command line, build identity,
-# syscall tables, the policy model and its wire codec; common/http.mk and controller/controller.mk
+# syscall tables, text buffers, the policy model and its wire codec; common/http.mk and controller/controller.mk
 # add the HTTP server, metrics, JSON helpers and the Kubernetes client).
 COMMON_SRCS := common/log.c common/syscall_table.c common/cli.c common/build_info.c common/duration.c \
 	       common/json_reader.c common/json_writer.c common/ebpf_config.c common/policy_codec.c \
-	       common/policy_answers.c
+	       common/policy_answers.c common/text_buffer.c
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/common/%.o: common/%.c $(wildcard common/*.h)

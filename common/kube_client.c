@@ -1,6 +1,9 @@
-/* Kubernetes REST client: a pool of libcurl easy handles (each keeps its connection alive, so
- * requests reuse connections), JSON bodies via cJSON, Status replies turned into -errno. */
+/* Kubernetes REST client: libcurl easy handles from a pool sharing one connection cache (requests
+ * reuse keep-alive connections), JSON bodies via cJSON, Status replies turned into -errno. */
 #include "common/kube_client.h"
+
+#include "common/curl_pool.h"
+#include "common/text_buffer.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -13,28 +16,22 @@
 
 struct kube_client {
 	struct kube_config *cfg;
-	pthread_mutex_t lock;
-	CURL *idle[POOL_MAX];
-	int nidle;
+	struct curl_pool *pool;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 int kube_client_new(struct kube_config *cfg, struct kube_client **out)
 {
-	struct kube_client *c;
+	struct kube_client *c = calloc(1, sizeof(*c));
+	int err;
 
-	pthread_once(&curl_once, curl_init_once);
-	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->cfg = cfg;
-	pthread_mutex_init(&c->lock, NULL);
+	err = curl_pool_new(POOL_MAX, POOL_MAX, &c->pool);
+	if (err) {
+		free(c);
+		return err;
+	}
 	*out = c;
 	return 0;
 }
@@ -43,37 +40,8 @@ void kube_client_free(struct kube_client *c)
 {
 	if (!c)
 		return;
-	for (int i = 0; i < c->nidle; i++)
-		curl_easy_cleanup(c->idle[i]);
-	pthread_mutex_destroy(&c->lock);
+	curl_pool_free(c->pool);
 	free(c);
-}
-
-static CURL *handle_take(struct kube_client *c)
-{
-	CURL *h = NULL;
-
-	pthread_mutex_lock(&c->lock);
-	if (c->nidle > 0)
-		h = c->idle[--c->nidle];
-	pthread_mutex_unlock(&c->lock);
-	if (h)
-		curl_easy_reset(h); /* keeps the live connection */
-	else
-		h = curl_easy_init();
-	return h;
-}
-
-static void handle_give_back(struct kube_client *c, CURL *h)
-{
-	pthread_mutex_lock(&c->lock);
-	if (c->nidle < POOL_MAX) {
-		c->idle[c->nidle++] = h;
-		h = NULL;
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (h)
-		curl_easy_cleanup(h);
 }
 
 void kube_url_escape(char *buf, size_t size, const char *s)
@@ -94,36 +62,6 @@ void kube_url_escape(char *buf, size_t size, const char *s)
 		}
 	}
 	buf[n] = '\0';
-}
-
-struct buffer {
-	char *data;
-	size_t len, cap;
-};
-
-static int buffer_append(struct buffer *b, const char *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *nd;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		nd = realloc(b->data, cap);
-		if (!nd)
-			return -ENOMEM;
-		b->data = nd;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
-static size_t collect(char *p, size_t size, size_t nmemb, void *ud)
-{
-	return buffer_append(ud, p, size * nmemb) ? 0 : size * nmemb;
 }
 
 /* Options every request shares: TLS material, auth, timeouts, keepalive. */
@@ -280,7 +218,7 @@ int kube_request_timeout(struct kube_client *c, const char *method, const char *
 			 const char *content_type, cJSON **reply, struct kube_error *err, long timeout_ms)
 {
 	struct curl_slist *headers = NULL;
-	struct buffer resp = { 0 };
+	struct text_buffer resp = { 0 };
 	char *payload = NULL;
 	long status = 0;
 	CURLcode crc;
@@ -291,7 +229,7 @@ int kube_request_timeout(struct kube_client *c, const char *method, const char *
 		*reply = NULL;
 	if (err)
 		memset(err, 0, sizeof(*err));
-	h = handle_take(c);
+	h = curl_pool_take(c->pool);
 	if (!h)
 		return -ENOMEM;
 	rc = setup_handle(c, h, path, &headers);
@@ -303,7 +241,7 @@ int kube_request_timeout(struct kube_client *c, const char *method, const char *
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	if (timeout_ms < CONNECT_TIMEOUT_S * 1000L)
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, text_buffer_curl_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
 	if (body) {
 		char hdr[128];
@@ -345,22 +283,22 @@ int kube_request_timeout(struct kube_client *c, const char *method, const char *
 out:
 	curl_slist_free_all(headers);
 	free(payload);
-	free(resp.data);
-	handle_give_back(c, h);
+	text_buffer_clear(&resp);
+	curl_pool_give_back(c->pool, h);
 	return rc;
 }
 
 /* ---- watch streams ---- */
 
 struct watch_state {
-	struct buffer line;
+	struct text_buffer line;
 	kube_watch_event_fn on_event;
 	void *ud;
 	const atomic_bool *stop;
 	int cb_rc;          /* non-zero once the callback asked to stop */
 	int parse_errors;
 	CURL *h;
-	struct buffer error_body; /* a non-2xx reply is a Status, not events */
+	struct text_buffer error_body; /* a non-2xx reply is a Status, not events */
 };
 
 static int deliver_line(struct watch_state *w, const char *p, size_t n)
@@ -391,13 +329,13 @@ static size_t watch_write(char *p, size_t size, size_t nmemb, void *ud)
 
 	curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status >= 300)
-		return buffer_append(&w->error_body, p, n) ? 0 : n;
+		return text_buffer_append(&w->error_body, p, n) ? 0 : n;
 
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] != '\n')
 			continue;
 		if (w->line.len) {
-			if (buffer_append(&w->line, p + start, i - start))
+			if (text_buffer_append(&w->line, p + start, i - start))
 				return 0;
 			w->cb_rc = deliver_line(w, w->line.data, w->line.len);
 			w->line.len = 0;
@@ -408,7 +346,7 @@ static size_t watch_write(char *p, size_t size, size_t nmemb, void *ud)
 		if (w->cb_rc)
 			return 0;
 	}
-	if (start < n && buffer_append(&w->line, p + start, n - start))
+	if (start < n && text_buffer_append(&w->line, p + start, n - start))
 		return 0;
 	return n;
 }
@@ -465,8 +403,8 @@ int kube_watch(struct kube_client *c, const char *path, kube_watch_event_fn on_e
 	}
 out:
 	curl_slist_free_all(headers);
-	free(w.line.data);
-	free(w.error_body.data);
+	text_buffer_clear(&w.line);
+	text_buffer_clear(&w.error_body);
 	curl_easy_cleanup(h);
 	return rc;
 }

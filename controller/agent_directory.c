@@ -1,6 +1,6 @@
 /* Agent discovery: a reflector over the agent pods keeps slim copies (node, address, restart
- * count); a change of address, uid or restart count means the agent lost or may have lost its
- * state, so the node's whole desired state is pushed again. */
+ * count), indexed by node; a change of address, uid or restart count means the agent lost or may
+ * have lost its state, so the node's whole desired state is pushed again. */
 #include "controller/agent_directory.h"
 
 #include <errno.h>
@@ -103,6 +103,11 @@ static void agent_pod_free(void *obj)
 
 static const struct object_kind agent_pod_kind = { "agentpods", agent_pod_decode, agent_pod_free };
 
+static const char *agent_node(const void *obj)
+{
+	return ((const struct agent_pod *)obj)->node_name;
+}
+
 static bool same_str(const char *a, const char *b)
 {
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
@@ -132,7 +137,8 @@ int agent_directory_new(struct kube_client *client, const struct agent_directory
 	snprintf(d->namespace, sizeof(d->namespace), "%s", cfg->namespace);
 	snprintf(d->selector, sizeof(d->selector), "%s", cfg->selector);
 	d->cache = object_cache_new(&agent_pod_kind);
-	if (!d->cache) {
+	if (!d->cache || object_cache_set_index(d->cache, agent_node)) {
+		object_cache_free(d->cache);
 		free(d);
 		return -ENOMEM;
 	}
@@ -172,7 +178,7 @@ static int find_agent(void *ud, const void *obj)
 	struct find_ctx *f = ud;
 	const struct agent_pod *a = obj;
 
-	if (!a->node_name || strcmp(a->node_name, f->node) != 0 || !a->address[0])
+	if (!a->address[0])
 		return 0;
 	if (a->port < 0)
 		snprintf(f->out, f->len, "%s", a->address); /* annotation: HOST:PORT */
@@ -187,7 +193,7 @@ int agent_directory_address(struct agent_directory *d, const char *node, char *o
 	struct find_ctx f = { node, out, len, false, d->cfg.default_port > 0 ? d->cfg.default_port : 4855 };
 
 	object_cache_read_lock(d->cache);
-	object_cache_each_locked(d->cache, NULL, find_agent, &f);
+	object_cache_each_indexed_locked(d->cache, node, find_agent, &f);
 	object_cache_unlock(d->cache);
 	return f.found ? 0 : -ENOENT;
 }

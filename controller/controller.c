@@ -1,5 +1,6 @@
-/* Event handlers (which CR keys an object change affects), the worker loop gated on
- * leadership, and start/stop ordering: caches synced before any write, Lease released first. */
+/* Event handlers (which CR keys and which node keys an object change affects: handlers compute
+ * keys and enqueue, nothing else), the reconcile workers gated on leadership, and start/stop
+ * ordering: caches synced before any write, Lease released first. */
 #include "controller/controller.h"
 
 #include <errno.h>
@@ -12,7 +13,9 @@
 #include "common/log.h"
 #include "controller/cache.h"
 #include "controller/leader_election.h"
-#include "controller/policy_push.h"
+#include "controller/node_push.h"
+#include "controller/nodes.h"
+#include "controller/pod_policy_cache.h"
 #include "controller/reconcile.h"
 #include "controller/reflector.h"
 #include "controller/workqueue.h"
@@ -24,17 +27,15 @@ struct controller {
 	struct kube_client *client;
 	struct controller_options opts;
 	struct controller_metrics *metrics;
-	struct object_cache *pods, *pcmcs, *configmaps;
-	struct reflector *pod_reflector, *pcmc_reflector, *configmap_reflector;
-	struct workqueue *queue;
+	struct object_cache *pods, *pcmcs, *configmaps, *nodes;
+	struct reflector *pod_reflector, *pcmc_reflector, *configmap_reflector, *node_reflector;
+	struct workqueue *queue;       /* CR keys "namespace/name" */
 	struct leader_election *election;
 	struct reconciler reconciler;
-	struct policy_push *push;      /* NULL unless options.agent_push */
+	struct pod_policy_cache *policies;
+	struct node_push *push;        /* NULL unless options.agent_push */
 	pthread_t *workers;
 	int nworkers;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool leading, stopping;
 };
 
 static void enqueue(struct controller *c, const char *namespace, const char *name)
@@ -45,16 +46,14 @@ static void enqueue(struct controller *c, const char *namespace, const char *nam
 	workqueue_add(c->queue, key);
 }
 
+
 struct key_list {
 	char **keys;
 	size_t n, cap;
 };
 
-static int collect_key(void *ud, const void *obj)
+static int key_list_add(struct key_list *l, const char *namespace, const char *name)
 {
-	struct key_list *l = ud;
-	const struct object_meta *m = object_meta_of(obj);
-
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
 		char **n = realloc(l->keys, cap * sizeof(*n));
@@ -64,34 +63,40 @@ static int collect_key(void *ud, const void *obj)
 		l->keys = n;
 		l->cap = cap;
 	}
-	if (asprintf(&l->keys[l->n], "%s/%s", m->namespace, m->name) >= 0)
-		l->n++;
+	if (asprintf(&l->keys[l->n], "%s%s%s", namespace, name ? "/" : "", name ? name : "") < 0)
+		return -ENOMEM;
+	l->n++;
 	return 0;
+}
+
+static int collect_key(void *ud, const void *obj)
+{
+	const struct object_meta *m = object_meta_of(obj);
+
+	return key_list_add(ud, m->namespace, m->name);
 }
 
 static int collect_configmap_owner(void *ud, const void *obj)
 {
-	struct key_list *l = ud;
 	const struct owned_configmap *cm = obj;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		char **n = realloc(l->keys, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		l->keys = n;
-		l->cap = cap;
-	}
-	if (asprintf(&l->keys[l->n], "%s/%s", cm->meta.namespace, cm->pcmc_name) >= 0)
-		l->n++;
-	return 0;
+	return key_list_add(ud, cm->meta.namespace, cm->pcmc_name);
 }
 
+/* Adds every key to the CR queue (or marks every node) and frees the list. */
 static void enqueue_list(struct controller *c, struct key_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		workqueue_add(c->queue, l->keys[i]);
+		free(l->keys[i]);
+	}
+	free(l->keys);
+}
+
+static void mark_list(struct controller *c, struct key_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		node_push_mark(c->push, l->keys[i]);
 		free(l->keys[i]);
 	}
 	free(l->keys);
@@ -108,25 +113,101 @@ static void enqueue_crs(struct controller *c, const char *namespace)
 	enqueue_list(c, &l);
 }
 
-/* Every CR of the namespace may select the pod (or did, before a relabel). */
+struct selecting {
+	const struct pod *a, *b; /* the pod before and after (either may be NULL) */
+	struct key_list keys;
+};
+
+static int collect_selecting_cr(void *ud, const void *obj)
+{
+	struct selecting *s = ud;
+	const struct pcmc *cr = obj;
+
+	if (!cr->selector || cr->selector_error[0])
+		return 0;
+	if ((s->a && label_selector_matches(cr->selector, &s->a->labels)) ||
+	    (s->b && label_selector_matches(cr->selector, &s->b->labels)))
+		return collect_key(&s->keys, cr);
+	return 0;
+}
+
+/* The CRs that select the pod before or after a change. */
+static void enqueue_selecting_crs(struct controller *c, const struct pod *before, const struct pod *after)
+{
+	const struct pod *p = after ? after : before;
+	struct selecting s = { .a = before, .b = after };
+
+	object_cache_read_lock(c->pcmcs);
+	object_cache_each_locked(c->pcmcs, p->meta.namespace, collect_selecting_cr, &s);
+	object_cache_unlock(c->pcmcs);
+	enqueue_list(c, &s.keys);
+}
+
+/* A pod's enforcement changed (a push answer): the CRs selecting it now get a status reconcile.
+ * Lock order pcmcs, then pods, as the reconciler. */
+static void on_pod_result_changed(void *ud, const char *namespace, const char *name)
+{
+	struct controller *c = ud;
+	struct selecting s = { 0 };
+
+	object_cache_read_lock(c->pcmcs);
+	object_cache_read_lock(c->pods);
+	s.b = object_cache_get_locked(c->pods, namespace, name);
+	if (s.b)
+		object_cache_each_locked(c->pcmcs, namespace, collect_selecting_cr, &s);
+	object_cache_unlock(c->pods);
+	object_cache_unlock(c->pcmcs);
+	enqueue_list(c, &s.keys);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* A pod's change reaches its CRs (ConfigMaps, status) and, when it can change what its node
+ * enforces (bound node, phase, labels, terminating), the node's push. */
 static void on_pod_event(void *ud, enum object_event ev, const void *old, const void *new)
 {
 	struct controller *c = ud;
-	const struct pod *p = new ? new : old;
 	const struct pod *po = old, *pn = new;
+	bool same = ev == OBJECT_UPDATED && pod_same_for_configmaps(po, pn);
 
-	if (c->push && !(ev == OBJECT_UPDATED && pod_same_for_configmaps(po, pn) && po->terminating == pn->terminating)) {
+	if (ev == OBJECT_DELETED)
+		pod_policy_cache_forget_pod(c->policies, po->meta.uid);
+	if (c->push && !(same && po->terminating == pn->terminating)) {
 		if (po)
-			policy_push_node_dirty(c->push, po->node_name);
-		if (pn)
-			policy_push_node_dirty(c->push, pn->node_name);
+			node_push_mark(c->push, po->node_name);
+		if (pn && !(po && same_str(po->node_name, pn->node_name)))
+			node_push_mark(c->push, pn->node_name);
 	}
-	if (ev == OBJECT_UPDATED && pod_same_for_configmaps(old, new))
-		return;
-	enqueue_crs(c, p->meta.namespace);
+	if (!same)
+		enqueue_selecting_crs(c, po, pn);
 }
 
-/* Status-only updates (our own writes) keep the generation: nothing to do for them. */
+struct pods_of {
+	const struct pcmc *a, *b; /* the CR before and after */
+	struct key_list nodes;
+};
+
+static int collect_selected_node(void *ud, const void *obj)
+{
+	struct pods_of *s = ud;
+	const struct pod *pod = obj;
+	const struct pcmc *crs[2] = { s->a, s->b };
+
+	if (!pod->node_name || !*pod->node_name)
+		return 0;
+	for (int i = 0; i < 2; i++)
+		if (crs[i] && crs[i]->selector && !crs[i]->selector_error[0] &&
+		    label_selector_matches(crs[i]->selector, &pod->labels))
+			return key_list_add(&s->nodes, pod->node_name, NULL);
+	return 0;
+}
+
+/* Status-only updates (our own writes) keep the generation: nothing to do for them. A spec
+ * change reaches the CR, the other CRs of its namespace (a Conflict may come or go) and the
+ * nodes of the pods it selected before or selects now. */
 static void on_pcmc_event(void *ud, enum object_event ev, const void *old, const void *new)
 {
 	struct controller *c = ud;
@@ -136,11 +217,18 @@ static void on_pcmc_event(void *ud, enum object_event ev, const void *old, const
 	if (ev == OBJECT_UPDATED && o->generation == n->generation && o->meta.uid && n->meta.uid &&
 	    strcmp(o->meta.uid, n->meta.uid) == 0)
 		return;
+	pod_policy_cache_namespace_changed(c->policies, cr->meta.namespace);
 	enqueue(c, cr->meta.namespace, cr->meta.name);
 	/* The other CRs of the namespace: their pods' effective policy (ConfigMap keys) and Conflict. */
 	enqueue_crs(c, cr->meta.namespace);
-	if (c->push)
-		policy_push_all_dirty(c->push);
+	if (c->push) {
+		struct pods_of s = { .a = o, .b = n };
+
+		object_cache_read_lock(c->pods);
+		object_cache_each_locked(c->pods, cr->meta.namespace, collect_selected_node, &s);
+		object_cache_unlock(c->pods);
+		mark_list(c, &s.nodes);
+	}
 }
 
 static void on_configmap_event(void *ud, enum object_event ev, const void *old, const void *new)
@@ -152,6 +240,29 @@ static void on_configmap_event(void *ud, enum object_event ev, const void *old, 
 	if (ev == OBJECT_UPDATED && o->fingerprint == n->fingerprint)
 		return;
 	enqueue(c, cm->meta.namespace, cm->pcmc_name);
+}
+
+static int enqueue_pod_crs(void *ud, const void *obj)
+{
+	enqueue_selecting_crs(ud, NULL, obj);
+	return 0;
+}
+
+/* A node's architecture decides which syscall names its agent knows: its pods' policies and the
+ * status of the CRs selecting them are recomputed. */
+static void on_node_event(void *ud, enum object_event ev, const void *old, const void *new)
+{
+	struct controller *c = ud;
+	const struct node *o = old, *n = new;
+	const struct node *node = n ? n : o;
+
+	if (ev == OBJECT_UPDATED && same_str(o->arch, n->arch))
+		return;
+	pod_policy_cache_node_changed(c->policies, node->meta.name);
+	node_push_mark(c->push, node->meta.name);
+	object_cache_read_lock(c->pods);
+	object_cache_each_indexed_locked(c->pods, node->meta.name, enqueue_pod_crs, c);
+	object_cache_unlock(c->pods);
 }
 
 /* A new leader has not reconciled anything yet: every CR, and every CR named by a ConfigMap
@@ -174,57 +285,43 @@ static void on_started_leading(void *ud)
 	struct controller *c = ud;
 
 	enqueue_everything(c);
-	policy_push_started_leading(c->push, leader_election_transitions(c->election));
-	pthread_mutex_lock(&c->lock);
-	c->leading = true;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	node_push_started_leading(c->push, leader_election_transitions(c->election));
 }
 
 static void on_stopped_leading(void *ud)
 {
 	struct controller *c = ud;
 
-	policy_push_stopped_leading(c->push);
-	pthread_mutex_lock(&c->lock);
-	c->leading = false;
-	pthread_mutex_unlock(&c->lock);
+	node_push_stopped_leading(c->push);
 }
 
-/* The agents' per-pod results changed: statuses (attachedPods, nodes, Ready) need a reconcile. */
-static void on_push_results(void *ud)
-{
-	enqueue_crs(ud, NULL);
-}
-
+/* Waits for leadership (an event from the election, not a poll), then reconciles keys. */
 static void *worker_run(void *arg)
 {
 	struct controller *c = arg;
 
-	for (;;) {
-		char *key;
+	while (leader_election_wait(c->election)) {
+		char *key = workqueue_get(c->queue);
 		int err;
 
-		pthread_mutex_lock(&c->lock);
-		while (!c->leading && !c->stopping)
-			pthread_cond_wait(&c->cond, &c->lock);
-		pthread_mutex_unlock(&c->lock);
-		key = workqueue_get(c->queue);
 		if (!key)
 			break;
 		err = reconcile(&c->reconciler, key);
-		if (err == 0) {
+		if (err == 0)
 			workqueue_forget(c->queue, key);
-		} else if (err == RECONCILE_ENOTLEADER) {
-			workqueue_add(c->queue, key); /* for when we lead again */
-			usleep(100000);               /* the election thread notices within a retry period */
-		} else {
-			workqueue_add_rate_limited(c->queue, key);
-		}
+		else if (err == RECONCILE_ENOTLEADER)
+			workqueue_add(c->queue, key); /* again once we lead: leader_election_wait blocks until then */
+		else
+			workqueue_add_rate_limited(c->queue, key, NULL);
 		workqueue_done(c->queue, key);
 		free(key);
 	}
 	return NULL;
+}
+
+static const char *pod_node(const void *obj)
+{
+	return ((const struct pod *)obj)->node_name;
 }
 
 int controller_new(struct kube_client *client, const struct controller_options *o, struct controller_metrics *metrics,
@@ -239,13 +336,14 @@ int controller_new(struct kube_client *client, const struct controller_options *
 	c->client = client;
 	c->opts = *o;
 	c->metrics = metrics;
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
 	c->pods = object_cache_new(&pod_kind);
 	c->pcmcs = object_cache_new(&pcmc_kind);
 	c->configmaps = object_cache_new(&owned_configmap_kind);
+	c->nodes = object_cache_new(&node_kind);
 	c->queue = workqueue_new(RETRY_BASE_MS, RETRY_MAX_MS);
-	if (!c->pods || !c->pcmcs || !c->configmaps || !c->queue) {
+	c->policies = pod_policy_cache_new(c->nodes);
+	if (!c->pods || !c->pcmcs || !c->configmaps || !c->nodes || !c->queue || !c->policies ||
+	    object_cache_set_index(c->pods, pod_node)) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -265,11 +363,16 @@ int controller_new(struct kube_client *client, const struct controller_options *
 								.cache = c->configmaps, .on_event = on_configmap_event,
 								.ud = c },
 				    &c->configmap_reflector);
+	if (!err)
+		err = reflector_new(client, &(struct reflector_config){ .resource_path = "/api/v1/nodes",
+									 .cache = c->nodes, .on_event = on_node_event,
+									 .ud = c },
+				    &c->node_reflector);
 	if (err)
 		goto fail;
 	err = leader_election_config_from_env(&le, o->default_namespace);
 	if (err) {
-		log_error("invalid LEADER_ELECTION_* settings",
+		log_error("invalid leader election settings",
 			  LOG_STR("rule", "LEASE_DURATION > RENEW_DEADLINE > 1.2 * RETRY_PERIOD, durations like 15s"));
 		goto fail;
 	}
@@ -281,19 +384,25 @@ int controller_new(struct kube_client *client, const struct controller_options *
 	if (err)
 		goto fail;
 	if (o->agent_push) {
-		err = policy_push_new(&(struct policy_push_config){
-					      .client = client, .agent_namespace = o->agent_namespace,
-					      .agent_selector = o->agent_selector, .agent_port = o->agent_port,
-					      .kube_config = o->kube_config, .pods = c->pods, .pcmcs = c->pcmcs,
-					      .election = c->election, .identity = o->identity,
-					      .resync_ms = o->push_resync_ms, .on_results = on_push_results, .ud = c },
-				      &c->push);
+		unsigned verify_ms = le.lease_duration_ms / 2;
+
+		if (o->push_resync_ms && o->push_resync_ms < verify_ms)
+			verify_ms = o->push_resync_ms;
+		err = node_push_new(&(struct node_push_config){
+					    .client = client, .agent_namespace = o->agent_namespace,
+					    .agent_selector = o->agent_selector, .agent_port = o->agent_port,
+					    .kube_config = o->kube_config, .pods = c->pods, .pcmcs = c->pcmcs,
+					    .policies = c->policies, .election = c->election, .identity = o->identity,
+					    .verify_ms = verify_ms, .workers = o->push_workers,
+					    .pod_result_changed = on_pod_result_changed, .ud = c },
+				    &c->push);
 		if (err)
 			goto fail;
 	}
 	c->reconciler = (struct reconciler){ .client = client, .pods = c->pods, .pcmcs = c->pcmcs,
-					     .configmaps = c->configmaps, .election = c->election,
-					     .metrics = metrics, .identity = o->identity, .push = c->push };
+					     .configmaps = c->configmaps, .nodes = c->nodes, .election = c->election,
+					     .metrics = metrics, .identity = o->identity, .push = c->push,
+					     .policies = c->policies };
 	err = reconciler_init(&c->reconciler);
 	if (err)
 		goto fail;
@@ -307,7 +416,8 @@ fail:
 bool controller_synced(struct controller *c)
 {
 	return reflector_synced(c->pod_reflector) && reflector_synced(c->pcmc_reflector) &&
-	       reflector_synced(c->configmap_reflector);
+	       reflector_synced(c->configmap_reflector) && reflector_synced(c->node_reflector) &&
+	       (!c->push || node_push_synced(c->push));
 }
 
 int controller_start(struct controller *c, const volatile int *stop)
@@ -318,7 +428,11 @@ int controller_start(struct controller *c, const volatile int *stop)
 	if (!err)
 		err = reflector_start(c->configmap_reflector);
 	if (!err)
+		err = reflector_start(c->node_reflector);
+	if (!err)
 		err = reflector_start(c->pod_reflector);
+	if (!err && c->push)
+		err = node_push_start(c->push);
 	if (err)
 		return err;
 	/* Never write from a partial view: a pod missing from the cache would look deleted. */
@@ -329,7 +443,7 @@ int controller_start(struct controller *c, const volatile int *stop)
 	}
 	log_info("caches synced", LOG_INT("pods", object_cache_count(c->pods)),
 		 LOG_INT("podconfigmapconfigs", object_cache_count(c->pcmcs)),
-		 LOG_INT("configmaps", object_cache_count(c->configmaps)));
+		 LOG_INT("configmaps", object_cache_count(c->configmaps)), LOG_INT("nodes", object_cache_count(c->nodes)));
 	c->workers = calloc((size_t)c->opts.workers, sizeof(pthread_t));
 	if (!c->workers)
 		return -ENOMEM;
@@ -339,40 +453,42 @@ int controller_start(struct controller *c, const volatile int *stop)
 			return -err;
 		c->nworkers++;
 	}
-	if (c->push) {
-		err = policy_push_start(c->push);
-		if (err)
-			return err;
-	}
 	return leader_election_start(c->election);
 }
 
 void controller_gauges(struct controller *c, struct controller_gauges *g)
 {
+	memset(g, 0, sizeof(*g));
 	g->queue_depth = workqueue_len(c->queue);
 	g->active_configmaps = object_cache_count(c->configmaps);
+	g->cached_pods = object_cache_count(c->pods);
+	g->cached_pcmcs = object_cache_count(c->pcmcs);
+	g->cached_configmaps = g->active_configmaps;
+	g->cached_nodes = object_cache_count(c->nodes);
 	g->leader = leader_election_is_leader(c->election);
 	g->lease_transitions = leader_election_transitions(c->election);
-	g->pushes_ok = g->pushes_failed = g->pushes_refused = 0;
+	g->fencing_epoch = -1;
 	if (c->push) {
-		struct policy_push_stats s;
+		struct node_push_stats s;
 
-		policy_push_stats(c->push, &s);
+		node_push_stats(c->push, &s);
 		g->pushes_ok = s.pushes_ok;
 		g->pushes_failed = s.pushes_failed;
 		g->pushes_refused = s.pushes_refused;
+		g->push_bytes = s.push_bytes;
+		g->agent_reads = s.reads;
+		g->foreign_restored = s.foreign_restored;
+		g->epoch_raises = s.epoch_raises;
+		g->fencing_epoch = s.epoch;
+		g->push_queue_depth = s.queue_depth;
+		g->nodes_pushed = s.nodes_pushed;
 	}
 }
 
 void controller_stop(struct controller *c)
 {
 	leader_election_stop(c->election, true);
-	pthread_mutex_lock(&c->lock);
-	c->leading = false;
-	c->stopping = true;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	policy_push_stop(c->push);
+	node_push_stop(c->push);
 	workqueue_shutdown(c->queue);
 	for (int i = 0; i < c->nworkers; i++)
 		pthread_join(c->workers[i], NULL);
@@ -380,9 +496,11 @@ void controller_stop(struct controller *c)
 	reflector_signal_stop(c->pod_reflector);
 	reflector_signal_stop(c->pcmc_reflector);
 	reflector_signal_stop(c->configmap_reflector);
+	reflector_signal_stop(c->node_reflector);
 	reflector_stop(c->pod_reflector);
 	reflector_stop(c->pcmc_reflector);
 	reflector_stop(c->configmap_reflector);
+	reflector_stop(c->node_reflector);
 }
 
 void controller_free(struct controller *c)
@@ -392,15 +510,16 @@ void controller_free(struct controller *c)
 	reflector_free(c->pod_reflector);
 	reflector_free(c->pcmc_reflector);
 	reflector_free(c->configmap_reflector);
-	policy_push_free(c->push);
+	reflector_free(c->node_reflector);
+	node_push_free(c->push);
 	leader_election_free(c->election);
 	workqueue_free(c->queue);
 	reconciler_clear(&c->reconciler);
 	object_cache_free(c->pods);
 	object_cache_free(c->pcmcs);
 	object_cache_free(c->configmaps);
+	object_cache_free(c->nodes);
+	pod_policy_cache_free(c->policies);
 	free(c->workers);
-	pthread_cond_destroy(&c->cond);
-	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

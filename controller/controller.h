@@ -1,5 +1,9 @@
-/* The controller process wired together: three reflectors (pods, PodConfigMapConfigs, owned
- * ConfigMaps) fill caches and enqueue CR keys; N workers reconcile keys while this process leads. */
+/* The controller process wired together: four reflectors (pods indexed by node,
+ * PodConfigMapConfigs, owned ConfigMaps, nodes) fill caches; their event handlers compute keys
+ * and enqueue them: CR keys on the CR workqueue (N workers reconcile ConfigMaps and status) and,
+ * with agent push, node names on the node workqueue (node_push.c). Workers run only while this
+ * process holds the Lease, woken by the election; the pods' effective policies are computed
+ * once per change (pod_policy_cache.c) and shared by pushes and status. */
 #ifndef PCMC_CONTROLLER_CONTROLLER_H
 #define PCMC_CONTROLLER_CONTROLLER_H
 
@@ -16,7 +20,8 @@ struct controller_options {
 	bool agent_push;
 	const char *agent_namespace, *agent_selector;
 	int agent_port;
-	unsigned push_resync_ms;
+	unsigned push_resync_ms;       /* each agent is read at least this often (and every lease duration / 2) */
+	int push_workers;              /* nodes pushed concurrently */
 	struct kube_config *kube_config; /* its token authenticates the pushes */
 };
 
@@ -27,7 +32,7 @@ int controller_new(struct kube_client *client, const struct controller_options *
 /* Starts the reflectors, then (once their caches are synced) leader election and the workers.
  * `*stop` aborts the wait for the first sync. Returns 0 or -errno. */
 int controller_start(struct controller *c, const volatile int *stop);
-/* All three caches hold a complete list (readiness). */
+/* Every cache holds a complete list (readiness). */
 bool controller_synced(struct controller *c);
 /* Gauges for /metrics. */
 void controller_gauges(struct controller *c, struct controller_gauges *g);

@@ -21,10 +21,20 @@ static int gauge(struct metrics_registry *r, const char *name, const char *help,
 	return err ? err : metrics_child_get(f, NULL, out);
 }
 
+static int counter(struct metrics_registry *r, const char *name, const char *help, struct metrics_child **out)
+{
+	struct metrics_family *f;
+	int err = metrics_counter_new(r, name, help, NULL, 0, &f);
+
+	return err ? err : metrics_child_get(f, NULL, out);
+}
+
 int controller_metrics_new(struct controller_metrics **out)
 {
 	struct controller_metrics *m = calloc(1, sizeof(*m));
-	struct metrics_family *ops, *dur, *errs, *pushes;
+	struct metrics_family *ops, *dur, *errs, *pushes, *cached;
+	static const char *const cached_kinds[] = { "pods", "podconfigmapconfigs", "configmaps", "nodes" };
+	static const char *const cached_labels[] = { "resource" };
 	static const char *const op_labels[] = { "operation", "result" };
 	static const char *const push_labels[] = { "result" };
 	int err;
@@ -54,11 +64,19 @@ int controller_metrics_new(struct controller_metrics **out)
 	if (!err)
 		err = metrics_child_get(errs, NULL, &m->reconcile_errors);
 	if (!err)
-		err = gauge(m->registry, "pcmc_controller_queue_depth", "Keys waiting in the workqueue.",
+		err = gauge(m->registry, "pcmc_controller_queue_depth", "PodConfigMapConfig keys waiting in the workqueue.",
 			    &m->queue_depth);
+	if (!err)
+		err = gauge(m->registry, "pcmc_controller_push_queue_depth", "Nodes waiting in the push workqueue.",
+			    &m->push_queue_depth);
 	if (!err)
 		err = gauge(m->registry, "pcmc_controller_active_configmaps",
 			    "Generated ConfigMaps known to the cache.", &m->active_configmaps);
+	if (!err)
+		err = metrics_gauge_new(m->registry, "pcmc_controller_cached_objects",
+					"Objects in this process's list/watch caches, by resource.", cached_labels, 1, &cached);
+	for (int i = 0; !err && i < 4; i++)
+		err = metrics_child_get(cached, METRICS_LABELS(cached_kinds[i]), &m->cached[i]);
 	if (!err)
 		err = gauge(m->registry, "pcmc_controller_leader", "1 while this process holds the leader Lease.",
 			    &m->leader);
@@ -67,8 +85,8 @@ int controller_metrics_new(struct controller_metrics **out)
 			    "leaseTransitions of the leader Lease as last seen.", &m->lease_transitions);
 	if (!err)
 		err = metrics_counter_new(m->registry, "pcmc_controller_policy_pushes_total",
-					  "Policy pushes to node agents by result: ok, failed (unreachable or refused, "
-					  "retried with backoff), refused (409: a newer leader exists).",
+					  "Policy pushes to node agents by result: ok, failed (unreachable or an error, "
+					  "retried with backoff), refused (409: the agent holds a newer or another sender's push).",
 					  push_labels, 1, &pushes);
 	if (!err)
 		err = metrics_child_get(pushes, METRICS_LABELS("ok"), &m->pushes_ok);
@@ -76,6 +94,26 @@ int controller_metrics_new(struct controller_metrics **out)
 		err = metrics_child_get(pushes, METRICS_LABELS("failed"), &m->pushes_failed);
 	if (!err)
 		err = metrics_child_get(pushes, METRICS_LABELS("refused"), &m->pushes_refused);
+	if (!err)
+		err = counter(m->registry, "pcmc_controller_policy_push_bytes_total",
+			      "Bytes of policy push bodies sent to node agents.", &m->push_bytes);
+	if (!err)
+		err = counter(m->registry, "pcmc_controller_agent_reads_total",
+			      "Reads of what a node agent holds (GET /v1/policy), at least every lease duration / 2 per node.",
+			      &m->agent_reads);
+	if (!err)
+		err = counter(m->registry, "pcmc_controller_foreign_state_restored_total",
+			      "Nodes found holding a push not from this leader (another sender, epoch or revision), "
+			      "then pushed again.", &m->foreign_restored);
+	if (!err)
+		err = counter(m->registry, "pcmc_controller_fencing_epoch_raises_total",
+			      "Lease leaseTransitions raised above a node agent's epoch after its 409.", &m->epoch_raises);
+	if (!err)
+		err = gauge(m->registry, "pcmc_controller_nodes_pushed",
+			    "Nodes whose agent accepted a push of this leader since it took the Lease.", &m->nodes_pushed);
+	if (!err)
+		err = gauge(m->registry, "pcmc_controller_fencing_epoch",
+			    "Fencing epoch of this leader's pushes (-1 when not leading).", &m->fencing_epoch);
 	if (err)
 		goto fail;
 	*out = m;
@@ -114,4 +152,15 @@ void controller_metrics_set_gauges(struct controller_metrics *m, const struct co
 	metrics_counter_set(m->pushes_ok, (double)g->pushes_ok);
 	metrics_counter_set(m->pushes_failed, (double)g->pushes_failed);
 	metrics_counter_set(m->pushes_refused, (double)g->pushes_refused);
+	metrics_counter_set(m->push_bytes, (double)g->push_bytes);
+	metrics_counter_set(m->agent_reads, (double)g->agent_reads);
+	metrics_counter_set(m->foreign_restored, (double)g->foreign_restored);
+	metrics_counter_set(m->epoch_raises, (double)g->epoch_raises);
+	metrics_gauge_set(m->fencing_epoch, (double)g->fencing_epoch);
+	metrics_gauge_set(m->push_queue_depth, (double)g->push_queue_depth);
+	metrics_gauge_set(m->nodes_pushed, (double)g->nodes_pushed);
+	metrics_gauge_set(m->cached[0], (double)g->cached_pods);
+	metrics_gauge_set(m->cached[1], (double)g->cached_pcmcs);
+	metrics_gauge_set(m->cached[2], (double)g->cached_configmaps);
+	metrics_gauge_set(m->cached[3], (double)g->cached_nodes);
 }

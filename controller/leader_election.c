@@ -16,6 +16,9 @@
 
 #include "common/log.h"
 
+/* The Lease as the log schema names it: its namespace and name. */
+#define LOG_LEASE(le) LOG_STR("namespace", (le)->cfg.lock_namespace), LOG_STR("lease", (le)->cfg.lock_name)
+
 struct leader_election {
 	struct kube_client *client;
 	struct leader_election_config cfg;
@@ -42,6 +45,12 @@ struct leader_election {
 	pthread_mutex_t wake_lock;
 	pthread_cond_t wake_cond;
 	bool wake;
+	/* Writers wait on this for leadership (broadcast after every acquire, renew, loss, stop). */
+	pthread_mutex_t state_lock;
+	pthread_cond_t state_cond;
+	/* One Lease write at a time: the renew loop and raises of the epoch share observed_*. */
+	pthread_mutex_t write_lock;
+	long long highest_transitions; /* ever observed: a recreated Lease never goes below it */
 };
 
 static uint64_t mono_ms(void)
@@ -120,6 +129,9 @@ int leader_election_new(struct kube_client *client, const struct leader_election
 		 cfg->lock_namespace);
 	snprintf(le->path, sizeof(le->path), "%s/%s", le->collection, cfg->lock_name);
 	pthread_mutex_init(&le->wake_lock, NULL);
+	pthread_mutex_init(&le->state_lock, NULL);
+	pthread_mutex_init(&le->write_lock, NULL);
+	pthread_cond_init(&le->state_cond, NULL);
 	{
 		pthread_condattr_t attr;
 
@@ -138,6 +150,9 @@ void leader_election_free(struct leader_election *le)
 		return;
 	pthread_cond_destroy(&le->wake_cond);
 	pthread_mutex_destroy(&le->wake_lock);
+	pthread_cond_destroy(&le->state_cond);
+	pthread_mutex_destroy(&le->state_lock);
+	pthread_mutex_destroy(&le->write_lock);
 	free(le);
 }
 
@@ -152,6 +167,22 @@ bool leader_election_is_leader(struct leader_election *le)
 long long leader_election_transitions(struct leader_election *le)
 {
 	return atomic_load(&le->transitions);
+}
+
+static void state_changed(struct leader_election *le)
+{
+	pthread_mutex_lock(&le->state_lock);
+	pthread_cond_broadcast(&le->state_cond);
+	pthread_mutex_unlock(&le->state_lock);
+}
+
+bool leader_election_wait(struct leader_election *le)
+{
+	pthread_mutex_lock(&le->state_lock);
+	while (!atomic_load(&le->stop) && !leader_election_is_leader(le))
+		pthread_cond_wait(&le->state_cond, &le->state_lock);
+	pthread_mutex_unlock(&le->state_lock);
+	return !atomic_load(&le->stop);
 }
 
 static const char *str_at(const cJSON *o, const char *k)
@@ -200,6 +231,8 @@ static void observe(struct leader_election *le, const cJSON *lease)
 	snprintf(le->acquire_time, sizeof(le->acquire_time), "%s",
 		 str_at(spec, "acquireTime") ? str_at(spec, "acquireTime") : "");
 	le->observed_transitions = cJSON_IsNumber(tr) ? (long long)tr->valuedouble : 0;
+	if (le->observed_transitions > le->highest_transitions)
+		le->highest_transitions = le->observed_transitions;
 	atomic_store(&le->transitions, le->observed_transitions);
 }
 
@@ -220,7 +253,13 @@ static int try_acquire_or_renew(struct leader_election *le, uint64_t *wait_ms)
 	micro_time_now(now);
 	err = kube_request_timeout(le->client, "GET", le->path, NULL, NULL, &lease, &kerr, timeout);
 	if (err == KUBE_ENOTFOUND) {
-		body = lease_body(le, le->cfg.identity, duration_s, now, now, 0, NULL);
+		/* Deleted (or never made): the epoch must not go back to 0, or every agent holding a
+		 * higher one would refuse us. A leader keeps its epoch; anyone else takes the next. */
+		long long tr = le->highest_transitions + (atomic_load(&le->leading) || !le->highest_transitions ? 0 : 1);
+
+		if (atomic_load(&le->leading))
+			log_warn("lease gone while leading: recreating it", LOG_LEASE(le), LOG_INT("lease_transitions", tr));
+		body = lease_body(le, le->cfg.identity, duration_s, now, now, tr, NULL);
 		err = kube_request_timeout(le->client, "POST", le->collection, body, NULL, &reply, &kerr, timeout);
 		cJSON_Delete(body);
 		if (!err)
@@ -229,8 +268,7 @@ static int try_acquire_or_renew(struct leader_election *le, uint64_t *wait_ms)
 		return err ? err : 1;
 	}
 	if (err) {
-		log_warn("lease read failed", LOG_STR("lease", le->path), LOG_STR("reason", kerr.reason),
-			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
+		log_warn("lease read failed", LOG_LEASE(le), LOG_KUBE_ERROR(kerr));
 		return err;
 	}
 	observe(le, lease);
@@ -254,8 +292,7 @@ static int try_acquire_or_renew(struct leader_election *le, uint64_t *wait_ms)
 	if (!err)
 		observe(le, reply);
 	else if (err != KUBE_ECONFLICT)
-		log_warn("lease write failed", LOG_STR("lease", le->path), LOG_STR("reason", kerr.reason),
-			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
+		log_warn("lease write failed", LOG_LEASE(le), LOG_KUBE_ERROR(kerr));
 	cJSON_Delete(reply);
 	return err ? err : 1;
 }
@@ -312,19 +349,84 @@ static void *lease_watch_run(void *arg)
 	return NULL;
 }
 
-static void lose(struct leader_election *le, const char *why)
+static void lose(struct leader_election *le, const char *reason, const char *why)
 {
 	atomic_store(&le->leading, false);
-	log_warn("leadership lost", LOG_STR("identity", le->cfg.identity), LOG_STR("lease", le->path),
-		 LOG_STR("why", why));
+	log_warn("leadership lost", LOG_STR("identity", le->cfg.identity), LOG_LEASE(le), LOG_STR("reason", reason),
+		 LOG_ERROR_TEXT(why));
 	if (le->cfg.on_stopped_leading)
 		le->cfg.on_stopped_leading(le->cfg.ud);
+	state_changed(le);
 }
 
-void leader_election_step_down(struct leader_election *le, const char *why)
+void leader_election_step_down(struct leader_election *le, const char *reason, const char *why)
 {
 	if (le->cfg.enabled && atomic_load(&le->leading))
-		lose(le, why);
+		lose(le, reason, why);
+}
+
+/* GET, check we hold it, PUT with leaseTransitions raised, conditioned on the resourceVersion we
+ * read; a conflict (a renew of ours raced it) reads again. Caller holds write_lock. */
+static int raise_locked(struct leader_election *le, long long min, long long *out)
+{
+	unsigned duration_s = (le->cfg.lease_duration_ms + 999) / 1000;
+	long timeout = (long)le->cfg.retry_period_ms;
+
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct kube_error kerr;
+		cJSON *lease = NULL, *body, *reply = NULL;
+		char now[64];
+		int err;
+
+		err = kube_request_timeout(le->client, "GET", le->path, NULL, NULL, &lease, &kerr, timeout);
+		if (err == KUBE_ENOTFOUND)
+			return RAISE_ENOTHOLDER;
+		if (err)
+			return err;
+		observe(le, lease);
+		cJSON_Delete(lease);
+		if (strcmp(le->observed_holder, le->cfg.identity) != 0)
+			return RAISE_ENOTHOLDER;
+		if (le->observed_transitions >= min) {
+			*out = le->observed_transitions;
+			return 0;
+		}
+		micro_time_now(now);
+		body = lease_body(le, le->cfg.identity, duration_s, le->acquire_time[0] ? le->acquire_time : now, now, min,
+				  le->observed_rv);
+		err = kube_request_timeout(le->client, "PUT", le->path, body, NULL, &reply, &kerr, timeout);
+		cJSON_Delete(body);
+		if (!err)
+			observe(le, reply);
+		cJSON_Delete(reply);
+		if (err == KUBE_ECONFLICT)
+			continue;
+		if (err) {
+			log_warn("lease write failed", LOG_LEASE(le), LOG_KUBE_ERROR(kerr));
+			return err;
+		}
+		*out = le->observed_transitions;
+		return 1;
+	}
+	return KUBE_ECONFLICT;
+}
+
+int leader_election_raise_transitions(struct leader_election *le, long long min, long long *out)
+{
+	int err;
+
+	if (!le->cfg.enabled) {
+		*out = min;
+		return 0;
+	}
+	if (!leader_election_is_leader(le))
+		return RAISE_ENOTHOLDER;
+	pthread_mutex_lock(&le->write_lock);
+	err = raise_locked(le, min, out);
+	pthread_mutex_unlock(&le->write_lock);
+	if (err == 1)
+		log_info("lease transitions raised", LOG_LEASE(le), LOG_INT("lease_transitions", *out));
+	return err;
 }
 
 static void *election_run(void *arg)
@@ -333,26 +435,31 @@ static void *election_run(void *arg)
 
 	while (!atomic_load(&le->stop)) {
 		uint64_t started = mono_ms(), wait_ms;
-		int rc = try_acquire_or_renew(le, &wait_ms);
+		int rc;
+
+		pthread_mutex_lock(&le->write_lock);
+		rc = try_acquire_or_renew(le, &wait_ms);
+		pthread_mutex_unlock(&le->write_lock);
 
 		if (rc == 1) {
 			atomic_store(&le->renewed_ms, started);
 			if (!atomic_load(&le->leading)) {
 				atomic_store(&le->leading, true);
-				log_info("became leader", LOG_STR("identity", le->cfg.identity), LOG_STR("lease", le->path),
-					 LOG_INT("leaseTransitions", le->observed_transitions));
+				log_info("became leader", LOG_STR("identity", le->cfg.identity), LOG_LEASE(le),
+					 LOG_INT("lease_transitions", le->observed_transitions));
 				if (le->cfg.on_started_leading)
 					le->cfg.on_started_leading(le->cfg.ud);
 			}
+			state_changed(le);
 		} else if (atomic_load(&le->leading)) {
 			if (rc == 0)
-				lose(le, "another candidate holds the lease");
+				lose(le, "LeaseTaken", "another candidate holds the lease");
 			else if (mono_ms() >= atomic_load(&le->renewed_ms) + le->cfg.renew_deadline_ms)
-				lose(le, "no renew succeeded within the renew deadline");
+				lose(le, "RenewDeadline", "no renew succeeded within the renew deadline");
 		} else if (rc == 0 && strcmp(le->logged_holder, le->observed_holder) != 0) {
 			snprintf(le->logged_holder, sizeof(le->logged_holder), "%s", le->observed_holder);
 			log_info("lease held by another candidate", LOG_STR("holder", le->observed_holder),
-				 LOG_STR("lease", le->path));
+				 LOG_LEASE(le));
 		}
 		/* Renew every retry period, measured from the start of this attempt. */
 		uint64_t spent = mono_ms() - started;
@@ -372,6 +479,7 @@ int leader_election_start(struct leader_election *le)
 		atomic_store(&le->leading, true);
 		if (le->cfg.on_started_leading)
 			le->cfg.on_started_leading(le->cfg.ud);
+		state_changed(le);
 		return 0;
 	}
 	err = pthread_create(&le->thread, NULL, election_run, le);
@@ -395,10 +503,9 @@ static void release_lease(struct leader_election *le)
 	err = kube_request_timeout(le->client, "PUT", le->path, body, NULL, NULL, &kerr, 2000);
 	cJSON_Delete(body);
 	if (err)
-		log_warn("lease release failed", LOG_STR("lease", le->path), LOG_STR("reason", kerr.reason),
-			 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
+		log_warn("lease release failed", LOG_LEASE(le), LOG_KUBE_ERROR(kerr));
 	else
-		log_info("lease released", LOG_STR("identity", le->cfg.identity), LOG_STR("lease", le->path));
+		log_info("lease released", LOG_STR("identity", le->cfg.identity), LOG_LEASE(le));
 }
 
 void leader_election_stop(struct leader_election *le, bool release)
@@ -408,6 +515,7 @@ void leader_election_stop(struct leader_election *le, bool release)
 	if (!le)
 		return;
 	atomic_store(&le->stop, true);
+	state_changed(le);
 	if (le->started) {
 		wake_up(le);
 		pthread_join(le->thread, NULL);

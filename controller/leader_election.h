@@ -5,6 +5,7 @@
 #ifndef PCMC_CONTROLLER_LEADER_ELECTION_H
 #define PCMC_CONTROLLER_LEADER_ELECTION_H
 
+#include <errno.h>
 #include <stdbool.h>
 
 #include "common/kube_client.h"
@@ -31,9 +32,19 @@ int leader_election_start(struct leader_election *le);
 /* True while we hold the lease and the last successful renew is younger than the renew deadline:
  * checked before every write. */
 bool leader_election_is_leader(struct leader_election *le);
+/* Blocks until leader_election_is_leader() (true) or the election stops (false). Woken by every
+ * acquire, renew and loss: workers wait here instead of polling. */
+bool leader_election_wait(struct leader_election *le);
 /* Stops leading at once (on_stopped_leading runs) and goes back to being a candidate: for a
- * replica that learned from elsewhere (an agent's 409) that a newer leader exists. */
-void leader_election_step_down(struct leader_election *le, const char *why);
+ * replica that learned from elsewhere that another holds the Lease. `reason`: a word for the
+ * log's "reason" ("NotHolder"), `why` the text. */
+void leader_election_step_down(struct leader_election *le, const char *reason, const char *why);
+/* While we hold the Lease: makes its leaseTransitions at least `min` (an update conditioned on
+ * the resourceVersion just read, only when it is below) and stores the value now in the Lease in
+ * *out (the fencing epoch to adopt). Returns 1 (raised), 0 (it already was), RAISE_ENOTHOLDER
+ * (the Lease is not ours: step down) or another -errno (the API server failed; try later). */
+#define RAISE_ENOTHOLDER (-ENOLCK)
+int leader_election_raise_transitions(struct leader_election *le, long long min, long long *out);
 /* leaseTransitions of the Lease as last observed. */
 long long leader_election_transitions(struct leader_election *le);
 /* Stops the election thread; if leading and `release`, hands the Lease back (empty holder). */

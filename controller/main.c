@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/build_info.h"
 #include "common/cli.h"
 #include "common/http_server.h"
 #include "common/kube_client.h"
@@ -28,6 +30,7 @@ struct options {
 	int agent_port;
 	const char *push_resync;
 	unsigned push_resync_ms;
+	int push_workers;
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -62,7 +65,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ .name = "agent-port", .kind = CLI_INT, .value = &o->agent_port, .metavar = "PORT", .min = 1, .max = 65535,
 		  .help = "the agents' policy API port when the pod names no container port \"api\"" },
 		{ .name = "push-resync", .value = &o->push_resync, .metavar = "SECONDS",
-		  .help = "full push to every agent this often" },
+		  .help = "read each agent at least this often (and every lease duration / 2); one holding "
+			  "another sender's state is pushed again" },
+		{ .name = "push-workers", .kind = CLI_INT, .value = &o->push_workers, .metavar = "N", .min = 1,
+		  .max = 256, .help = "nodes pushed concurrently" },
 	};
 	const struct cli_program prog = {
 		.name = "pcmc-controller", .flags = table, .n_flags = sizeof(table) / sizeof(table[0]),
@@ -80,6 +86,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->agent_selector = "app.kubernetes.io/name=pcmc-agent";
 	o->agent_port = 4855; /* pcmc-agent's default --listen port */
 	o->push_resync = "30";
+	o->push_workers = 8;
 	err = cli_parse(&prog, argc, argv, NULL);
 	if (err)
 		return err;
@@ -171,7 +178,7 @@ static void *signal_thread(void *arg)
 	int sig = 0;
 
 	sigwait(set, &sig);
-	log_info("signal received, shutting down", LOG_INT("signal", sig));
+	log_info("stopping", LOG_SIGNAL(sig));
 	stop_requested = 1;
 	return NULL;
 }
@@ -197,6 +204,15 @@ int main(int argc, char **argv)
 	if (parse_addr(o.metrics_addr, host, sizeof(host), &port)) {
 		fprintf(stderr, "pcmc-controller: bad --metrics-addr %s (want [HOST]:PORT)\n", o.metrics_addr);
 		return 2;
+	}
+	/* A keep-alive connection per node's agent: thousands of descriptors at 5,000 nodes. */
+	{
+		struct rlimit nofile;
+
+		if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+			nofile.rlim_cur = nofile.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &nofile);
+		}
 	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -224,6 +240,7 @@ int main(int argc, char **argv)
 								   .agent_selector = o.agent_selector,
 								   .agent_port = o.agent_port,
 								   .push_resync_ms = o.push_resync_ms,
+								   .push_workers = o.push_workers,
 								   .kube_config = cfg },
 				     metrics, &controller);
 	if (err) {
@@ -244,7 +261,8 @@ int main(int argc, char **argv)
 		log_error("cannot serve metrics", LOG_STR("addr", o.metrics_addr), LOG_ERRNO(err));
 		return 1;
 	}
-	log_info("starting", LOG_STR("identity", o.identity), LOG_STR("server", cfg->server),
+	log_info("starting", LOG_STR("version", build_info()->version), LOG_STR("commit", build_info()->revision),
+		 LOG_STR("identity", o.identity), LOG_STR("server", cfg->server),
 		 LOG_INT("metrics_port", http_server_port(http)), LOG_INT("workers", o.workers));
 
 	err = controller_start(controller, &stop_requested);

@@ -17,7 +17,8 @@
 #define MAX_NAMED_CRS 32
 
 struct summary_ctx {
-	struct policy_push *push;
+	struct node_push *push;
+	struct pod_policy_cache *policies;
 	struct object_cache *pcmcs;
 	const struct pcmc *cr;
 	struct policy_enforcement *out;
@@ -134,7 +135,7 @@ static int summarize_pod(void *ud, const void *obj)
 	const struct pod *pod = obj;
 	struct policy_enforcement *e = s->out;
 	const struct pod_policy_left_out *left;
-	struct pod_policy pp;
+	const struct pod_policy_result *res;
 	char reason[POD_POLICY_WHY_MAX + 100];
 	enum pod_enforcement st;
 	cJSON *node;
@@ -142,32 +143,39 @@ static int summarize_pod(void *ud, const void *obj)
 
 	if (!pod_enforceable(pod) || !label_selector_matches(s->cr->selector, &pod->labels))
 		return 0;
-	err = pod_policy_compute_locked(s->pcmcs, pod, NULL, &pp);
-	if (err == -ENOMEM)
-		return err;
+	/* The pod's merge as the push uses it (computed once per change, shared). */
+	res = pod_policy_cache_get_locked(s->policies, s->pcmcs, pod);
+	if (!res)
+		return -ENOMEM;
+	err = res->err;
 	e->wanted++;
 	node = node_entry(e->nodes, pod->node_name);
-	left = err ? NULL : pod_policy_left_out_of(&pp, s->cr->meta.name);
+	left = err ? NULL : pod_policy_left_out_of(&res->pp, s->cr->meta.name);
 	if (left) {
 		/* This CR cannot be enforced on this node: the pod gets the others' policy, this CR fails here. */
 		snprintf(reason, sizeof(reason), "%s; this PodConfigMapConfig is left out of the pod's policy on this node",
 			 left->why);
 		note_failed(e, node, pod, reason);
-		pod_policy_clear(&pp);
+		pod_policy_result_put(s->policies, res);
 		return 0;
 	}
 	if (!err)
-		err = note_merge(s, pod, &pp);
-	pod_policy_clear(&pp);
+		err = note_merge(s, pod, &res->pp);
+	pod_policy_result_put(s->policies, res);
 	if (err == -ENOMEM)
 		return err;
-	st = policy_push_pod_result(s->push, pod->node_name, pod->meta.uid, reason, sizeof(reason));
-	if (st == POD_ATTACHED) {
+	st = node_push_pod_result(s->push, pod->node_name, pod->meta.uid, reason, sizeof(reason));
+	if (st == ENFORCE_UNKNOWN) {
+		/* This leader has not heard from the node's agent yet: no status is written meanwhile. */
+		e->unknown++;
+		return 0;
+	}
+	if (st == ENFORCE_ATTACHED) {
 		e->attached++;
 		bump(node, "attachedPods");
 		return 0;
 	}
-	if (st == POD_FAILED) {
+	if (st == ENFORCE_FAILED) {
 		note_failed(e, node, pod, reason);
 		return 0;
 	}
@@ -220,8 +228,9 @@ static void sort_nodes(cJSON *nodes)
 	free(v);
 }
 
-int policy_enforcement_compute(struct policy_push *push, struct object_cache *pcmcs, struct object_cache *pods,
-			       const char *namespace, const char *name, struct policy_enforcement *out)
+int policy_enforcement_compute(struct node_push *push, struct pod_policy_cache *policies, struct object_cache *pcmcs,
+			       struct object_cache *pods, const char *namespace, const char *name,
+			       struct policy_enforcement *out)
 {
 	const struct pcmc *cr;
 	int err = 0;
@@ -233,7 +242,7 @@ int policy_enforcement_compute(struct policy_push *push, struct object_cache *pc
 	object_cache_read_lock(pcmcs);
 	cr = object_cache_get_locked(pcmcs, namespace, name);
 	if (cr && cr->selector && !cr->selector_error[0] && pcmc_wants_ebpf(cr)) {
-		struct summary_ctx s = { .push = push, .pcmcs = pcmcs, .cr = cr, .out = out };
+		struct summary_ctx s = { .push = push, .policies = policies, .pcmcs = pcmcs, .cr = cr, .out = out };
 
 		object_cache_read_lock(pods);
 		err = object_cache_each_locked(pods, namespace, summarize_pod, &s);

@@ -8,11 +8,13 @@
 #include <stdbool.h>
 
 #include "controller/cache.h"
-#include "controller/policy_push.h"
+#include "controller/node_push.h"
+#include "controller/pod_policy_cache.h"
 
 struct policy_enforcement {
 	int wanted;          /* selected Running pods that must be enforced (0 when the CR enables no eBPF) */
 	int attached, failed, pending;
+	int unknown;         /* pods on nodes this leader has not heard from yet: write no status */
 	cJSON *nodes;        /* the status.nodes array (owned) */
 	char problem[1024];  /* first failed or pending pod and why */
 	bool conflict;
@@ -21,8 +23,9 @@ struct policy_enforcement {
 
 /* Reads the caches (pcmcs, then pods) and the push results. Returns 0 or -ENOMEM; clear with
  * policy_enforcement_clear. A missing CR gives an empty result. */
-int policy_enforcement_compute(struct policy_push *push, struct object_cache *pcmcs, struct object_cache *pods,
-			       const char *namespace, const char *name, struct policy_enforcement *out);
+int policy_enforcement_compute(struct node_push *push, struct pod_policy_cache *policies, struct object_cache *pcmcs,
+			       struct object_cache *pods, const char *namespace, const char *name,
+			       struct policy_enforcement *out);
 void policy_enforcement_clear(struct policy_enforcement *e);
 /* Sets attachedPods, nodes and condition Conflict in status `st`. Returns true if anything changed. */
 bool policy_enforcement_apply(cJSON *st, const struct policy_enforcement *e, long long generation, const char *now);

@@ -68,6 +68,7 @@ static uint64_t now_ms(void)
 struct desire_ctx {
 	struct plan *plan;
 	struct object_cache *pcmcs;
+	struct pod_policy_cache *policies;
 	const struct pcmc *pcmc;
 };
 
@@ -76,7 +77,7 @@ static int desire_pod(void *ud, const void *obj)
 	struct desire_ctx *d = ud;
 	const struct pod *pod = obj;
 	struct plan *p = d->plan;
-	struct pod_policy pp;
+	const struct pod_policy_result *res;
 	int err;
 
 	if (!label_selector_matches(d->pcmc->selector, &pod->labels))
@@ -90,12 +91,13 @@ static int desire_pod(void *ud, const void *obj)
 		p->desired = n;
 		p->desired_cap = cap;
 	}
-	/* What the pod gets from every CR selecting it (the pcmcs lock is held), for the effective keys. */
-	err = pod_policy_compute_locked(d->pcmcs, pod, NULL, &pp);
-	if (err == -ENOMEM)
-		return err;
-	err = configmap_desired(pod, d->pcmc, &pp, &p->desired[p->ndesired]);
-	pod_policy_clear(&pp);
+	/* What the pod gets from every CR selecting it on its node (the pcmcs and pods locks are held),
+	 * for the effective keys: the merge the push and the status use (pod_policy_cache). */
+	res = pod_policy_cache_get_locked(d->policies, d->pcmcs, pod);
+	if (!res)
+		return -ENOMEM;
+	err = configmap_desired(pod, d->pcmc, &res->pp, &p->desired[p->ndesired]);
+	pod_policy_result_put(d->policies, res);
 	if (err)
 		return -ENOMEM;
 	p->ndesired++;
@@ -142,7 +144,7 @@ static int plan_build(struct reconciler *r, struct plan *p)
 		p->status = pcmc->status ? cJSON_Duplicate(pcmc->status, 1) : NULL;
 		snprintf(p->selector_error, sizeof(p->selector_error), "%s", pcmc->selector_error);
 		if (!pcmc->selector_error[0]) {
-			struct desire_ctx d = { p, r->pcmcs, pcmc };
+			struct desire_ctx d = { p, r->pcmcs, r->policies, pcmc };
 
 			object_cache_read_lock(r->pods);
 			err = object_cache_each_locked(r->pods, p->namespace, desire_pod, &d);
@@ -446,8 +448,14 @@ static int write_status(struct reconciler *r, struct plan *p, const struct count
 		snprintf(message, sizeof(message), "%zu matching pods have their ConfigMap", p->ndesired);
 		o.message = message;
 	}
-	if (r->push && policy_enforcement_compute(r->push, r->pcmcs, r->pods, p->namespace, p->name, &pe))
+	if (r->push && policy_enforcement_compute(r->push, r->policies, r->pcmcs, r->pods, p->namespace, p->name, &pe))
 		return -ENOMEM;
+	if (pe.unknown) {
+		/* A new leader has not heard from some node's agent yet: the status stays as the last
+		 * leader wrote it (the agent's first answer re-enqueues this CR). */
+		policy_enforcement_clear(&pe);
+		return 0;
+	}
 	if (r->push && o.ready && (pe.failed || pe.pending)) {
 		o.ready = false;
 		o.reason = pe.failed ? "PolicyFailed" : "PolicyPending";

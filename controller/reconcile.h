@@ -10,7 +10,8 @@
 #include "controller/cache.h"
 #include "controller/controller_metrics.h"
 #include "controller/leader_election.h"
-#include "controller/policy_push.h"
+#include "controller/node_push.h"
+#include "controller/pod_policy_cache.h"
 #include "controller/write_backoff.h"
 
 /* Returned when a write was skipped because this process is not (or no longer) the leader. */
@@ -20,11 +21,12 @@
 
 struct reconciler {
 	struct kube_client *client;
-	struct object_cache *pods, *pcmcs, *configmaps;
+	struct object_cache *pods, *pcmcs, *configmaps, *nodes;
 	struct leader_election *election;
 	struct controller_metrics *metrics;
 	const char *identity;
-	struct policy_push *push;    /* NULL: Ready means ConfigMaps only */
+	struct node_push *push;      /* NULL: Ready means ConfigMaps only */
+	struct pod_policy_cache *policies; /* each pod's effective policy, shared with the push */
 	struct write_backoff *write_backoff; /* reconciler_init; NULL: every write is tried at once */
 };
 

@@ -181,8 +181,7 @@ static int list_all(struct reflector *r)
 		build_path(r, path, false, cont);
 		err = kube_request(r->client, "GET", path, NULL, NULL, &list, &kerr);
 		if (err) {
-			log_warn("list failed", LOG_STR("resource", r->kind->name), LOG_STR("reason", kerr.reason),
-				 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
+			log_warn("list failed", LOG_STR("resource", r->kind->name), LOG_KUBE_ERROR(kerr));
 			break;
 		}
 		meta = cJSON_GetObjectItem(list, "metadata");
@@ -221,7 +220,7 @@ static int list_all(struct reflector *r)
 		}
 		free(scan.stale);
 		log_info("listed", LOG_STR("resource", r->kind->name), LOG_INT("objects", total),
-			 LOG_STR("resourceVersion", r->rv));
+			 LOG_STR("resource_version", r->rv));
 	}
 	strmap_free(seen, NULL);
 	return err;
@@ -242,7 +241,7 @@ static int on_watch_event(void *ud, const char *type, cJSON *object)
 			snprintf(r->gone_detail, sizeof(r->gone_detail), "%s", msg ? msg : "");
 			return KUBE_EGONE;
 		}
-		log_warn("watch error event", LOG_STR("resource", r->kind->name), LOG_STR("detail", msg));
+		log_warn("watch error event", LOG_STR("resource", r->kind->name), LOG_ERROR_TEXT(msg ? msg : ""));
 		return -EIO;
 	}
 	r->watch_events++;
@@ -295,8 +294,8 @@ static void *reflector_run(void *arg)
 			break;
 		if (err == KUBE_EGONE) {
 			log_info("watch expired, relisting", LOG_STR("resource", r->kind->name),
-				 LOG_STR("resourceVersion", r->rv),
-				 LOG_STR("detail", r->gone_detail[0] ? r->gone_detail : kerr.message));
+				 LOG_STR("resource_version", r->rv),
+				 LOG_ERROR_TEXT(r->gone_detail[0] ? r->gone_detail : kerr.message));
 			r->gone_detail[0] = '\0';
 			need_list = true;
 			continue;
@@ -307,8 +306,8 @@ static void *reflector_run(void *arg)
 			continue; /* the server ended the watch at timeoutSeconds: resume at once */
 		if (err)
 			log_warn("watch dropped, resuming", LOG_STR("resource", r->kind->name),
-				 LOG_STR("resourceVersion", r->rv), LOG_STR("reason", kerr.reason),
-				 LOG_STR("detail", kerr.message), LOG_ERRNO(err));
+				 LOG_STR("resource_version", r->rv), LOG_INT("http_status", kerr.http_status),
+				 LOG_STR("reason", kerr.reason), LOG_ERROR_TEXT(kerr.message[0] ? kerr.message : log_strerror(err)));
 		sleep_unless_stopped(r, backoff_delay_ms(BACKOFF_BASE_MS, BACKOFF_MAX_MS, attempt++, 0.5,
 							 backoff_random()));
 	}

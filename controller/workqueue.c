@@ -1,5 +1,6 @@
-/* Workqueue: FIFO + dirty set + processing set (client-go's Type), plus delayed adds and
- * per-key failure counts (client-go's rate-limiting queue), under one mutex and condvar. */
+/* Workqueue: FIFO + dirty set + processing set (client-go's Type), plus delayed adds in a min-heap
+ * (client-go's delaying queue: O(log n) per add, however many keys wait) and per-key failure
+ * counts (client-go's rate-limiting queue), under one mutex and condvar. */
 #include "controller/workqueue.h"
 
 #include <errno.h>
@@ -12,6 +13,11 @@
 #include "controller/backoff.h"
 #include "controller/strmap.h"
 
+struct delayed_key {
+	uint64_t due;               /* ms, monotonic */
+	char *key;                  /* owned */
+};
+
 struct workqueue {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -19,9 +25,12 @@ struct workqueue {
 	size_t head, len, cap;
 	struct strmap *dirty;       /* waiting to be processed (value unused) */
 	struct strmap *processing;  /* handed to a worker */
-	struct strmap *delayed;     /* key -> uint64_t* due time (ms, monotonic) */
+	struct delayed_key *heap;   /* min-heap on due time */
+	size_t nheap, heap_cap;
+	struct strmap *delayed;     /* key -> (uintptr_t) heap index + 1 */
 	struct strmap *failures;    /* key -> (uintptr_t) count */
 	unsigned retry_base_ms, retry_max_ms;
+	unsigned waiting;           /* workers blocked in workqueue_get */
 	bool shutting_down;
 };
 
@@ -65,9 +74,12 @@ void workqueue_free(struct workqueue *q)
 	for (size_t i = 0; i < q->len; i++)
 		free(q->fifo[(q->head + i) % q->cap]);
 	free(q->fifo);
+	for (size_t i = 0; i < q->nheap; i++)
+		free(q->heap[i].key);
+	free(q->heap);
 	strmap_free(q->dirty, NULL);
 	strmap_free(q->processing, NULL);
-	strmap_free(q->delayed, free);
+	strmap_free(q->delayed, NULL);
 	strmap_free(q->failures, NULL);
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->lock);
@@ -139,27 +151,99 @@ int workqueue_add(struct workqueue *q, const char *key)
 	return err;
 }
 
+/* Heap slot i now holds its entry: record where, for decrease-key. */
+static void heap_place(struct workqueue *q, size_t i)
+{
+	int err = 0;
+
+	strmap_put(q->delayed, q->heap[i].key, (void *)(uintptr_t)(i + 1), &err);
+}
+
+static void heap_swap(struct workqueue *q, size_t a, size_t b)
+{
+	struct delayed_key t = q->heap[a];
+
+	q->heap[a] = q->heap[b];
+	q->heap[b] = t;
+	heap_place(q, a);
+	heap_place(q, b);
+}
+
+static void heap_up(struct workqueue *q, size_t i)
+{
+	while (i > 0 && q->heap[(i - 1) / 2].due > q->heap[i].due) {
+		heap_swap(q, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void heap_down(struct workqueue *q, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < q->nheap && q->heap[l].due < q->heap[m].due)
+			m = l;
+		if (r < q->nheap && q->heap[r].due < q->heap[m].due)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(q, i, m);
+		i = m;
+	}
+}
+
+/* Removes the earliest delayed key and returns it (caller frees). */
+static char *heap_pop(struct workqueue *q)
+{
+	char *key = q->heap[0].key;
+
+	strmap_remove(q->delayed, key);
+	q->heap[0] = q->heap[--q->nheap];
+	if (q->nheap > 0) {
+		heap_place(q, 0);
+		heap_down(q, 0);
+	}
+	return key;
+}
+
+/* A key already waiting keeps the earlier of its two due times. */
 static int add_after_locked(struct workqueue *q, const char *key, unsigned delay_ms)
 {
-	uint64_t due = now_ms() + delay_ms, *cur;
+	uint64_t due = now_ms() + delay_ms;
+	uintptr_t slot;
 	int err = 0;
 
 	if (delay_ms == 0)
 		return add_locked(q, key);
-	cur = strmap_get(q->delayed, key);
-	if (cur) {
-		if (due < *cur)
-			*cur = due;
+	slot = (uintptr_t)strmap_get(q->delayed, key);
+	if (slot) {
+		if (due < q->heap[slot - 1].due) {
+			q->heap[slot - 1].due = due;
+			heap_up(q, slot - 1);
+		}
 	} else {
-		cur = malloc(sizeof(*cur));
-		if (!cur)
+		char *k;
+
+		if (q->nheap == q->heap_cap) {
+			size_t cap = q->heap_cap ? q->heap_cap * 2 : 64;
+			struct delayed_key *n = realloc(q->heap, cap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			q->heap = n;
+			q->heap_cap = cap;
+		}
+		k = strdup(key);
+		if (!k)
 			return -ENOMEM;
-		*cur = due;
-		strmap_put(q->delayed, key, cur, &err);
+		strmap_put(q->delayed, k, (void *)(uintptr_t)(q->nheap + 1), &err);
 		if (err) {
-			free(cur);
+			free(k);
 			return err;
 		}
+		q->heap[q->nheap] = (struct delayed_key){ due, k };
+		heap_up(q, q->nheap++);
 	}
 	pthread_cond_broadcast(&q->cond); /* a waiter may need a shorter timeout */
 	return 0;
@@ -175,10 +259,11 @@ int workqueue_add_after(struct workqueue *q, const char *key, unsigned delay_ms)
 	return err;
 }
 
-int workqueue_add_rate_limited(struct workqueue *q, const char *key)
+int workqueue_add_rate_limited(struct workqueue *q, const char *key, unsigned *delay_ms)
 {
+	unsigned delay;
 	uintptr_t n;
-	int err;
+	int err = 0;
 
 	pthread_mutex_lock(&q->lock);
 	if (q->shutting_down) {
@@ -187,9 +272,11 @@ int workqueue_add_rate_limited(struct workqueue *q, const char *key)
 	}
 	n = (uintptr_t)strmap_get(q->failures, key);
 	strmap_put(q->failures, key, (void *)(n + 1), &err);
-	err = add_after_locked(q, key, backoff_delay_ms(q->retry_base_ms, q->retry_max_ms, (unsigned)n, 0.1,
-							backoff_random()));
+	delay = backoff_delay_ms(q->retry_base_ms, q->retry_max_ms, (unsigned)n, 0.1, backoff_random());
+	err = add_after_locked(q, key, delay);
 	pthread_mutex_unlock(&q->lock);
+	if (delay_ms)
+		*delay_ms = delay;
 	return err;
 }
 
@@ -210,51 +297,21 @@ unsigned workqueue_failures(struct workqueue *q, const char *key)
 	return (unsigned)n;
 }
 
-struct due_scan {
-	uint64_t now, next;
-	char **ready;
-	size_t nready, cap;
-};
-
-static int scan_due(void *ud, const char *key, void *value)
-{
-	struct due_scan *s = ud;
-	uint64_t due = *(uint64_t *)value;
-
-	if (due <= s->now) {
-		if (s->nready == s->cap) {
-			size_t cap = s->cap ? s->cap * 2 : 16;
-			char **n = realloc(s->ready, cap * sizeof(*n));
-
-			if (!n)
-				return 0;
-			s->ready = n;
-			s->cap = cap;
-		}
-		s->ready[s->nready++] = strdup(key);
-	} else if (!s->next || due < s->next) {
-		s->next = due;
-	}
-	return 0;
-}
-
 /* Moves due delayed keys into the FIFO; returns the next due time (0 if none). */
 static uint64_t promote_delayed(struct workqueue *q)
 {
-	struct due_scan s = { .now = now_ms() };
+	uint64_t now;
 
-	if (strmap_count(q->delayed) == 0)
+	if (q->nheap == 0)
 		return 0;
-	strmap_each(q->delayed, scan_due, &s);
-	for (size_t i = 0; i < s.nready; i++) {
-		if (!s.ready[i])
-			continue;
-		free(strmap_remove(q->delayed, s.ready[i]));
-		add_locked(q, s.ready[i]);
-		free(s.ready[i]);
+	now = now_ms();
+	while (q->nheap > 0 && q->heap[0].due <= now) {
+		char *key = heap_pop(q);
+
+		add_locked(q, key);
+		free(key);
 	}
-	free(s.ready);
-	return s.next;
+	return q->nheap ? q->heap[0].due : 0;
 }
 
 char *workqueue_get(struct workqueue *q)
@@ -274,6 +331,7 @@ char *workqueue_get(struct workqueue *q)
 			strmap_put(q->processing, key, NULL, &err);
 			break;
 		}
+		q->waiting++;
 		if (next) {
 			struct timespec ts = { .tv_sec = (time_t)(next / 1000), .tv_nsec = (long)(next % 1000) * 1000000 };
 
@@ -281,6 +339,7 @@ char *workqueue_get(struct workqueue *q)
 		} else {
 			pthread_cond_wait(&q->cond, &q->lock);
 		}
+		q->waiting--;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return key;
@@ -307,6 +366,15 @@ size_t workqueue_len(struct workqueue *q)
 	n = q->len;
 	pthread_mutex_unlock(&q->lock);
 	return n;
+}
+
+void workqueue_counts(struct workqueue *q, struct workqueue_counts *out)
+{
+	pthread_mutex_lock(&q->lock);
+	out->ready = q->len;
+	out->delayed = q->nheap;
+	out->waiting = q->waiting;
+	pthread_mutex_unlock(&q->lock);
 }
 
 void workqueue_shutdown(struct workqueue *q)

@@ -8,3 +8,9 @@ tap_check() {
   if out=$("$@" 2>&1); then tap_ok "$name"; else tap_not_ok "$name"; echo "$out" | tail -n 20 | sed 's/^/# /'; fi
 }
 tap_done() { echo "1..$TAP_N"; [ "$TAP_FAILED" -eq 0 ]; }
+# wait_until SECONDS CMD...: polls CMD every 0.1 s until it succeeds (0) or the deadline passes (1).
+wait_until() {
+  local t=$1 i; shift
+  for ((i = 0; i < t * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}

@@ -257,9 +257,12 @@ stop_tears_down() {
   [ ! -f "$PCMC_CLUSTER_DIR/pids/nodesim-sim-a.pid" ]
 }
 tap_check "nodesim stop: tears down the node's pods and stops its process" stop_tears_down
-tap_check "nodesim restart picks up bound pods again" bash -c '"$0/nodesim" start sim-a >/dev/null 2>&1 && sleep 2 &&
-  kubectl get pod burst -o json | jq -e ".status.phase == \"Running\"" >/dev/null &&
-  ip netns list | grep -q "pcmc-p$(kubectl get pod burst -o jsonpath="{.metadata.uid}" | tr -d - | cut -c1-19)"' "$here"
+burst_running_again() {
+  kubectl get pod burst -o json | jq -e '.status.phase == "Running"' >/dev/null &&
+    ip netns list | grep -q "pcmc-p$(kubectl get pod burst -o jsonpath='{.metadata.uid}' | tr -d - | cut -c1-19)"
+}
+"$here/nodesim" start sim-a >/dev/null 2>&1
+tap_check "nodesim restart picks up bound pods again (Running, its netns back)" wait_until 60 burst_running_again
 
 pod_failure_reported() {
   local ports i

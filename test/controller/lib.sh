@@ -3,6 +3,7 @@
 # shellcheck shell=bash
 CTL_REPO=${CTL_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 . "$CTL_REPO/test/cluster/ports.sh" # free_port, in 30000..32767
+. "$CTL_REPO/test/cluster/tap.sh"   # wait_until (and the TAP helpers)
 # Each run gets its own state dir and ports, so concurrent `make test` runs do not collide.
 if [ -z "${PCMC_CONTROLLER_CLUSTER_DIR:-}" ]; then
   PCMC_CONTROLLER_CLUSTER_DIR=$(mktemp -d /tmp/pcmc-controller-cluster.XXXXXX) && rmdir "$PCMC_CONTROLLER_CLUSTER_DIR"
@@ -40,12 +41,6 @@ cluster_start() {
 
 cluster_stop() { [ -d "$PCMC_CLUSTER_DIR" ] && "$CTL_REPO/test/cluster/down" >/dev/null 2>&1; return 0; }
 
-# wait_until SECONDS CMD...: polls CMD every 0.1 s.
-wait_until() {
-  local t=$1 i; shift
-  for ((i = 0; i < t * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
 
 # ctl_start NAME [VAR=VALUE...]: one controller process, log in $CTL_LOGS/NAME.log (earlier runs
 # of NAME are kept in NAME.earlier.log).

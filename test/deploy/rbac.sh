@@ -23,6 +23,8 @@ LEASES=leases.coordination.k8s.io
 
 # pcmc-controller: exactly the calls in controller/*.c (reflectors, reconcile, status, events, Lease).
 for v in get list watch; do can "$CTL_SA" yes $v pods -A; done
+for v in get list watch; do can "$CTL_SA" yes $v nodes; done
+for v in create update patch delete; do can "$CTL_SA" no $v nodes; done
 for v in get list watch create update delete; do can "$CTL_SA" yes $v configmaps -n default; done
 for v in list watch; do can "$CTL_SA" yes $v configmaps -A; done
 for v in get list watch; do can "$CTL_SA" yes $v $PCMC -A; done

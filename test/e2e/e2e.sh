@@ -96,15 +96,35 @@ tap_check "the other CR deleted: Conflict False, 7000 answers again" wait_until 
 # --- relabel out -------------------------------------------------------------------------------------
 a2_ip=$(e2e_pod_ip web-a2) a2_uid=$(e2e_pod_uid web-a2)
 e2e_probe_remove "$a2_ip"
+pushes_to() { grep '"msg":"policy pushed"' "$E2E_LOGS/$1.log" | grep -c "\"node\":\"$2\""; }
+# agent_conns CTL NODE: local ports of CTL's established connections to NODE's agent.
+agent_conns() {
+  ss -Htnp state established "( dst ${E2E_NODE_IP[$2]} and dport = :$E2E_AGENT_PORT )" |
+    grep "pid=${E2E_CTL_PID[$1]}," | awk '{ print $3 }' | sort
+}
+holder=$(e2e_lease_holder) pushes_a=$(pushes_to "$(e2e_lease_holder)" e2e-a) pushes_b=$(pushes_to "$(e2e_lease_holder)" e2e-b)
+conns_before=$(agent_conns "$holder" e2e-a)
 kubectl -n "$E2E_NS" label pod web-a2 app=other --overwrite >/dev/null
 tap_check "relabel out: the agent of e2e-a no longer holds the pod" wait_until 15 bash -c "
   . '$here/lib.sh'; $(declare -p E2E_NODE_IP); E2E_AGENT_PORT=$E2E_AGENT_PORT; [ -z \"\$(e2e_agent_pod_state e2e-a $a2_uid)\" ]"
+# Barrier for the count: the CR's status shows the change, so everything the label caused is done.
+tap_check "relabel out: status attachedPods 3" wait_until 15 bash -c "
+  kubectl -n $E2E_NS get pcmc web -o json | jq -e '.status.attachedPods == 3' >/dev/null"
+pushes_a=$(( $(pushes_to "$holder" e2e-a) - pushes_a )) pushes_b=$(( $(pushes_to "$holder" e2e-b) - pushes_b ))
+conns_after=$(agent_conns "$holder" e2e-a)
+if [ -n "$conns_before" ] && [ -n "$(comm -12 <(echo "$conns_before") <(echo "$conns_after"))" ] &&
+   [ "$(wc -l <<<"$conns_after")" -le 8 ]; then
+  tap_ok "pushes and reads reuse keep-alive connections to the agent ($(wc -l <<<"$conns_after") open, one of them since before the push)"
+else
+  tap_not_ok "pushes and reads reuse keep-alive connections: before [$(echo $conns_before)], after [$(echo $conns_after)]"
+fi
+if [ "$pushes_a" = 1 ] && [ "$pushes_b" = 0 ]; then tap_ok "relabel out: one push to e2e-a, none to e2e-b (a pod change reaches only its node)"
+else tap_not_ok "relabel out: $pushes_a pushes to e2e-a, $pushes_b to e2e-b (want 1 and 0)"; fi
 tap_check "relabel out: its firewall is gone (9999 answers)" wait_until 10 tcp_open "$a2_ip" 9999
 tap_check "relabel out: its counters are gone from the agent's metrics" wait_until 10 bash -c "
   ! curl -s http://${E2E_NODE_IP[e2e-a]}:$E2E_AGENT_PORT/metrics | grep -q 'pod_name=\"web-a2\"'"
-tap_check "relabel out: its ConfigMap is gone; status attachedPods 3" wait_until 15 bash -c "
-  ! kubectl -n $E2E_NS get configmaps -l podconfig.example.com/pod-uid=$a2_uid -o name | grep -q . &&
-  kubectl -n $E2E_NS get pcmc web -o json | jq -e '.status.attachedPods == 3' >/dev/null"
+tap_check "relabel out: its ConfigMap is gone" wait_until 15 bash -c "
+  ! kubectl -n $E2E_NS get configmaps -l podconfig.example.com/pod-uid=$a2_uid -o name | grep -q ."
 
 # --- an agent restarts without its state: the restarted agent pod brings a full push at once --------
 e2e_agent_stop e2e-b KILL
@@ -143,10 +163,14 @@ tap_check "SIGSTOP: $other takes the Lease from the stopped $stopped" wait_until
 new_epoch_everywhere() { local n; for n in "${E2E_NODES[@]}"; do [ "$(e2e_agent_identity "$n")" = "$other" ] || return 1; done; }
 tap_check "SIGSTOP: every agent holds a push of $other (new epoch)" wait_until 20 new_epoch_everywhere
 e2e_pod web-a3 e2e-a app=web     # a change the stopped leader sees when it resumes
-sleep 1
+pods_now=$(kubectl get pods -A --no-headers | wc -l)
 kill -CONT "${E2E_CTL_PID[$stopped]}"
 tap_check "SIGCONT: the old leader $stopped steps down" wait_until 20 bash -c "grep -q '\"msg\":\"leadership lost\"' '$E2E_LOGS/$stopped.log'"
-sleep 2
+# Barrier: the old leader has caught up with the changes made while it was stopped (web-a3 is in
+# its pod cache), so it had every chance to push them.
+cached_pods() { e2e_ctl_get "$1" /metrics | awk '$1 == "pcmc_controller_cached_objects{resource=\"pods\"}" { print $2 }'; }
+tap_check "SIGCONT: the old leader's caches caught up ($pods_now pods)" wait_until 20 bash -c "
+  . '$here/lib.sh'; $(declare -p E2E_CTL_PID); $(declare -f cached_pods); [ \"\$(cached_pods $stopped)\" = $pods_now ]"
 tap_check "SIGCONT: no push of the old leader was accepted (agents still hold $other's epoch)" new_epoch_everywhere
 refused=$(grep -c '"msg":"policy push refused' "$E2E_LOGS/$stopped.log")
 echo "# old leader pushes refused with 409 after SIGCONT: $refused (0 = it noticed the new holder before pushing)"
@@ -163,7 +187,10 @@ tap_check "after the failovers web-a3 is enforced too" wait_until 30 bash -c "
 e2e_probe_add "$(e2e_pod_ip web-a3)"
 
 # --- delete the CR ---------------------------------------------------------------------------------------
-sleep 1
+# The prober has probed web-a3 too: its count grew by a full round of targets.
+probed=$(e2e_probe_count) targets=$(wc -l < "$E2E_DIR/probe-targets")
+tap_check "the prober went round every target since web-a3 was added" wait_until 20 bash -c "
+  . '$here/lib.sh'; [ \$(e2e_probe_count) -ge $((probed + 2 * targets)) ]"
 : > "$E2E_DIR/probe-targets.final"; cp "$E2E_DIR/probe-targets" "$E2E_DIR/probe-targets.final"
 : > "$E2E_DIR/probe-targets"
 kubectl delete -f "$E2E_DIR/web.yaml" >/dev/null

@@ -3,7 +3,7 @@
 # their own service-account tokens, workload pods, a prober of blocked ports. Everything by PID.
 # shellcheck shell=bash
 E2E_REPO=${E2E_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-. "$E2E_REPO/test/cluster/tap.sh"
+. "$E2E_REPO/test/cluster/tap.sh"   # TAP helpers, wait_until
 . "$E2E_REPO/test/cluster/ports.sh" # free_port, in 30000..32767
 if [ -z "${E2E_DIR:-}" ]; then
   E2E_DIR=$(mktemp -d /tmp/pcmc-e2e.XXXXXX)
@@ -41,11 +41,6 @@ e2e_lock() {
 # No kubectl call may hang a run (e.g. an API server whose etcd is gone).
 kubectl() { command kubectl --request-timeout=20s "$@"; }
 
-wait_until() {
-  local t=$1 i; shift
-  for ((i = 0; i < t * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
 
 # --- cluster -----------------------------------------------------------------------------------
 e2e_cluster_up() {
