@@ -212,7 +212,7 @@ char *node_desired_body(const struct node_desired *d, const char *node, const ch
 	policy_push_write_begin(&w, node, &sender, (int64_t)revision);
 	for (int i = 0; i < d->npushed; i++)
 		policy_push_write_pod(&w, d->pushed[i].uid, d->pushed[i].namespace, d->pushed[i].name,
-				      &d->pushed[i].policy->config);
+				      &d->pushed[i].policy->pp.policy.config);
 	policy_push_write_end(&w);
 	return jw_finish(&w, &text, len) ? NULL : text;
 }

@@ -21,7 +21,7 @@ struct node_push_config {
 	struct kube_client *client;        /* agent discovery (list/watch of the agent pods) */
 	const char *agent_namespace;       /* pcmc-system */
 	const char *agent_selector;        /* app.kubernetes.io/name=pcmc-agent */
-	int agent_port;                    /* when the agent pod names no container port "api" (9090) */
+	int agent_port;                    /* when the agent pod names no container port "api" (4855) */
 	struct kube_config *kube_config;   /* its bearer token authenticates us to the agents */
 	struct object_cache *pods, *pcmcs; /* pods indexed by node (object_cache_set_index) */
 	struct pod_policy_cache *policies;

@@ -53,5 +53,5 @@ const char *node_arch_locked(struct object_cache *nodes, const char *name)
 {
 	const struct node *n = name ? object_cache_get_locked(nodes, "", name) : NULL;
 
-	return n ? n->arch : NULL;
+	return n ? (n->arch ? n->arch : "") : NULL;
 }

@@ -16,8 +16,9 @@ struct node {
 
 extern const struct object_kind node_kind;
 
-/* Caller holds the nodes cache's read lock; NULL when the node is unknown or has no label. The
- * string is valid until the unlock. */
+/* The node's kubernetes.io/arch as pod_policy_compute_locked takes it: "" when the Node has no
+ * such label, NULL when the Node is not known. Caller holds the nodes cache's read lock; the string
+ * is valid until the unlock. */
 const char *node_arch_locked(struct object_cache *nodes, const char *name);
 
 #endif

@@ -61,7 +61,6 @@ static void result_free(struct pod_policy_result *r)
 	for (size_t i = 0; i < r->pp.nleft_out; i++)
 		free((char *)r->pp.left_out[i].cr);
 	pod_policy_clear(&r->pp);
-	ebpf_config_clear(&r->config);
 	free(r->intern_key);
 	free(r);
 }
@@ -153,26 +152,6 @@ void pod_policy_cache_forget_pod(struct pod_policy_cache *c, const char *uid)
 	free(rec);
 }
 
-/* The merge's result in the wire model. A bridge while the merge has its own policy type. */
-static int to_wire(const struct effective_policy *p, struct ebpf_config *c)
-{
-	int err = 0;
-
-	c->syscall_monitoring.enabled = p->syscall_enabled;
-	for (size_t i = 0; !err && i < p->nsyscalls; i++)
-		err = syscall_names_add(&c->syscall_monitoring.names, p->syscalls[i]);
-	c->l4_firewall.enabled = p->firewall_enabled;
-	for (size_t i = 0; !err && i < p->nallowed; i++)
-		err = port_set_add(&c->l4_firewall.allowed, p->allowed[i]);
-	for (size_t i = 0; !err && i < p->nblocked; i++)
-		err = port_set_add(&c->l4_firewall.blocked, p->blocked[i]);
-	c->l4_firewall.default_block = p->default_block;
-	c->metrics_export.enabled = p->metrics_enabled;
-	if (p->metrics_enabled && p->update_interval_ms > 0)
-		c->metrics_export.update_interval_ns = p->update_interval_ms * 1000000LL;
-	return err;
-}
-
 /* The content that makes two results interchangeable: the outcome, the CRs and the policy's
  * canonical encoding (common/policy_codec.h). NULL: no memory or an unencodable policy. */
 static char *intern_key_of(struct pod_policy_result *r)
@@ -181,7 +160,7 @@ static char *intern_key_of(struct pod_policy_result *r)
 	char *policy = NULL, *key = NULL, *p;
 	size_t len = 0, need;
 
-	ebpf_config_write(&w, &r->config, 0);
+	ebpf_config_write(&w, &r->pp.policy.config, 0);
 	if (jw_finish(&w, &policy, &len))
 		return NULL;
 	r->policy_hash = fnv1a64(FNV1A64_INIT, policy, len);
@@ -210,16 +189,19 @@ static const char *own(const char **name)
 	return *name;
 }
 
-/* The kubernetes.io/arch of the pod's node ("" when the node or its label is unknown: then only
- * names every architecture knows pass). */
-static void node_arch(struct pod_policy_cache *c, const struct pod *pod, char *out, size_t len)
+/* The kubernetes.io/arch of the pod's node into out ("" when the Node has no such label: then
+ * only names every architecture knows pass). False when the Node is not known: the merge does not
+ * check names then, the node's agent checks them against its own architecture. */
+static bool node_arch(struct pod_policy_cache *c, const struct pod *pod, char *out, size_t len)
 {
 	const char *arch;
 
 	object_cache_read_lock(c->nodes);
 	arch = node_arch_locked(c->nodes, pod->node_name);
-	snprintf(out, len, "%s", arch ? arch : "");
+	if (arch)
+		snprintf(out, len, "%s", arch);
 	object_cache_unlock(c->nodes);
+	return arch != NULL;
 }
 
 /* A fresh result for pod, not yet interned. Caller holds the cache read locks. */
@@ -227,13 +209,12 @@ static struct pod_policy_result *compute(struct pod_policy_cache *c, struct obje
 {
 	struct pod_policy_result *r = calloc(1, sizeof(*r));
 	char arch[64];
+	bool known;
 
 	if (!r)
 		return NULL;
-	ebpf_config_init(&r->config);
-	if (c->nodes)
-		node_arch(c, pod, arch, sizeof(arch));
-	r->err = pod_policy_compute_locked(pcmcs, pod, c->nodes ? arch : NULL, &r->pp);
+	known = c->nodes && node_arch(c, pod, arch, sizeof(arch));
+	r->err = pod_policy_compute_locked(pcmcs, pod, known ? arch : NULL, &r->pp);
 	if (r->err == -ENOMEM) {
 		pod_policy_clear(&r->pp);
 		free(r);
@@ -254,20 +235,6 @@ static struct pod_policy_result *compute(struct pod_policy_cache *c, struct obje
 			return NULL;
 		}
 	r->wanted = !r->err && effective_policy_wanted(&r->pp.policy);
-	if (r->wanted) {
-		int err = to_wire(&r->pp.policy, &r->config);
-
-		if (err == -ENOMEM) {
-			result_free(r);
-			return NULL;
-		}
-		if (err) { /* past a wire limit or a name the wire refuses: the pod fails, nothing is pushed */
-			r->err = err;
-			r->wanted = false;
-			snprintf(r->pp.why, sizeof(r->pp.why), "the merged policy cannot be pushed: %s", log_strerror(err));
-			ebpf_config_clear(&r->config);
-		}
-	}
 	r->intern_key = intern_key_of(r);
 	if (!r->intern_key) {
 		result_free(r);

@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/ebpf_config.h"
 #include "controller/cache.h"
 #include "controller/pod_policy.h"
 
@@ -17,8 +16,7 @@ struct pod_policy_result {
 	int err;                   /* 0, or the merge's -E2BIG/-EINVAL: pp.why says why */
 	struct pod_policy pp;      /* pp.crs[] and pp.left_out[].cr point at strings owned by the result */
 	bool wanted;               /* an eBPF feature is on: the pod is pushed to its node's agent */
-	struct ebpf_config config; /* the merge in the wire model (the push's "policy") */
-	uint64_t policy_hash;      /* of config's canonical encoding: equal configs, equal hashes */
+	uint64_t policy_hash;      /* of pp.policy.config's canonical encoding: equal configs, equal hashes */
 	/* private */
 	unsigned refs;
 	char *intern_key;

@@ -382,7 +382,7 @@ START_TEST(a_cr_change_recomputes_its_namespaces_pods)
 	pod_policy_cache_namespace_changed(w.cache, "shop");
 	node_desired_build(w.pcmcs, w.pods, w.cache, "n2", NULL, &b);
 	ck_assert_uint_ne(a.fingerprint, b.fingerprint);
-	ck_assert(port_set_contains(&b.pushed[0].policy->config.l4_firewall.blocked, 23));
+	ck_assert(port_set_contains(&b.pushed[0].policy->pp.policy.config.l4_firewall.blocked, 23));
 	node_desired_clear(w.cache, &a);
 	node_desired_clear(w.cache, &b);
 	world_free(&w);

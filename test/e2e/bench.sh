@@ -119,7 +119,8 @@ takeover() { # takeover SIGNAL: prints seconds
   awk -v a="$(iso_to_s "$(jq -r .ts <<<"$line")")" -v b="$t0" 'BEGIN { printf "%.6f\n", a - b }'
   unset "E2E_CTL_PID[$leader]"
   e2e_ctl_start "$leader" >/dev/null || return 1
-  sleep 3   # the restarted replica settles as a standby
+  # The restarted replica is a standby that has seen the holder's Lease.
+  wait_until 30 grep -q '"msg":"lease held by another candidate"' "$E2E_LOGS/$leader.log"
 }
 for sig in KILL TERM; do
   : > "$E2E_DIR/takeover-$sig.times"

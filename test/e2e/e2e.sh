@@ -205,6 +205,7 @@ tap_check "delete: every generated ConfigMap is gone" wait_until 15 bash -c "
 
 tap_check "no sanitizer report in controller or agent logs" bash -c "
   ! grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$E2E_LOGS'/*.log"
+tap_check "every controller and agent log line follows docs/logging.md" e2e_logcheck "$E2E_LOGS"/ctl-*.log "$E2E_LOGS"/agent-*.log
 
 e2e_prober_stop
 probes=$(e2e_probe_count) successes=$(e2e_probe_successes)

@@ -196,5 +196,6 @@ tap_check "another holder of the token: one leader, no leadership change" settle
 
 tap_check "no sanitizer report in controller or agent logs" bash -c "
   ! grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$E2E_LOGS'/*.log"
+tap_check "every controller and agent log line follows docs/logging.md" e2e_logcheck "$E2E_LOGS"/ctl-*.log "$E2E_LOGS"/agent-*.log
 echo "# ${SECONDS}s"
 tap_done
