@@ -165,11 +165,31 @@ void cli_usage(const struct cli_program *p, FILE *out)
 		fprintf(out, "\n%s", p->footer);
 }
 
-static void print_version(const struct cli_program *p)
+static void print_version_of(const char *name, FILE *out)
 {
 	const struct build_info *b = build_info();
 
-	fprintf(out_of(p), "%s %s (revision %s, %s, %s)\n", p->name, b->version, b->revision, b->compiler, b->arch);
+	fprintf(out, "%s %s (revision %s, %s, %s)\n", name, b->version, b->revision, b->compiler, b->arch);
+}
+
+static void print_version(const struct cli_program *p)
+{
+	print_version_of(p->name, out_of(p));
+}
+
+int cli_help_or_version(const char *name, int argc, char **argv, void (*usage)(FILE *out))
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return CLI_EXIT;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			print_version_of(name, stdout);
+			return CLI_EXIT;
+		}
+	}
+	return 0;
 }
 
 /* The flag named by argv[i] ("--name", "--name=v", "-n", "-nVALUE"), or NULL. *inline_value is the

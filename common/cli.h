@@ -47,5 +47,9 @@ struct cli_program {
  * flag or variable and the value: exit with 2). */
 int cli_parse(const struct cli_program *p, int argc, char **argv, int *n_positional);
 void cli_usage(const struct cli_program *p, FILE *out);
+/* For a program whose own grammar does not fit a flag table (pcmc-dataplane's per-pod flags):
+ * --help or -h anywhere before "--" calls usage(stdout), --version prints the version line.
+ * Returns CLI_EXIT when it printed (exit 0), else 0. */
+int cli_help_or_version(const char *name, int argc, char **argv, void (*usage)(FILE *out));
 
 #endif

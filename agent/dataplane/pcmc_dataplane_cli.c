@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/dataplane/dataplane.h"
+#include "common/cli.h"
 #include "common/log.h"
 
 #define MAX_PODS  64
@@ -28,9 +29,9 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static void usage(void)
+static void usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: pcmc-dataplane --pin-root DIR [--cgroup-root DIR] [--cni-cache-dir DIR] [--layout N]\n"
 		"         [--pod UID [--syscalls NR,..] [--allow PORT,..] [--block PORT,..] [--default-block]\n"
 		"                    [--no-firewall]]...  [--remove UID] [--orphans] [--counters] [--stay]\n"
@@ -111,6 +112,9 @@ int main(int argc, char **argv)
 	struct dataplane *dp;
 	int n_pods = 0, err = 0;
 
+	if (cli_help_or_version("pcmc-dataplane", argc, argv, usage))
+		return 0;
+
 	log_set_component("pcmc-dataplane");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -121,7 +125,7 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--stay")) { stay = true; continue; }
 		if (!strcmp(a, "--default-block") && cur) { cur->policy.default_block = true; continue; }
 		if (!strcmp(a, "--no-firewall") && cur) { cur->policy.firewall_enabled = false; continue; }
-		if (!v) { usage(); free_pods(pods, n_pods); return 2; }
+		if (!v) { usage(stderr); free_pods(pods, n_pods); return 2; }
 		i++;
 		if (!strcmp(a, "--pin-root")) opts.pin_root = v;
 		else if (!strcmp(a, "--cgroup-root")) opts.cgroup_root = v;
@@ -142,12 +146,12 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--block") && cur && !cur->blocked && (n = parse_ports(v, &cur->blocked)) >= 0) {
 			cur->policy.blocked = cur->blocked;
 			cur->policy.n_blocked = n;
-		} else { usage(); free_pods(pods, n_pods); return 2; }
+		} else { usage(stderr); free_pods(pods, n_pods); return 2; }
 	}
 
 	if (!opts.pin_root) {
 		fprintf(stderr, "pcmc-dataplane: --pin-root is required (nothing changed)\n");
-		usage();
+		usage(stderr);
 		free_pods(pods, n_pods);
 		return 2;
 	}

@@ -34,6 +34,15 @@ for b in "${BINARIES[@]}"; do
     bash -c "[ $rc -eq 2 ] && grep -q 'environment variable PCMC_LOG_LEVEL must be one of debug|info|warn|error, got \"loud\"' '$work/out' || { cat '$work/out'; false; }"
 done
 
+# pcmc-dataplane (the dataplane without the agent, for developers) has its own per-pod grammar, and
+# the same --help and --version.
+"$repo/build/pcmc-dataplane" --help >"$work/out" 2>"$work/err"; rc=$?
+tap_check "pcmc-dataplane --help: exit 0, usage on stdout" \
+  bash -c "[ $rc -eq 0 ] && head -1 '$work/out' | grep -q '^usage: pcmc-dataplane ' && [ ! -s '$work/err' ]"
+"$repo/build/pcmc-dataplane" --version >"$work/out" 2>&1; rc=$?
+tap_check "pcmc-dataplane --version: exit 0, '$version (revision $revision...'" \
+  bash -c "[ $rc -eq 0 ] && grep -q '^pcmc-dataplane $version (revision $revision' '$work/out'"
+
 # The agent's own settings: a bad --listen is named before anything starts.
 "$repo/build/pcmc-agent" --listen nowhere >"$work/out" 2>&1; rc=$?
 tap_check "pcmc-agent --listen nowhere: exit 2, the value named" \
