@@ -22,12 +22,15 @@ struct syscall_arch {
 static const struct syscall_arch arches[] = {
 	{ "x86_64", syscall_table_x86_64, sizeof(syscall_table_x86_64) / sizeof(syscall_table_x86_64[0]) },
 	{ "arm64", syscall_table_arm64, sizeof(syscall_table_arm64) / sizeof(syscall_table_arm64[0]) },
+	{ "i386", syscall_table_i386, sizeof(syscall_table_i386) / sizeof(syscall_table_i386[0]) },
 };
 
 #if defined(__x86_64__)
 #define OWN_ARCH (&arches[0])
+#define OWN_COMPAT (&arches[2])
 #elif defined(__aarch64__)
 #define OWN_ARCH (&arches[1])
+#define OWN_COMPAT NULL
 #else
 #error "pcmc-agent: no syscall table for this architecture (x86_64 and arm64 are generated)"
 #endif
@@ -65,12 +68,22 @@ int syscall_table_number(const char *name)
 	return lookup(OWN_ARCH, name);
 }
 
+static const char *name_of(const struct syscall_arch *a, int nr)
+{
+	for (size_t i = 0; a && i < a->n; i++)
+		if (a->table[i].nr == nr)
+			return a->table[i].name;
+	return NULL;
+}
+
 const char *syscall_table_name(int nr)
 {
-	for (size_t i = 0; i < OWN_ARCH->n; i++)
-		if (OWN_ARCH->table[i].nr == nr)
-			return OWN_ARCH->table[i].name;
-	return NULL;
+	return name_of(OWN_ARCH, nr);
+}
+
+int syscall_table_compat_native(int compat_nr)
+{
+	return lookup(OWN_ARCH, name_of(OWN_COMPAT, compat_nr));
 }
 
 int syscall_table_number_for(const char *arch, const char *name)

@@ -21,6 +21,7 @@
 #include "agent/dataplane/pod_cgroups.h"
 #include "agent/dataplane/rtnl.h"
 #include "common/log.h"
+#include "common/syscall_table.h"
 #include "syscall_counter.skel.h"
 
 #define DEFAULT_TC_HANDLE   0x70636d63u /* "pcmc" */
@@ -124,30 +125,62 @@ static int open_pods_registry(struct dataplane *dp)
 	return 0;
 }
 
+/* A program of the counter whose link is pinned keeps running: adopt the link, do not load it. */
+static struct bpf_link *adopt_link(struct dataplane *dp, const char *name, struct bpf_program *prog)
+{
+	char path[PATH_MAX];
+	struct bpf_link *link;
+
+	snprintf(path, sizeof(path), "%s/%s", dp->dir, name);
+	link = access(path, F_OK) == 0 ? bpf_link__open(path) : NULL;
+	if (link)
+		bpf_program__set_autoload(prog, false);
+	return link;
+}
+
+static int attach_and_pin(struct dataplane *dp, const char *name, struct bpf_program *prog, struct bpf_link **link)
+{
+	char path[PATH_MAX];
+
+	if (*link)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", dp->dir, name);
+	*link = bpf_program__attach(prog);
+	if (!*link)
+		return -errno;
+	return bpf_link__pin(*link, path);
+}
+
+/* Native number of each 32-bit syscall number, for the program's compat translation (x86-64 only). */
+static void fill_compat_table(struct syscall_counter *skel)
+{
+#ifdef __x86_64__
+	for (int nr = 0; nr < PCMC_NR_SYSCALLS_MAX; nr++) {
+		int native = syscall_table_compat_native(nr);
+
+		skel->rodata->compat_to_native[nr] = (int16_t)(native >= 0 && native < PCMC_NR_SYSCALLS_MAX ? native : -1);
+	}
+#else
+	(void)skel;
+#endif
+}
+
 static int load_syscall_counter(struct dataplane *dp)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp->dir);
-	char link_path[PATH_MAX];
 	int err;
 
-	snprintf(link_path, sizeof(link_path), "%s/sys_enter_link", dp->dir);
 	dp->sys_skel = syscall_counter__open_opts(&oo);
 	if (!dp->sys_skel)
 		return -errno;
-	dp->sys_link = access(link_path, F_OK) == 0 ? bpf_link__open(link_path) : NULL;
-	if (dp->sys_link) /* adopted: the pinned link keeps counting, nothing to load */
-		bpf_program__set_autoload(dp->sys_skel->progs.pcmc_sys_enter, false);
+	fill_compat_table(dp->sys_skel);
+	dp->sys_link = adopt_link(dp, "sys_enter_link", dp->sys_skel->progs.pcmc_sys_enter);
+	dp->mkdir_link = adopt_link(dp, "cgroup_mkdir_link", dp->sys_skel->progs.pcmc_cgroup_mkdir);
 	err = syscall_counter__load(dp->sys_skel);
+	err = err ?: attach_and_pin(dp, "sys_enter_link", dp->sys_skel->progs.pcmc_sys_enter, &dp->sys_link);
+	err = err ?: attach_and_pin(dp, "cgroup_mkdir_link", dp->sys_skel->progs.pcmc_cgroup_mkdir, &dp->mkdir_link);
 	if (err)
 		return err;
-	if (!dp->sys_link) {
-		dp->sys_link = bpf_program__attach(dp->sys_skel->progs.pcmc_sys_enter);
-		if (!dp->sys_link)
-			return -errno;
-		err = bpf_link__pin(dp->sys_link, link_path);
-		if (err)
-			return err;
-	}
 	dp->tracked_cgroups_fd = bpf_map__fd(dp->sys_skel->maps.tracked_cgroups);
 	dp->sys_policy_fd = bpf_map__fd(dp->sys_skel->maps.sys_policy);
 	dp->sys_counters_fd = bpf_map__fd(dp->sys_skel->maps.sys_counters);
@@ -349,8 +382,9 @@ void dataplane_close(struct dataplane *dp)
 	if (dp->rtnl_fd >= 0)
 		close(dp->rtnl_fd);
 	cni_cache_free(dp->cni);
-	/* The link is pinned: destroying our handle does not detach it. */
+	/* The links are pinned: destroying our handles does not detach them. */
 	bpf_link__destroy(dp->sys_link);
+	bpf_link__destroy(dp->mkdir_link);
 	syscall_counter__destroy(dp->sys_skel);
 	fw_unload(dp);
 	free(dp);

@@ -58,7 +58,8 @@ struct dataplane {
 	uint16_t tc_priority;
 
 	struct syscall_counter *sys_skel;
-	struct bpf_link *sys_link;
+	struct bpf_link *sys_link;           /* tp_btf/sys_enter: counts */
+	struct bpf_link *mkdir_link;         /* tp_btf/cgroup_mkdir: tracks a pod's new cgroups */
 	int tracked_cgroups_fd, sys_policy_fd, sys_counters_fd, sys_listed_fd;
 	int pods_fd;
 	int ncpus;

@@ -1,6 +1,6 @@
 # test/dataplane/: dataplane tests against the real kernel (root): syscall counts, firewall
 # traffic through test pods, crafted packets via BPF_PROG_TEST_RUN, restart/orphans/upgrade; fuzzer.
-DPTEST_SRCS := test/dataplane/main.c test/dataplane/fixture.c test/dataplane/syscall_test.c \
+DPTEST_SRCS := test/dataplane/main.c test/dataplane/fixture.c test/dataplane/syscall_test.c test/dataplane/syscall_mkdir_test.c \
                test/dataplane/firewall_test.c test/dataplane/packets_test.c test/dataplane/lifecycle_test.c \
                test/dataplane/frame.c test/dataplane/flows_test.c \
                test/dataplane/listener.c test/dataplane/attacks_test.c test/dataplane/stateful_test.c \

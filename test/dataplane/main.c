@@ -12,6 +12,7 @@ int main(void)
 	Suite *s = suite_create("dataplane");
 	struct { const char *name; void (*add)(TCase *tc); } groups[] = {
 		{ "syscalls", add_syscall_tests },
+		{ "syscalls from mkdir", add_syscall_mkdir_tests },
 		{ "firewall", add_firewall_tests },
 		{ "packets", add_packet_tests },
 		{ "flows", add_flow_tests },

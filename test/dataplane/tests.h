@@ -5,6 +5,7 @@
 #include <check.h>
 
 void add_syscall_tests(TCase *tc);
+void add_syscall_mkdir_tests(TCase *tc);
 void add_firewall_tests(TCase *tc);
 void add_packet_tests(TCase *tc);
 void add_lifecycle_tests(TCase *tc);
