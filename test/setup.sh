@@ -10,6 +10,7 @@ PACKAGES=(
   iproute2 nftables iperf3 socat netcat-openbsd bpftrace
   etcd-server etcd-client prometheus jq curl openssl procps psmisc util-linux
   debootstrap ca-certificates python3-yaml strace
+  containerd runc containernetworking-plugins busybox-static
 )
 
 missing=()

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# pcmc on a real node: kubelet + containerd + runc + CNI (test/node/node), pcmc deployed with
+# `kubectl apply -k manifests/` (an overlay only names this run's images and never pulls). A CR selects
+# real pods; ConfigMaps; ports from the host and from another pod on the bridge and ptp CNI shapes;
+# exact syscall counts of a real container from its first instruction, restarts included; the agent
+# pod and the leader pod deleted while a prober keeps hitting a blocked port; a deleted pod's state gone.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+. "$repo/test/deploy/lib.sh" # TAP, need, wait_until
+. "$here/env.sh"
+. "$here/lib.sh"
+TAG=${PCMC_NODE_E2E_TAG:-node-e2e}
+# The workload's calls per start (test/node/images/syscall_workload.c).
+WORKLOAD_NATIVE=1000 WORKLOAD_COMPAT=500
+
+need docker kubectl curl jq ctr containerd runc socat
+exec 8>/run/lock/pcmc-node-e2e.lock
+flock -w 900 8 || { tap_not_ok "node e2e lock (/run/lock/pcmc-node-e2e.lock)"; tap_done; exit 1; }
+W=$(mktemp -d /tmp/pcmc-node-e2e.XXXXXX)
+cleanup() {
+  prober_stop
+  if [ "${TAP_FAILED:-0}" -gt 0 ] && [ -d "$PCMC_NODE_DIR/logs" ]; then
+    echo "# node logs kept in $W/logs (failed run)"; cp -r "$PCMC_NODE_DIR/logs" "$PCMC_NODE_DIR/pod-logs" "$W/" 2>/dev/null
+    kubectl get pods -A -o wide 2>&1 | sed 's/^/# /'
+  else
+    trap - EXIT; rm -rf "$W"
+  fi
+  "$here/node" down >/dev/null 2>&1
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# must NAME CMD...: a check the rest of the suite cannot do without; on failure, what the node saw.
+must() {
+  local failed=$TAP_FAILED
+  tap_check "$@"
+  [ "$TAP_FAILED" = "$failed" ] && return 0
+  kubectl get pods -A -o wide 2>&1 | sed 's/^/# /'
+  kubectl get events -A --sort-by=.lastTimestamp 2>&1 | tail -n 15 | sed 's/^/# /'
+  tap_done; exit 1
+}
+
+# --- the node and pcmc on it ----------------------------------------------------------------------
+t0=$(date +%s)
+if ! PCMC_IMAGE_TAG=$TAG bash "$repo/test/deploy/build-images.sh" controller agent >"$W/images.log" 2>&1; then
+  tail -n 20 "$W/images.log" | sed 's/^/# /'; tap_not_ok "pcmc images built from this tree"; tap_done; exit 1
+fi
+tap_ok "pcmc images built from this tree (pcmc-agent:$TAG, pcmc-controller:$TAG) in $(($(date +%s) - t0))s"
+t0=$(date +%s)
+if ! out=$("$here/node" up 2>"$W/node-up.log"); then
+  tail -n 30 "$W/node-up.log" | sed 's/^/# /'; tap_not_ok "a real node joins the cluster"; tap_done; exit 1
+fi
+eval "$out"
+tap_ok "a real node joins the cluster: kubelet $(kubectl get node "$PCMC_NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}'), $(kubectl get node "$PCMC_NODE_NAME" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}'), Ready in $(($(date +%s) - t0))s"
+"$here/node" images "pcmc-agent:$TAG" "pcmc-controller:$TAG" 2>"$W/import.log" ||
+  { sed 's/^/# /' "$W/import.log"; tap_not_ok "pcmc images imported into the node's containerd"; tap_done; exit 1; }
+
+# What a user applies, with this run's images, never pulled; the agent told the kubelet's cgroupRoot
+# (this node's kubelet has its own, test/node/README.md) and kept to the node IP (not 0.0.0.0: other
+# suites' agents on this machine use port 9090 of their own addresses). Kustomize wants a relative path.
+mkdir -p "$W/overlay"
+cat > "$W/overlay/kustomization.yaml" <<YAML
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [$(realpath --relative-to "$W/overlay" "$repo/manifests")]
+images:
+  - {name: pcmc-agent, newTag: $TAG}
+  - {name: pcmc-controller, newTag: $TAG}
+patches:
+  - target: {kind: DaemonSet, name: pcmc-agent}
+    patch: |-
+      - {op: replace, path: /spec/template/spec/containers/0/imagePullPolicy, value: Never}
+      - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--cgroup-root=/sys/fs/cgroup/unified$PCMC_NODE_CGROUP_ROOT"}
+      - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--listen=$PCMC_NODE_IP:9090"}
+  - target: {kind: Deployment, name: pcmc-controller}
+    patch: |-
+      - {op: replace, path: /spec/template/spec/containers/0/imagePullPolicy, value: Never}
+YAML
+# ServiceMonitor and PrometheusRule kinds come with the Prometheus operator: their CRDs first.
+kubectl apply -f "$repo/test/deploy/monitoring-crds.yaml" >/dev/null
+wait_until 30 kubectl get --raw /apis/monitoring.coreos.com/v1 || true
+must "kubectl apply -k of manifests/ (overlay: images, pull policy, --cgroup-root, --listen)" \
+  kubectl apply -k "$W/overlay"
+must "the agent DaemonSet's pod Ready under the kubelet (hostNetwork: podIP = node IP $PCMC_NODE_IP)" \
+  wait_until 90 agent_ready
+must "both controller Deployment pods Ready, one holds the Lease" wait_until 90 leader_ready
+
+# --- real pods on the bridge shape ----------------------------------------------------------------
+kubectl create namespace "$NS" >/dev/null
+web_pod web-bridge; client_pod client-bridge
+test_pod counter "app: counter" /syscall-workload
+must "web, client and syscall-workload pods Running with bridge addresses" wait_until 60 \
+  pods_running_in "$PCMC_NODE_BRIDGE_SUBNET" web-bridge client-bridge counter
+WEB_B=$(pod_ip web-bridge)
+tap_check "the bridge pods' host veths are ports of $PCMC_NODE_BRIDGE" \
+  test "$(ip -o link show master "$PCMC_NODE_BRIDGE" | wc -l)" -ge 3
+tap_check "before any policy, 8080 and 9999 of web-bridge answer from the host and from client-bridge" \
+  all_of "http_answers $WEB_B 8080" "http_answers $WEB_B 9999" \
+         "http_answers_from client-bridge $WEB_B 8080" "http_answers_from client-bridge $WEB_B 9999"
+
+# --- the CRs --------------------------------------------------------------------------------------
+cat > "$W/crs.yaml" <<YAML
+apiVersion: podconfig.example.com/v1alpha1
+kind: PodConfigMapConfig
+metadata: {name: web, namespace: $NS}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  labelsToInclude: [app]
+  ebpfConfig:
+    l4Firewall: {enabled: true, allowedPorts: [8080], blockedPorts: [9999], defaultAction: allow}
+    metricsExport: {enabled: true, updateInterval: 1s}
+---
+apiVersion: podconfig.example.com/v1alpha1
+kind: PodConfigMapConfig
+metadata: {name: counter, namespace: $NS}
+spec:
+  podSelector: {matchLabels: {app: counter}}
+  ebpfConfig:
+    syscallMonitoring: {enabled: true, syscallNames: [getpgrp, semop]}
+    metricsExport: {enabled: true, updateInterval: 1s}
+YAML
+kubectl apply -f "$W/crs.yaml" >/dev/null
+tap_check "both CRs Ready with their real pods attached" wait_until 60 all_of "cr_ready web 1" "cr_ready counter 1"
+tap_check "ConfigMap pod-web-bridge-from-web-cfg names the real pod, node and label" \
+  configmap_is pod-web-bridge-from-web-cfg web-bridge
+tap_check "bridge: from the host, allowed 8080 answers and blocked 9999 is dropped" wait_until 20 \
+  all_of "http_answers $WEB_B 8080" "dropped_from_host $WEB_B 9999"
+tap_check "bridge: from another pod, allowed 8080 answers and blocked 9999 is dropped" \
+  all_of "http_answers_from client-bridge $WEB_B 8080" "dropped_from client-bridge $WEB_B 9999"
+
+# --- syscalls of a real container, from its first instruction -------------------------------------
+# The workload made its calls when it started, before the CR existed: none of them are counted.
+tap_check "counter pod tracked: getpgrp 0 (its calls were made before the CR), semop 0" wait_until 30 \
+  all_of "count_is counter getpgrp 0" "count_is counter semop 0"
+per_start=$((WORKLOAD_NATIVE + WORKLOAD_COMPAT))
+for round in 1 2; do
+  tap_check "restart $round of the counter container (SIGKILL; the kubelet starts it in a new cgroup): getpgrp exactly $((round * per_start)) ($WORKLOAD_NATIVE native + $WORKLOAD_COMPAT through int 0x80 per start), semop 0" \
+    all_of "restart_counter $round" "wait_until 20 count_is counter getpgrp $((round * per_start))" "count_is counter semop 0"
+done
+tap_check "the runtime's own syscalls in the new container cgroup before exec are counted too (outside the list)" \
+  test "$(outside_count counter)" -gt 0
+
+# --- the agent pod deleted: the DaemonSet makes a new one, enforcement never lapses ----------------
+prober_start 9999 "$WEB_B"
+old_agent_uid=$(kubectl -n pcmc-system get pods -l "$AGENT_SELECTOR" -o jsonpath='{.items[0].metadata.uid}')
+wait_until 10 probes_at_least 5
+kubectl -n pcmc-system delete pod "$(agent_pod)" --wait=false >/dev/null
+tap_check "agent pod deleted: the DaemonSet's new agent pod is Ready" wait_until 90 new_agent_ready "$old_agent_uid"
+before=$(probes); wait_until 10 probes_at_least $((before + 5))
+tap_check "blocked 9999 never answered while the agent pod was replaced ($(probes) probes)" test ! -s "$W/probe-successes"
+tap_check "the new agent adopted the pinned counters: getpgrp still $((2 * per_start)), 8080 still answers" \
+  wait_until 20 all_of "count_is counter getpgrp $((2 * per_start))" "http_answers $WEB_B 8080"
+
+# --- the leader pod deleted: the standby takes over and the next change is enforced ----------------
+leader=$(lease_holder)
+kubectl -n pcmc-system delete pod "$leader" --wait=false >/dev/null
+tap_check "leader pod $leader deleted: the other controller pod holds the Lease" wait_until 60 new_leader "$leader"
+kubectl -n "$NS" patch pcmc web --type merge -p '{"spec":{"ebpfConfig":{"l4Firewall":{"blockedPorts":[9999,8081]}}}}' >/dev/null
+tap_check "the new leader's push blocks 8081 on web-bridge; 8080 still answers" wait_until 30 \
+  all_of "dropped_from_host $WEB_B 8081" "http_answers $WEB_B 8080"
+tap_check "the Deployment is back to two Ready controller pods" wait_until 90 controllers_ready
+prober_stop
+tap_check "blocked 9999 never answered during both replacements ($(probes) probes)" test ! -s "$W/probe-successes"
+
+# --- the ptp shape: routed point-to-point veths ---------------------------------------------------
+tap_check "node switched to the ptp CNI shape for new pods" "$here/node" cni ptp
+web_pod web-ptp; client_pod client-ptp
+must "web-ptp and client-ptp Running with ptp addresses" wait_until 60 \
+  pods_running_in "$PCMC_NODE_PTP_SUBNET" web-ptp client-ptp
+WEB_P=$(pod_ip web-ptp)
+tap_check "web-ptp's host side is a veth with a /32 route, on no bridge" ptp_host_side "$WEB_P"
+tap_check "web CR attaches web-ptp (2 pods)" wait_until 60 cr_ready web 2
+tap_check "ptp: from the host, allowed 8080 answers, blocked 9999 and 8081 are dropped" wait_until 20 \
+  all_of "http_answers $WEB_P 8080" "dropped_from_host $WEB_P 9999" "dropped_from_host $WEB_P 8081"
+tap_check "ptp: from another pod, allowed 8080 answers, blocked 9999 is dropped" \
+  all_of "http_answers_from client-ptp $WEB_P 8080" "dropped_from client-ptp $WEB_P 9999"
+tap_check "across shapes: client-bridge reaches web-ptp 8080, 9999 is dropped" \
+  all_of "http_answers_from client-bridge $WEB_P 8080" "dropped_from client-bridge $WEB_P 9999"
+
+# --- pods deleted: their state is gone ------------------------------------------------------------
+uid_counter=$(pod_field counter .metadata.uid); cg_counter=$(dirname "$(container_cgroup counter)")
+uid_web=$(pod_field web-ptp .metadata.uid)
+kubectl -n "$NS" delete pod counter web-ptp --wait=false >/dev/null
+tap_check "deleted pods: no metrics, no agent policy, no pins, no cgroup, no ConfigMap, no CNI cache entry" \
+  wait_until 60 pods_state_gone "$uid_counter" "$cg_counter" "$uid_web"
+tap_check "web CR Ready again with web-bridge only" wait_until 30 cr_ready web 1
+tap_done
