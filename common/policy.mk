@@ -1,6 +1,7 @@
 # common/policy.mk: tests of the policy model and wire codec (common/ebpf_config, policy_codec,
 # json_reader/json_writer, duration), and the check that the CRD states the same limits.
-POLICY_TESTS := $(BUILD)/test/common/policy_codec_test $(BUILD)/test/common/json_reader_test
+POLICY_TESTS := $(BUILD)/test/common/policy_codec_test $(BUILD)/test/common/json_reader_test \
+                $(BUILD)/test/common/syscall_table_test
 
 $(POLICY_TESTS): $(BUILD)/test/common/%_test: test/common/test_%.c test/common/tap_main.h \
 		$(BUILD)/libpcmc-common.a $(wildcard common/*.h)
