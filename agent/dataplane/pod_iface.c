@@ -68,6 +68,10 @@ static int check_record(int fd, const struct cni_record *r, struct pod_iface *ou
 	int nsfd, nsid, err, found = 0;
 	bool any = false;
 
+	/* containerd's own loopback record (cni-loopback-<sandbox>-lo): the pod's lo, nothing on the host.
+	 * No other device of a netns can be named lo, so no attachment hides behind this name. */
+	if (strcmp(r->if_name, "lo") == 0 && r->n_host_ifnames == 0)
+		return 0;
 	/* Looking the links up first also makes the kernel give the peer's netns an id. */
 	for (int i = 0; i < r->n_host_ifnames; i++) {
 		err = rtnl_get_link(fd, -1, 0, r->host_ifnames[i], &links[i]);

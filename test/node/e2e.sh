@@ -23,6 +23,8 @@ cleanup() {
   if [ "${TAP_FAILED:-0}" -gt 0 ] && [ -d "$PCMC_NODE_DIR/logs" ]; then
     echo "# node logs kept in $W/logs (failed run)"; cp -r "$PCMC_NODE_DIR/logs" "$PCMC_NODE_DIR/pod-logs" "$W/" 2>/dev/null
     kubectl get pods -A -o wide 2>&1 | sed 's/^/# /'
+    curl -s -m 3 "http://$PCMC_NODE_IP:9090/v1/policy" | jq -c '.pods[] | {name, state, error}' 2>&1 | sed 's/^/# agent: /'
+    kubectl get pcmc -A -o json 2>/dev/null | jq -c '.items[] | {name: .metadata.name, nodes: .status.nodes}' | sed 's/^/# CR: /'
   else
     trap - EXIT; rm -rf "$W"
   fi

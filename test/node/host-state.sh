@@ -9,7 +9,9 @@ NODE_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_
 NODE_FIXED_DIRS=(/var/lib/kubelet /var/log/containers /var/lib/cni /run/netns /sys/fs/bpf/pcmc /var/lib/pcmc-agent)
 
 # Mounts the agent's DaemonSet takes with HostToContainer propagation, which the runtime accepts only
-# from a shared or slave host mount: shared on systemd hosts, private on this machine.
+# from a shared or slave host mount: shared on systemd hosts, private on this machine. /sys/fs/bpf and
+# /sys/fs/cgroup with everything below; the root mount alone, because containerd finds /var/run/netns
+# (a symlink path) on "/".
 NODE_SHARED_MOUNTS=(/sys/fs/bpf /sys/fs/cgroup)
 
 host_state_record() {
@@ -18,21 +20,25 @@ host_state_record() {
   for m in "${NODE_SHARED_MOUNTS[@]}"; do
     findmnt -rn -o TARGET,PROPAGATION -R "$m" > "$b/propagation.${m//\//_}"
   done
+  findmnt -rn -o TARGET,PROPAGATION --mountpoint / > "$b/propagation.root"
   for s in "${NODE_SYSCTLS[@]}"; do sysctl -n "$s" > "$b/sysctl.$s"; done
   for d in "${NODE_FIXED_DIRS[@]}"; do [ -e "$d" ] && echo "$d"; done > "$b/existing-dirs"
   ls /run/netns 2>/dev/null > "$b/netns" || true
 }
 
-# The mounts shared as on a systemd host (before the runtime starts any pod).
+# The mounts shared as on a systemd host (before the runtime starts any pod). /run/netns (the DaemonSet
+# mounts it HostToContainer too) is made a shared mount the way `ip netns` makes it, and left so.
 host_mounts_shared() {
   local m
   for m in "${NODE_SHARED_MOUNTS[@]}"; do mount --make-rshared "$m"; done
+  mount --make-shared /
+  if ! mountpoint -q /run/netns; then ip netns add pcmc-node-probe && ip netns del pcmc-node-probe; fi
 }
 
 host_state_restore() {
   local b=$PCMC_NODE_DIR/host-before s v m t p
   [ -d "$b" ] || return 0
-  for m in "${NODE_SHARED_MOUNTS[@]}"; do
+  for m in "${NODE_SHARED_MOUNTS[@]}" root; do
     [ -f "$b/propagation.${m//\//_}" ] || continue
     while read -r t p; do
       case $p in private) mount --make-private "$t" ;; slave) mount --make-slave "$t" ;; esac
