@@ -23,7 +23,7 @@ cleanup() {
   if [ "${TAP_FAILED:-0}" -gt 0 ] && [ -d "$PCMC_NODE_DIR/logs" ]; then
     echo "# node logs kept in $W/logs (failed run)"; cp -r "$PCMC_NODE_DIR/logs" "$PCMC_NODE_DIR/pod-logs" "$W/" 2>/dev/null
     kubectl get pods -A -o wide 2>&1 | sed 's/^/# /'
-    curl -s -m 3 "http://$PCMC_NODE_IP:9090/v1/policy" | jq -c '.pods[] | {name, state, error}' 2>&1 | sed 's/^/# agent: /'
+    agent_policy | jq -c '.pods[] | {name, state, error}' 2>&1 | sed 's/^/# agent: /'
     kubectl get pcmc -A -o json 2>/dev/null | jq -c '.items[] | {name: .metadata.name, nodes: .status.nodes}' | sed 's/^/# CR: /'
   else
     trap - EXIT; rm -rf "$W"
@@ -59,7 +59,7 @@ tap_ok "a real node joins the cluster: kubelet $(kubectl get node "$PCMC_NODE_NA
 
 # What a user applies, with this run's images, never pulled; the agent told the kubelet's cgroupRoot
 # (this node's kubelet has its own, test/node/README.md) and kept to the node IP (not 0.0.0.0: other
-# suites' agents on this machine use port 9090 of their own addresses). Kustomize wants a relative path.
+# suites' agents on this machine use the same ports on their own addresses). Kustomize wants a relative path.
 mkdir -p "$W/overlay"
 cat > "$W/overlay/kustomization.yaml" <<YAML
 apiVersion: kustomize.config.k8s.io/v1beta1
@@ -73,7 +73,8 @@ patches:
     patch: |-
       - {op: replace, path: /spec/template/spec/containers/0/imagePullPolicy, value: Never}
       - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--cgroup-root=/sys/fs/cgroup/unified$PCMC_NODE_CGROUP_ROOT"}
-      - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--listen=$PCMC_NODE_IP:9090"}
+      - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--listen=$PCMC_NODE_IP:$AGENT_API_PORT"}
+      - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--metrics-listen=$PCMC_NODE_IP:$AGENT_METRICS_PORT"}
   - target: {kind: Deployment, name: pcmc-controller}
     patch: |-
       - {op: replace, path: /spec/template/spec/containers/0/imagePullPolicy, value: Never}
@@ -81,7 +82,7 @@ YAML
 # ServiceMonitor and PrometheusRule kinds come with the Prometheus operator: their CRDs first.
 kubectl apply -f "$repo/test/deploy/monitoring-crds.yaml" >/dev/null
 wait_until 30 kubectl get --raw /apis/monitoring.coreos.com/v1 || true
-must "kubectl apply -k of manifests/ (overlay: images, pull policy, --cgroup-root, --listen)" \
+must "kubectl apply -k of manifests/ (overlay: images, pull policy, --cgroup-root, listen addresses)" \
   kubectl apply -k "$W/overlay"
 must "the agent DaemonSet's pod Ready under the kubelet (hostNetwork: podIP = node IP $PCMC_NODE_IP)" \
   wait_until 90 agent_ready

@@ -59,8 +59,10 @@ http_get_from() { # http_get_from POD IP PORT TIMEOUT: the response (or nc's err
 http_answers_from() { [ "$(http_get_from "$1" "$2" "$3" 3 | tail -n1)" = pcmc ]; }
 dropped_from() { [[ $(http_get_from "$1" "$2" "$3" 1) == *"timed out"* ]]; }
 
-# The agent's metrics at the node IP (hostNetwork pod, port "api").
-agent_metrics() { curl -s -m 3 "http://$PCMC_NODE_IP:9090/metrics"; }
+# The agent at the node IP (hostNetwork pod): metrics on port "metrics", the policy API on "api".
+AGENT_API_PORT=4855 AGENT_METRICS_PORT=4856
+agent_metrics() { curl -s -m 3 "http://$PCMC_NODE_IP:$AGENT_METRICS_PORT/metrics"; }
+agent_policy() { curl -s -m 3 "http://$PCMC_NODE_IP:$AGENT_API_PORT/v1/policy"; }
 # listed_count POD SYSCALL: the exported count, empty if the series is absent.
 listed_count() {
   agent_metrics | awk -v p="pod_name=\"$1\"" -v s="syscall=\"$2\"" \
@@ -146,7 +148,7 @@ pods_state_gone() {
   layout=$(sed -n 's/^#define PCMC_LAYOUT_VERSION \([0-9]*\).*/\1/p' "$repo/bpf/pcmc.h")
   ! kubectl -n "$NS" get pod counter >/dev/null 2>&1 && ! kubectl -n "$NS" get pod web-ptp >/dev/null 2>&1 &&
   metrics=$(agent_metrics) && [[ $metrics != *'pod_name="counter"'* && $metrics != *'pod_name="web-ptp"'* ]] &&
-  policy=$(curl -s -m 3 "http://$PCMC_NODE_IP:9090/v1/policy") && [[ $policy != *"$1"* && $policy != *"$3"* ]] &&
+  policy=$(agent_policy) && [[ $policy != *"$1"* && $policy != *"$3"* ]] &&
   [ ! -e "/sys/fs/bpf/pcmc/v$layout/pods/$3" ] && [ ! -d "$2" ] &&
   ! kubectl -n "$NS" get configmap pod-counter-from-counter-cfg >/dev/null 2>&1 &&
   ! kubectl -n "$NS" get configmap pod-web-ptp-from-web-cfg >/dev/null 2>&1 &&
