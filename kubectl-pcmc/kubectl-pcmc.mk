@@ -11,10 +11,8 @@ $(BUILD)/plugin/%.o: kubectl-pcmc/%.c $(wildcard kubectl-pcmc/*.h) $(wildcard co
 $(KPCMC_LIB): $(KPCMC_OBJS)
 	ar rcs $@ $^
 
-# libpcmc-common.a right after the plugin's objects: the policy codec's symbols resolve there first
-# (controller/policy_push.c defines another policy_push_free).
 $(BUILD)/kubectl-pcmc: $(BUILD)/plugin/main.o $(KPCMC_LIB) $(CONTROLLER_LIB) $(HTTP_LIB) $(BUILD)/libpcmc-common.a
-	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(KPCMC_LIB) $(BUILD)/libpcmc-common.a $(CONTROLLER_LDLIBS)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(KPCMC_LIB) $(CONTROLLER_LDLIBS)
 
 ALL_TARGETS += $(BUILD)/kubectl-pcmc
 PROGRAMS    += $(BUILD)/kubectl-pcmc
@@ -24,7 +22,7 @@ KPCMC_TESTS := $(BUILD)/test/kubectl-pcmc/verdict_test $(BUILD)/test/kubectl-pcm
 $(KPCMC_TESTS): $(BUILD)/test/kubectl-pcmc/%_test: test/kubectl-pcmc/test_%.c $(KPCMC_LIB) $(CONTROLLER_LIB) \
 		$(HTTP_LIB) $(BUILD)/libpcmc-common.a $(wildcard kubectl-pcmc/*.h) test/common/tap_main.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags check) $< -o $@ $(LDFLAGS) $(KPCMC_LIB) $(BUILD)/libpcmc-common.a \
-		$(CONTROLLER_LDLIBS) $(shell pkg-config --libs check)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags check) $< -o $@ $(LDFLAGS) $(KPCMC_LIB) $(CONTROLLER_LDLIBS) \
+		$(shell pkg-config --libs check)
 ALL_TARGETS += $(KPCMC_TESTS)
 TEST_SUITES += $(KPCMC_TESTS) test/kubectl-pcmc/plugin.sh

@@ -144,7 +144,5 @@ tap_check "the versions table names this build's revision for both programs" bas
   query 'count by (job, revision) ({__name__=~\"pcmc_agent_build_info|pcmc_controller_build_info\"})' |
     jq -e --arg r \"\$(bash '$E2E_REPO/common/build_info.sh' --revision)\" '[.[] | select(.metric.revision == \$r) | .metric.job] | sort == [\"pcmc-agent\", \"pcmc-controller\"]' >/dev/null"
 kill "$traffic" 2>/dev/null; wait "$traffic" 2>/dev/null
-# The agents' logs follow the log schema (the controllers' join them once they do too).
-tap_check "every line the agents logged follows docs/logging.md" bash -c \
-  ". '$E2E_REPO/test/e2e/lib.sh'; e2e_logcheck $E2E_LOGS/agent-*.log"
+tap_check "every controller and agent log line follows docs/logging.md" e2e_logcheck "$E2E_LOGS"/ctl-*.log "$E2E_LOGS"/agent-*.log
 tap_done

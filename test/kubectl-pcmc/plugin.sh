@@ -153,8 +153,6 @@ tap_check "kubectl finds it on PATH: kubectl pcmc status" bash -c \
 plugin --kubeconfig "$E2E_DIR/agent.kubeconfig" status; rc=$?
 tap_check "credentials that may not list PodConfigMapConfigs: exit 1 and the API server's answer" \
   bash -c "[ $rc = 1 ] && grep -Eq '^kubectl-pcmc: cannot list PodConfigMapConfigs: .*forbidden' '$OUTF'"
-# The agents' logs follow the log schema (the controllers' join them once they do too).
-tap_check "every line the agents logged follows docs/logging.md" bash -c \
-  ". '$E2E_REPO/test/e2e/lib.sh'; e2e_logcheck $E2E_LOGS/agent-*.log"
+tap_check "every controller and agent log line follows docs/logging.md" e2e_logcheck "$E2E_LOGS"/ctl-*.log "$E2E_LOGS"/agent-*.log
 tap_check "no sanitizer report from any run of the plugin" bash -c "! grep -B2 -A20 'Sanitizer' '$E2E_DIR/plugin-all.txt'"
 tap_done
