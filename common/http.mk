@@ -1,12 +1,10 @@
 # common/http.mk: the HTTP server, Prometheus metrics registry (and the standard process_*/build_info
 # metrics) and JSON helpers both programs link, as
 # build/libpcmc-http.a. Link a program with: $(HTTP_LIB) $(BUILD)/libpcmc-common.a $(HTTP_LDLIBS)
-HTTP_SRCS   := common/http_server.c common/metrics.c common/metrics_standard.c common/json_util.c
+HTTP_SRCS   := common/http_server.c common/http_conn.c common/http_parse.c common/metrics.c common/metrics_standard.c common/json_util.c
 HTTP_OBJS   := $(HTTP_SRCS:%.c=$(BUILD)/%.o)
 HTTP_LIB    := $(BUILD)/libpcmc-http.a
-HTTP_LDLIBS := $(shell pkg-config --libs libwebsockets libcjson) -lpthread -lm
-
-$(HTTP_OBJS): CFLAGS += $(shell pkg-config --cflags libwebsockets)
+HTTP_LDLIBS := $(shell pkg-config --libs libcjson) -lpthread -lm
 
 $(HTTP_LIB): $(HTTP_OBJS)
 	ar rcs $@ $^
@@ -17,7 +15,7 @@ ALL_TARGETS += $(HTTP_LIB)
 HTTP_TESTS := $(BUILD)/test/common/http_server_test $(BUILD)/test/common/metrics_test \
 	      $(BUILD)/test/common/json_util_test $(BUILD)/test/common/prometheus_scrape_test \
 	      $(BUILD)/test/common/cli_test $(BUILD)/test/common/metrics_standard_test $(BUILD)/test/common/log_test
-HTTP_TEST_FLAGS := $(shell pkg-config --cflags check libcurl libwebsockets)
+HTTP_TEST_FLAGS := $(shell pkg-config --cflags check libcurl)
 HTTP_TEST_LIBS  := $(shell pkg-config --libs check libcurl)
 
 $(HTTP_TESTS): $(BUILD)/test/common/%_test: test/common/test_%.c test/common/tap_main.h test/common/promtool_check.h \

@@ -1,524 +1,488 @@
-/* HTTP/1.1 server on libwebsockets' HTTP server role: routes each request by exact path, gathers
- * its body across LWS_CALLBACK_HTTP_BODY calls, and writes the response in slices when writeable. */
+/* The HTTP server's sockets: one epoll loop on the service thread accepts (refusing past
+ * max_connections), reads what each connection's engine (http_conn.c) has room for, writes what it
+ * queued, enforces timeouts, and takes deferred answers from other threads through an eventfd. */
 #include "common/http_server.h"
 
+#include "common/http_conn.h"
+#include "common/clock.h"
 #include "common/log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <libwebsockets.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
-#define DEFAULT_MAX_BODY   (1u << 20)
-/* One lws_write per writeable callback; a slice bounds what lws may have to buffer itself. */
-#define WRITE_SLICE        (64u * 1024)
-/* Bearer tokens (service-account JWTs) are 1-2 KiB; lws' default of 1 KiB for all headers is too small. */
-#define MAX_HEADER_DATA    16384
-#define KEEPALIVE_SECONDS  30
+#define DEFAULT_MAX_BODY        (1u << 20)
+#define DEFAULT_MAX_CONNECTIONS 256
+#define MAX_CONNECTIONS_LIMIT   65535      /* slot numbers live in 16 bits of an exchange id */
+#define HEAD_TIMEOUT_MS         10000      /* default: a started head must be complete by then (408) */
+#define IDLE_TIMEOUT_MS         30000      /* keep-alive idle, a stalled body or a stalled reader */
+#define LISTEN_PAUSE_MS         100        /* out of file descriptors: stop accepting this long */
+#define TAG_LISTEN              0xffffffffu
+#define TAG_WAKE                0xfffffffeu
 
-struct route {
-	char method[16];
-	char *path;
-	http_handler_fn fn;
-	void *ctx;
+struct slot {
+	struct http_conn conn;
+	int fd;
+	bool used;
+	uint32_t events;           /* registered with epoll */
+	int64_t last_write_ms;
+};
+
+/* A deferred answer on its way from another thread to the service thread. */
+struct answer {
+	struct answer *next;
+	uint64_t exchange;
+	bool admission;
+	struct http_response resp;
 };
 
 struct http_server {
-	struct lws_context *context;
-	struct lws_vhost *vhost;
-	struct route *routes;
-	size_t n_routes;
-	size_t max_body;
+	struct http_routes routes;
+	int listen_fd, epoll_fd, wake_fd;
+	int port;
+	int max_connections;
+	int head_timeout_ms;
+	struct slot *slots;
+	int open;
+	uint64_t seq;
 	atomic_bool stopping;
 	pthread_t thread;
 	bool thread_started;
-	/* LWS_PRE + WRITE_SLICE bytes; only the service thread touches it. */
-	unsigned char *out;
+	int64_t listen_paused_until;
+	int64_t last_sweep_ms;
+	pthread_mutex_t lock;      /* answers, stats */
+	struct answer *answers, **answers_tail;
+	int stat_open;
+	unsigned long stat_refused;
 };
 
-/* One request and its response. lws keeps it as the connection's user data, so on a keep-alive
- * connection it is reset and reused for the next request. */
-struct exchange {
-	char method[16];
-	char *path, *query, *authorization, *content_type;
-	char *body;
-	size_t body_len, body_cap, body_limit; /* body_limit: the request's Content-Length */
-	const struct route *route;
-	bool awaiting_body;   /* the handler runs at LWS_CALLBACK_HTTP_BODY_COMPLETION */
-	bool rejected;        /* the response was decided before the body arrived: discard it */
-	bool close_after;     /* the rest of the request is unread: close once the response is out */
-	bool continue_pending; /* owe the client "100 Continue" before it sends the body */
-	bool responding;
-	bool headers_sent;
-	char allow[64];
-	struct http_response resp;
-	size_t sent;
-};
-
-static const char *const method_names[] = {
-	[LWSHUMETH_GET] = "GET", [LWSHUMETH_POST] = "POST", [LWSHUMETH_OPTIONS] = "OPTIONS",
-	[LWSHUMETH_PUT] = "PUT", [LWSHUMETH_PATCH] = "PATCH", [LWSHUMETH_DELETE] = "DELETE",
-	[LWSHUMETH_CONNECT] = "CONNECT", [LWSHUMETH_HEAD] = "HEAD",
-};
-
-static void exchange_reset(struct exchange *x)
+static void wake(struct http_server *s)
 {
-	free(x->path);
-	free(x->query);
-	free(x->authorization);
-	free(x->content_type);
-	free(x->body);
-	free(x->resp.body);
-	memset(x, 0, sizeof(*x));
+	uint64_t one = 1;
+	ssize_t n = write(s->wake_fd, &one, sizeof(one));
+
+	(void)n; /* a full counter already wakes the loop */
 }
 
-/* A copy of a request header, or NULL when absent (or on allocation failure). */
-static char *header_copy(struct lws *wsi, enum lws_token_indexes h)
-{
-	int n = lws_hdr_total_length(wsi, h);
-	char *v;
+/* --- listening --------------------------------------------------------------------------- */
 
-	if (n <= 0)
-		return NULL;
-	v = malloc((size_t)n + 1);
-	if (v && lws_hdr_copy(wsi, v, n + 1, h) < 0) {
-		free(v);
-		return NULL;
+/* The address to bind: a literal, every address (NULL, "::"), or an interface's first address. */
+static int resolve_bind(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	struct ifaddrs *ifs, *i;
+	int err = -EADDRNOTAVAIL;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!addr || !*addr || !strcmp(addr, "::")) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_addr = in6addr_any;
+		v6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*v6);
+		return 0;
 	}
-	return v;
-}
-
-/* lws splits the query at '&' into fragments; join them back. */
-static char *query_copy(struct lws *wsi)
-{
-	int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
-	size_t cap, len = 0;
-	char *q;
-
-	if (total <= 0)
-		return NULL;
-	cap = (size_t)total * 2 + 2;
-	q = malloc(cap);
-	if (!q)
-		return NULL;
-	for (int i = 0;; i++) {
-		int n = lws_hdr_copy_fragment(wsi, q + len + (i > 0), (int)(cap - len - (i > 0)),
-					      WSI_TOKEN_HTTP_URI_ARGS, i);
-
-		if (n < 0)
-			break;
-		if (i > 0)
-			q[len++] = '&';
-		len += (size_t)n;
+	if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*v4);
+		return 0;
 	}
-	q[len] = '\0';
-	return q;
-}
-
-static void respond_error(struct exchange *x, int status, const char *message)
-{
-	int n;
-
-	free(x->resp.body);
-	x->resp = (struct http_response){ .status = status, .content_type = "application/json" };
-	n = asprintf(&x->resp.body, "{\"error\":\"%s\"}\n", message);
-	if (n < 0)
-		x->resp.body = NULL;
-	else
-		x->resp.body_len = (size_t)n;
-}
-
-static void run_handler(struct exchange *x)
-{
-	struct http_request req = {
-		.method = x->method,
-		.path = x->path,
-		.query = x->query,
-		.authorization = x->authorization,
-		.content_type = x->content_type,
-		.body = x->body,
-		.body_len = x->body_len,
-	};
-
-	x->resp = (struct http_response){ .status = 200 };
-	x->route->fn(x->route->ctx, &req, &x->resp);
-	if (x->resp.status < 100 || x->resp.status > 599) {
-		log_error("http handler returned an invalid status", LOG_STR("path", x->path),
-			  LOG_INT("http_status", x->resp.status));
-		respond_error(x, 500, "internal error");
+	if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*v6);
+		return 0;
 	}
-	if (!x->resp.body)
-		x->resp.body_len = 0;
-}
-
-static int start_response(struct lws *wsi, struct exchange *x)
-{
-	x->responding = true;
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-/* Finds the route for the request; on a miss, prepares 404 or 405 and returns NULL. */
-static const struct route *find_route(struct http_server *s, struct exchange *x)
-{
-	const struct route *found = NULL;
-	size_t allow_len = 0;
-
-	for (size_t i = 0; i < s->n_routes; i++) {
-		const struct route *r = &s->routes[i];
-
-		if (strcmp(r->path, x->path) != 0)
+	if (getifaddrs(&ifs))
+		return -errno;
+	for (i = ifs; i && err; i = i->ifa_next) {
+		if (!i->ifa_addr || strcmp(i->ifa_name, addr))
 			continue;
-		if (strcmp(r->method, x->method) == 0)
-			return r;
-		found = r;
-		if (allow_len < sizeof(x->allow) - 1) {
-			int n = snprintf(x->allow + allow_len, sizeof(x->allow) - allow_len, "%s%s",
-					 allow_len ? ", " : "", r->method);
-
-			allow_len += n > 0 ? (size_t)n : 0;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			memcpy(v4, i->ifa_addr, sizeof(*v4));
+			v4->sin_port = htons((uint16_t)port);
+			*len = sizeof(*v4);
+			err = 0;
 		}
 	}
-	if (found)
-		respond_error(x, 405, "method not allowed");
-	else
-		respond_error(x, 404, "not found");
-	return NULL;
+	freeifaddrs(ifs);
+	return err;
 }
 
-static bool expects_continue(struct lws *wsi)
+static int open_listener(struct http_server *s, const struct http_server_opts *o)
 {
-	char expect[32] = "";
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1, zero = 0, err = resolve_bind(o->bind_address, o->port, &ss, &len);
 
-	return lws_hdr_copy(wsi, expect, sizeof(expect), WSI_TOKEN_HTTP_EXPECT) > 0 &&
-	       strcasecmp(expect, "100-continue") == 0;
-}
-
-static int begin_exchange(struct http_server *s, struct lws *wsi, struct exchange *x,
-			  const char *uri, size_t uri_len)
-{
-	char *method_uri, length_text[24] = "";
-	unsigned long long content_length = 0;
-	bool chunked = false;
-	int method_uri_len, method;
-	char *te;
-
-	exchange_reset(x);
-	method = lws_http_get_uri_and_method(wsi, &method_uri, &method_uri_len);
-	x->path = strndup(uri, uri_len);
-	if (!x->path)
-		return -1;
-	if (method < 0 || method > LWSHUMETH_HEAD) {
-		respond_error(x, 400, "bad request");
-		x->close_after = true;
-		return start_response(wsi, x);
-	}
-	snprintf(x->method, sizeof(x->method), "%s", method_names[method]);
-	x->query = query_copy(wsi);
-	x->authorization = header_copy(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-	x->content_type = header_copy(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
-
-	if (lws_hdr_copy(wsi, length_text, sizeof(length_text), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-		char *end;
-
-		errno = 0;
-		content_length = strtoull(length_text, &end, 10);
-		if (errno || *end || length_text[0] == '-') {
-			respond_error(x, 400, "bad content-length");
-			x->close_after = true;
-			return start_response(wsi, x);
-		}
-	}
-	te = header_copy(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
-	chunked = te && strcasestr(te, "chunked");
-	free(te);
-	x->awaiting_body = content_length > 0 || chunked;
-
-	x->route = find_route(s, x);
-	if (x->route && chunked) {
-		respond_error(x, 411, "length required");
-		x->route = NULL;
-	} else if (x->route && content_length > s->max_body) {
-		respond_error(x, 413, "request body too large");
-		x->route = NULL;
-	}
-	if (!x->route) {
-		/* Answer before the body arrives, then close: draining a body nobody wants is a
-		 * waste, and a client that sent "Expect: 100-continue" never sends it anyway. */
-		x->rejected = x->awaiting_body;
-		x->close_after = x->awaiting_body;
-		return start_response(wsi, x);
-	}
-	if (x->awaiting_body) {
-		x->body_limit = (size_t)content_length;
-		/* libcurl asks before sending more than 1 MiB and otherwise waits a second:
-		 * lws does not answer for us. */
-		if (expects_continue(wsi)) {
-			x->continue_pending = true;
-			lws_callback_on_writable(wsi);
-		}
-		return 0;
-	}
-	run_handler(x);
-	return start_response(wsi, x);
-}
-
-/* The buffer grows with what arrives rather than with what Content-Length promises, so a
- * client that announces megabytes and sends nothing costs nothing. */
-static int grow_body(struct exchange *x, size_t need)
-{
-	size_t cap = x->body_cap ? x->body_cap : 64 * 1024;
-	char *grown;
-
-	while (cap < need)
-		cap *= 2;
-	if (cap > x->body_limit + 1)
-		cap = x->body_limit + 1;
-	grown = realloc(x->body, cap);
-	if (!grown)
-		return -ENOMEM;
-	x->body = grown;
-	x->body_cap = cap;
+	if (err)
+		return err;
+	s->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->listen_fd < 0)
+		return -errno;
+	setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(s->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(s->listen_fd, (struct sockaddr *)&ss, len) || listen(s->listen_fd, 512))
+		return -errno;
+	len = sizeof(ss);
+	if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	s->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+						: ((struct sockaddr_in6 *)&ss)->sin6_port);
 	return 0;
 }
 
-static int receive_body(struct lws *wsi, struct exchange *x, const void *in, size_t len)
+static int epoll_set(struct http_server *s, int op, int fd, uint32_t events, uint32_t tag)
 {
-	if (x->rejected || !x->awaiting_body)
-		return 0;
-	if (len > x->body_limit - x->body_len) {
-		/* More than Content-Length announced: lws should never deliver that. */
-		respond_error(x, 400, "body longer than content-length");
-		x->rejected = x->close_after = true;
-		return start_response(wsi, x);
-	}
-	if (x->body_len + len + 1 > x->body_cap && grow_body(x, x->body_len + len + 1)) {
-		log_error("no memory for a request body", LOG_STR("path", x->path),
-			  LOG_INT("content_length", x->body_limit));
-		respond_error(x, 503, "out of memory");
-		x->rejected = x->close_after = true;
-		return start_response(wsi, x);
-	}
-	memcpy(x->body + x->body_len, in, len);
-	x->body_len += len;
-	x->body[x->body_len] = '\0';
-	return 0;
-}
+	struct epoll_event ev = { .events = events, .data.u32 = tag };
 
-static int finish_body(struct lws *wsi, struct exchange *x)
-{
-	if (x->rejected || !x->awaiting_body)
-		return 0;
-	x->awaiting_body = false;
-	run_handler(x);
-	return start_response(wsi, x);
-}
-
-/* Headers in one writeable callback, then the body one slice per callback. */
-static int write_response(struct http_server *s, struct lws *wsi, struct exchange *x)
-{
-	unsigned char *start = s->out + LWS_PRE, *p = start, *end = start + WRITE_SLICE;
-	bool close_after;
-
-	if (!x->headers_sent) {
-		const char *ctype = x->resp.content_type ? x->resp.content_type : "text/plain";
-
-		if (lws_add_http_common_headers(wsi, (unsigned int)x->resp.status, ctype,
-						x->resp.body_len, &p, end))
-			return -1;
-		if (x->allow[0] &&
-		    lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
-						(const unsigned char *)x->allow, (int)strlen(x->allow), &p, end))
-			return -1;
-		if (x->close_after &&
-		    lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-						(const unsigned char *)"close", 5, &p, end))
-			return -1;
-		if (lws_finalize_write_http_header(wsi, start, &p, end))
-			return -1;
-		x->headers_sent = true;
-	} else if (x->sent < x->resp.body_len) {
-		size_t n = x->resp.body_len - x->sent;
-		bool last;
-
-		if (n > WRITE_SLICE)
-			n = WRITE_SLICE;
-		last = x->sent + n == x->resp.body_len;
-		memcpy(start, x->resp.body + x->sent, n);
-		if (lws_write(wsi, start, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
-			return -1;
-		x->sent += n;
-	}
-	if (x->sent < x->resp.body_len) {
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
-
-	log_debug("http request served", LOG_STR("method", x->method), LOG_STR("path", x->path),
-		  LOG_INT("http_status", x->resp.status), LOG_INT("bytes", x->resp.body_len));
-	close_after = x->close_after;
-	exchange_reset(x);
-	if (close_after || lws_http_transaction_completed(wsi))
-		return -1;
-	return 0;
-}
-
-static int write_continue(struct http_server *s, struct lws *wsi, struct exchange *x)
-{
-	static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
-	unsigned char *start = s->out + LWS_PRE;
-
-	x->continue_pending = false;
-	memcpy(start, line, sizeof(line) - 1);
-	return lws_write(wsi, start, sizeof(line) - 1, LWS_WRITE_HTTP_HEADERS) < 0 ? -1 : 0;
-}
-
-static int on_http_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
-{
-	struct lws_context *context = lws_get_context(wsi);
-	struct http_server *s = context ? lws_context_user(context) : NULL;
-	struct exchange *x = user;
-
-	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-		return begin_exchange(s, wsi, x, in, len);
-	case LWS_CALLBACK_HTTP_BODY:
-		return receive_body(wsi, x, in, len);
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		return finish_body(wsi, x);
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (x && x->continue_pending && !x->responding)
-			return write_continue(s, wsi, x);
-		if (!x || !x->responding)
-			return 0;
-		return write_response(s, wsi, x);
-	case LWS_CALLBACK_CLOSED_HTTP:
-	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-		if (x)
-			exchange_reset(x);
-		return 0;
-	default:
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
-	}
-}
-
-static const struct lws_protocols protocols[] = {
-	{ .name = "http", .callback = on_http_event, .per_session_data_size = sizeof(struct exchange) },
-	{ .name = NULL },
-};
-
-/* lws hands over "[date] W: text\n" or just "text\n"; keep the text. */
-static void emit_lws_line(int level, const char *line)
-{
-	char text[512];
-	const char *tag = strstr(line, "] ");
-	size_t n;
-
-	if (line[0] == '[' && tag)
-		line = tag + 2;
-	if (line[0] && line[1] == ':' && line[2] == ' ')
-		line += 3;
-	n = strnlen(line, sizeof(text) - 1);
-	memcpy(text, line, n);
-	while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
-		n--;
-	text[n] = '\0';
-	log_at(level & LLL_ERR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "library message", LOG_STR("library", "libwebsockets"),
-	       LOG_STR("output", text));
+	return epoll_ctl(s->epoll_fd, op, fd, &ev) ? -errno : 0;
 }
 
 int http_server_new(const struct http_server_opts *o, struct http_server **out)
 {
-	struct lws_context_creation_info info;
 	struct http_server *s;
 	int err;
 
-	if (!o || o->port < 0 || o->port > 65535)
+	*out = NULL;
+	if (!o || (o->port < 0 && o->port != HTTP_NO_LISTEN) || o->port > 65535 || o->max_connections < 0 ||
+	    o->max_connections > MAX_CONNECTIONS_LIMIT)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
-	s->out = malloc(LWS_PRE + WRITE_SLICE);
-	if (!s->out) {
-		free(s);
-		return -ENOMEM;
-	}
+	s->listen_fd = s->epoll_fd = s->wake_fd = -1;
+	s->routes.max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
+	s->max_connections = o->max_connections ? o->max_connections : DEFAULT_MAX_CONNECTIONS;
+	s->head_timeout_ms = o->head_timeout_ms > 0 ? o->head_timeout_ms : HEAD_TIMEOUT_MS;
+	s->answers_tail = &s->answers;
+	pthread_mutex_init(&s->lock, NULL);
 	atomic_init(&s->stopping, false);
-
-	lws_set_log_level(LLL_ERR | LLL_WARN, emit_lws_line);
-
-	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.user = s;
-	info.max_http_header_data = MAX_HEADER_DATA;
-	info.pt_serv_buf_size = 32 * 1024;
-	info.fd_limit_per_thread = 1024;
-	s->context = lws_create_context(&info);
-	if (!s->context) {
-		err = -EIO;
-		goto fail;
+	s->slots = calloc((size_t)s->max_connections, sizeof(*s->slots));
+	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	err = !s->slots ? -ENOMEM : s->epoll_fd < 0 || s->wake_fd < 0 ? -errno : 0;
+	err = err ?: epoll_set(s, EPOLL_CTL_ADD, s->wake_fd, EPOLLIN, TAG_WAKE);
+	if (!err && o->port != HTTP_NO_LISTEN) {
+		err = open_listener(s, o);
+		err = err ?: epoll_set(s, EPOLL_CTL_ADD, s->listen_fd, EPOLLIN, TAG_LISTEN);
+		if (err)
+			log_error("HTTP server cannot listen", LOG_STR("addr", o->bind_address ? o->bind_address : "::"),
+				  LOG_INT("port", o->port), LOG_ERRNO(err));
 	}
-
-	info.vhost_name = "pcmc";
-	info.iface = o->bind_address;
-	info.port = o->port;
-	info.protocols = protocols;
-	info.keepalive_timeout = KEEPALIVE_SECONDS;
-	if (o->bind_address && strchr(o->bind_address, '.'))
-		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	errno = 0;
-	s->vhost = lws_create_vhost(s->context, &info);
-	if (!s->vhost) {
-		err = errno ? -errno : -EADDRNOTAVAIL;
-		goto fail;
+	if (err) {
+		http_server_free(s);
+		return err;
 	}
 	*out = s;
 	return 0;
-
-fail:
-	if (s->context)
-		lws_context_destroy(s->context);
-	free(s->out);
-	free(s);
-	return err;
 }
 
-int http_server_route(struct http_server *s, const char *method, const char *path, http_handler_fn fn, void *ctx)
+static int add_route(struct http_server *s, const char *method, const char *path, http_handler_fn admit,
+		     http_handler_fn fn, void *ctx)
 {
 	struct route *routes;
 	char *p;
 
 	if (!method || !path || !fn || strlen(method) >= sizeof(routes->method))
 		return -EINVAL;
-	for (size_t i = 0; i < s->n_routes; i++)
-		if (strcmp(s->routes[i].method, method) == 0 && strcmp(s->routes[i].path, path) == 0)
+	for (size_t i = 0; i < s->routes.n; i++)
+		if (!strcmp(s->routes.items[i].method, method) && !strcmp(s->routes.items[i].path, path))
 			return -EEXIST;
-	routes = realloc(s->routes, (s->n_routes + 1) * sizeof(*routes));
-	if (!routes)
-		return -ENOMEM;
-	s->routes = routes;
 	p = strdup(path);
-	if (!p)
+	routes = p ? realloc(s->routes.items, (s->routes.n + 1) * sizeof(*routes)) : NULL;
+	if (!routes) {
+		free(p);
 		return -ENOMEM;
-	routes[s->n_routes] = (struct route){ .path = p, .fn = fn, .ctx = ctx };
-	snprintf(routes[s->n_routes].method, sizeof(routes->method), "%s", method);
-	s->n_routes++;
+	}
+	s->routes.items = routes;
+	routes[s->routes.n] = (struct route){ .path = p, .admit = admit, .fn = fn, .ctx = ctx };
+	snprintf(routes[s->routes.n].method, sizeof(routes->method), "%s", method);
+	s->routes.n++;
 	return 0;
+}
+
+int http_server_route(struct http_server *s, const char *method, const char *path, http_handler_fn fn, void *ctx)
+{
+	return add_route(s, method, path, NULL, fn, ctx);
+}
+
+int http_server_route_admitted(struct http_server *s, const char *method, const char *path, http_handler_fn admit,
+			       http_handler_fn fn, void *ctx)
+{
+	return admit ? add_route(s, method, path, admit, fn, ctx) : -EINVAL;
+}
+
+/* --- connections ------------------------------------------------------------------------- */
+
+static uint64_t next_exchange(void *owner, struct http_conn *c)
+{
+	struct http_server *s = owner;
+	struct slot *sl = (struct slot *)((char *)c - offsetof(struct slot, conn));
+
+	return ++s->seq << 16 | (uint64_t)(sl - s->slots);
+}
+
+static void close_slot(struct http_server *s, struct slot *sl)
+{
+	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, sl->fd, NULL);
+	close(sl->fd);
+	http_conn_free(&sl->conn);
+	sl->used = false;
+	s->open--;
+	pthread_mutex_lock(&s->lock);
+	s->stat_open = s->open;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Sends what is queued, closes a finished connection, and registers what it waits for next. */
+static void settle(struct http_server *s, struct slot *sl, int64_t now)
+{
+	const char *data;
+	size_t n;
+	uint32_t want = 0;
+
+	while ((n = http_conn_pending(&sl->conn, &data)) > 0) {
+		ssize_t w = send(sl->fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			break;
+		if (w <= 0) {
+			close_slot(s, sl);
+			return;
+		}
+		http_conn_sent(&sl->conn, (size_t)w);
+		sl->last_write_ms = now;
+	}
+	if (http_conn_finished(&sl->conn)) {
+		close_slot(s, sl);
+		return;
+	}
+	if (http_conn_room(&sl->conn))
+		want |= EPOLLIN;
+	if (http_conn_pending(&sl->conn, &data))
+		want |= EPOLLOUT;
+	/* A paused connection does not watch for the peer's FIN: level-triggered, it would spin. */
+	if (want & EPOLLIN)
+		want |= EPOLLRDHUP;
+	if (want != sl->events && !epoll_set(s, EPOLL_CTL_MOD, sl->fd, want, (uint32_t)(sl - s->slots)))
+		sl->events = want;
+}
+
+static void read_slot(struct http_server *s, struct slot *sl, int64_t now)
+{
+	char buf[65536];
+	size_t room;
+
+	while ((room = http_conn_room(&sl->conn)) > 0) {
+		ssize_t n = recv(sl->fd, buf, room < sizeof(buf) ? room : sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			http_conn_eof(&sl->conn);
+			break;
+		}
+		if (http_conn_feed(&sl->conn, buf, (size_t)n, now)) {
+			http_conn_refuse(&sl->conn, 503, "out of memory");
+			break;
+		}
+	}
+	settle(s, sl, now);
+}
+
+static void refuse_connection(struct http_server *s, int fd)
+{
+#define FULL_BODY "{\"error\":\"too many connections\"}\n"
+	static const char full[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+				   "Content-Length: 33\r\nConnection: close\r\n\r\n" FULL_BODY;
+	_Static_assert(sizeof(FULL_BODY) - 1 == 33, "Content-Length of the canned 503");
+	ssize_t n = send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	(void)n;
+	close(fd);
+	pthread_mutex_lock(&s->lock);
+	s->stat_refused++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void accept_all(struct http_server *s, int64_t now)
+{
+	for (;;) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), i;
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* Established connections go on; new ones wait in the backlog a moment. */
+				epoll_set(s, EPOLL_CTL_MOD, s->listen_fd, 0, TAG_LISTEN);
+				s->listen_paused_until = now + LISTEN_PAUSE_MS;
+			}
+			return;
+		}
+		if (s->open == s->max_connections) {
+			refuse_connection(s, fd);
+			continue;
+		}
+		for (i = 0; s->slots[i].used; i++)
+			;
+		struct slot *sl = &s->slots[i];
+
+		*sl = (struct slot){ .fd = fd, .used = true, .last_write_ms = now };
+		http_conn_init(&sl->conn, &s->routes);
+		sl->conn.owner = s;
+		sl->conn.next_exchange = next_exchange;
+		sl->conn.last_input_ms = now;
+		if (epoll_set(s, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP, (uint32_t)i)) {
+			close(fd);
+			sl->used = false;
+			continue;
+		}
+		sl->events = EPOLLIN | EPOLLRDHUP;
+		s->open++;
+		pthread_mutex_lock(&s->lock);
+		s->stat_open = s->open;
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+/* Heads that do not complete, idle keep-alive connections, stalled bodies and readers. */
+static void sweep(struct http_server *s, int64_t now)
+{
+	for (int i = 0; i < s->max_connections; i++) {
+		struct slot *sl = &s->slots[i];
+		struct http_conn *c = &sl->conn;
+		const char *data;
+
+		if (!sl->used)
+			continue;
+		if (http_conn_pending(c, &data)) {
+			if (now - sl->last_write_ms > IDLE_TIMEOUT_MS)
+				close_slot(s, sl);
+			continue;
+		}
+		if (c->state == CONN_HEAD && c->head_started_ms && now - c->head_started_ms > s->head_timeout_ms) {
+			http_conn_refuse(c, 408, "request head not complete in time");
+			settle(s, sl, now);
+		} else if ((c->state == CONN_HEAD || c->state == CONN_BODY) &&
+			   now - (c->last_input_ms > sl->last_write_ms ? c->last_input_ms : sl->last_write_ms) > IDLE_TIMEOUT_MS) {
+			close_slot(s, sl);
+		}
+	}
+}
+
+static void take_answers(struct http_server *s, int64_t now)
+{
+	struct answer *a, *next;
+	uint64_t count;
+	ssize_t n = read(s->wake_fd, &count, sizeof(count));
+
+	(void)n;
+	pthread_mutex_lock(&s->lock);
+	a = s->answers;
+	s->answers = NULL;
+	s->answers_tail = &s->answers;
+	pthread_mutex_unlock(&s->lock);
+	for (; a; a = next) {
+		size_t slot = (size_t)(a->exchange & 0xffff);
+		struct slot *sl = slot < (size_t)s->max_connections ? &s->slots[slot] : NULL;
+
+		next = a->next;
+		if (sl && sl->used && sl->conn.exchange == a->exchange) {
+			if (a->admission)
+				http_conn_admitted(&sl->conn, &a->resp, now);
+			else
+				http_conn_answered(&sl->conn, &a->resp, now);
+			settle(s, sl, now);
+		}
+		free(a->resp.body);
+		free(a);
+	}
+}
+
+static int queue_answer(struct http_server *s, uint64_t exchange, struct http_response *resp, bool admission)
+{
+	struct answer *a = calloc(1, sizeof(*a));
+
+	if (!a) {
+		free(resp->body);
+		resp->body = NULL;
+		return -ENOMEM;
+	}
+	a->exchange = exchange;
+	a->admission = admission;
+	a->resp = *resp;
+	a->resp.deferred = false;
+	resp->body = NULL;
+	pthread_mutex_lock(&s->lock);
+	*s->answers_tail = a;
+	s->answers_tail = &a->next;
+	pthread_mutex_unlock(&s->lock);
+	wake(s);
+	return 0;
+}
+
+int http_server_respond(struct http_server *s, uint64_t exchange, struct http_response *resp)
+{
+	return queue_answer(s, exchange, resp, false);
+}
+
+int http_server_admit(struct http_server *s, uint64_t exchange, struct http_response *resp)
+{
+	return queue_answer(s, exchange, resp, true);
 }
 
 int http_server_run(struct http_server *s)
 {
-	while (!atomic_load(&s->stopping))
-		if (lws_service(s->context, 0) < 0)
-			return -EIO;
+	struct epoll_event ev[64];
+
+	while (!atomic_load(&s->stopping)) {
+		int n = epoll_wait(s->epoll_fd, ev, 64, 500);
+		int64_t now = monotonic_ms();
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			uint32_t tag = ev[i].data.u32;
+
+			if (tag == TAG_LISTEN)
+				accept_all(s, now);
+			else if (tag == TAG_WAKE)
+				take_answers(s, now);
+			else if (s->slots[tag].used && ev[i].events & (EPOLLHUP | EPOLLERR))
+				close_slot(s, &s->slots[tag]);
+			else if (s->slots[tag].used && ev[i].events & (EPOLLIN | EPOLLRDHUP))
+				read_slot(s, &s->slots[tag], now);
+			else if (s->slots[tag].used)
+				settle(s, &s->slots[tag], now);
+		}
+		if (s->listen_paused_until && now >= s->listen_paused_until) {
+			s->listen_paused_until = 0;
+			epoll_set(s, EPOLL_CTL_MOD, s->listen_fd, EPOLLIN, TAG_LISTEN);
+		}
+		if (now - s->last_sweep_ms >= 100) {
+			s->last_sweep_ms = now;
+			sweep(s, now);
+		}
+	}
 	return 0;
 }
 
@@ -548,23 +512,77 @@ int http_server_start_thread(struct http_server *s)
 void http_server_stop(struct http_server *s)
 {
 	atomic_store(&s->stopping, true);
-	lws_cancel_service(s->context);
+	wake(s);
+}
+
+void http_server_shutdown(struct http_server *s)
+{
+	if (s && s->thread_started) {
+		http_server_stop(s);
+		pthread_join(s->thread, NULL);
+		s->thread_started = false;
+	}
 }
 
 void http_server_free(struct http_server *s)
 {
+	struct answer *a, *next;
+
 	if (!s)
 		return;
-	if (s->thread_started) {
-		http_server_stop(s);
-		pthread_join(s->thread, NULL);
+	http_server_shutdown(s);
+	for (int i = 0; s->slots && i < s->max_connections; i++)
+		if (s->slots[i].used)
+			close_slot(s, &s->slots[i]);
+	for (a = s->answers; a; a = next) {
+		next = a->next;
+		free(a->resp.body);
+		free(a);
 	}
-	lws_context_destroy(s->context);
-	for (size_t i = 0; i < s->n_routes; i++)
-		free(s->routes[i].path);
-	free(s->routes);
-	free(s->out);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->epoll_fd >= 0)
+		close(s->epoll_fd);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
+	for (size_t i = 0; i < s->routes.n; i++)
+		free(s->routes.items[i].path);
+	free(s->routes.items);
+	free(s->slots);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+int http_server_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+void http_server_stats(struct http_server *s, int *open, unsigned long *refused)
+{
+	pthread_mutex_lock(&s->lock);
+	*open = s->stat_open;
+	*refused = s->stat_refused;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int http_split_listen(const char *listen, char *addr, size_t len, int *port)
+{
+	const char *colon = listen ? strrchr(listen, ':') : NULL;
+	char *end;
+	long p;
+
+	if (!colon)
+		return -EINVAL;
+	p = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || p < 0 || p > 65535)
+		return -EINVAL;
+	if (listen[0] == '[' && colon > listen && colon[-1] == ']')
+		snprintf(addr, len, "%.*s", (int)(colon - listen - 2), listen + 1);
+	else
+		snprintf(addr, len, "%.*s", (int)(colon - listen), listen);
+	*port = (int)p;
+	return 0;
 }
 
 bool http_request_has_bearer(const struct http_request *req, const char *token)
@@ -584,9 +602,4 @@ bool http_request_has_bearer(const struct http_request *req, const char *token)
 	for (size_t i = 0; i < n; i++)
 		diff |= (unsigned char)given[i] ^ (unsigned char)token[i % want];
 	return diff == 0 && n == want;
-}
-
-int http_server_port(const struct http_server *s)
-{
-	return lws_get_vhost_listen_port(s->vhost);
 }

@@ -1,214 +1,205 @@
-/* The policy API's handlers: auth -> parse/validate (400 with JSON path) -> fencing (409) ->
- * state file -> diff apply -> per-pod results; GET answers what is held; health and metrics. */
+/* The policy service's HTTP thread: admission of PUT /v1/policy (the token, before any body byte
+ * is read), hand-over of the body to the worker, and answers that never wait for it: GET from the
+ * node's published snapshot, health, readiness, metrics. */
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
-#include "agent/service/agent_api.h"
-#include "agent/service/agent_state.h"
+#include "agent/service/agent_service.h"
 #include "common/http_server.h"
 #include "common/json_util.h"
 #include "common/log.h"
-#include "common/syscall_table.h"
+#include "common/metrics.h"
 
-int64_t agent_now_ms(void)
+#define QUEUE_MAX_JOBS  16
+#define QUEUE_MAX_BYTES (64u << 20)
+
+static const char not_ready[] = "not ready: the agent is starting (dataplane, state file)";
+
+/* At every scrape: what the auth module and the HTTP server counted. */
+static void collect(void *ctx)
 {
-	struct timespec t;
+	struct agent_service *svc = ctx;
+	struct agent_auth_stats st;
+	unsigned long refused;
+	int open;
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	agent_auth_stats(svc->auth, &st);
+	agent_metrics_auth(svc->metrics, &st);
+	http_server_stats(svc->server, &open, &refused);
+	agent_metrics_http(svc->metrics, open, refused);
 }
 
-/* Sends what w holds as the JSON body (a writer error becomes a 500). */
-static void respond_json(struct http_response *resp, int status, struct json_writer *w)
+int agent_service_init(struct agent_service *svc, struct http_server *server, struct agent_auth *auth,
+		       struct metrics_registry *registry, struct agent_metrics *metrics, struct agent_node **nodes,
+		       size_t n_nodes, const char *arch)
 {
-	char *text;
-	size_t len;
+	memset(svc, 0, sizeof(*svc));
+	svc->server = server;
+	svc->auth = auth;
+	svc->registry = registry;
+	svc->metrics = metrics;
+	svc->nodes = nodes;
+	svc->n_nodes = n_nodes;
+	svc->arch = arch;
+	atomic_init(&svc->ready, false);
+	pthread_mutex_init(&svc->lock, NULL);
+	svc->queue_tail = &svc->queue;
+	svc->queue_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (svc->queue_fd < 0)
+		return -errno;
+	return registry && metrics ? metrics_registry_add_collector(registry, collect, svc, NULL) : 0;
+}
 
-	if (jw_finish(w, &text, &len)) {
-		json_respond_error(resp, 500, "encoding the answer failed");
+void agent_service_clear(struct agent_service *svc)
+{
+	struct push_job *j, *next;
+
+	for (j = svc->queue; j; j = next) {
+		next = j->next;
+		free(j->body);
+		free(j);
+	}
+	if (svc->queue_fd >= 0)
+		close(svc->queue_fd);
+	pthread_mutex_destroy(&svc->lock);
+	memset(svc, 0, sizeof(*svc));
+	svc->queue_fd = -1;
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+	const struct agent_node *x = *(const struct agent_node *const *)a, *y = *(const struct agent_node *const *)b;
+
+	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+}
+
+void agent_service_sort_nodes(struct agent_node **nodes, size_t n)
+{
+	qsort(nodes, n, sizeof(*nodes), cmp_node);
+}
+
+struct agent_node *agent_service_node(const struct agent_service *svc, const char *name)
+{
+	struct agent_node key = { .name = (char *)name }, *k = &key, **hit;
+
+	if (svc->n_nodes == 1 && (!svc->nodes[0]->name || !name))
+		return svc->nodes[0];
+	if (!name)
+		return NULL;
+	hit = bsearch(&k, svc->nodes, svc->n_nodes, sizeof(*svc->nodes), cmp_node);
+	return hit ? *hit : NULL;
+}
+
+int agent_service_queue(struct agent_service *svc, struct push_job *job)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	pthread_mutex_lock(&svc->lock);
+	if (svc->queued >= QUEUE_MAX_JOBS || svc->queued_bytes + job->len > QUEUE_MAX_BYTES) {
+		pthread_mutex_unlock(&svc->lock);
+		return -EBUSY;
+	}
+	job->next = NULL;
+	*svc->queue_tail = job;
+	svc->queue_tail = &job->next;
+	svc->queued++;
+	svc->queued_bytes += job->len;
+	pthread_mutex_unlock(&svc->lock);
+	n = write(svc->queue_fd, &one, sizeof(one));
+	(void)n;
+	return 0;
+}
+
+int agent_service_queue_fd(const struct agent_service *svc)
+{
+	return svc->queue_fd;
+}
+
+/* PUT /v1/policy, the head: readiness and the token decide before the body is read. */
+static void admit_push(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct agent_service *svc = ctx;
+
+	if (!atomic_load(&svc->ready)) {
+		/* The state file is being re-applied: a push now would race with it. The controller retries. */
+		json_respond_error(resp, 503, not_ready);
 		return;
 	}
-	*resp = (struct http_response){ .status = status, .content_type = "application/json", .body = text,
-					.body_len = len };
+	agent_auth_admit(svc->auth, svc->server, req, resp);
 }
 
-static void respond_refusal(struct http_response *resp, int status, const struct push_refusal *f)
+/* PUT /v1/policy, the body: handed to the worker, which answers. */
+static void take_push(void *ctx, const struct http_request *req, struct http_response *resp)
 {
-	struct json_writer w;
+	struct agent_service *svc = ctx;
+	struct push_job *job = calloc(1, sizeof(*job));
+	int err;
 
-	jw_init(&w);
-	push_refusal_write(&w, f);
-	respond_json(resp, status, &w);
-}
-
-static void respond_invalid(struct http_response *resp, const struct json_error *e)
-{
-	char msg[600];
-
-	snprintf(msg, sizeof(msg), "%s: %s", e->path, e->message);
-	respond_refusal(resp, 400, &(struct push_refusal){ .error = msg, .path = (char *)e->path });
-}
-
-void agent_log_apply(const struct policy_push *want, const struct apply_report *r, double seconds,
-		     const char *why)
-{
-	log_info("policy applied", LOG_STR("trigger", why), LOG_INT("revision", want->revision),
-		 LOG_INT("epoch", want->sender.epoch), LOG_STR("identity", want->sender.identity),
-		 LOG_INT("pods", want->n_pods), LOG_INT("applied", r->counts[POD_APPLIED]),
-		 LOG_INT("unchanged", r->counts[POD_UNCHANGED]), LOG_INT("removed", r->counts[POD_REMOVED]),
-		 LOG_INT("failed", r->counts[POD_FAILED]), LOG_DOUBLE("duration_ms", seconds * 1000));
-	for (int i = 0; i < r->n; i++) {
-		const struct pod_outcome *o = &r->pods[i];
-
-		if (o->result == POD_UNCHANGED)
-			continue;
-		log_at(o->result == POD_FAILED ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "pod result",
-		       LOG_INT("revision", want->revision), LOG_INT("epoch", want->sender.epoch),
-		       LOG_STR("namespace", o->namespace), LOG_STR("pod", o->name), LOG_STR("pod_uid", o->uid),
-		       LOG_STR("result", pod_result_name(o->result)), LOG_STR("error", o->error),
-		       LOG_STR("path", o->path ? o->path : ""));
-	}
-}
-
-static const char *status_result(int status)
-{
-	return status == 401 ? "unauthenticated" : status == 403 ? "forbidden" : "error";
-}
-
-/* 409: what the agent holds, and why the push is older or different. */
-static void respond_fenced(struct http_response *resp, const struct policy_push *held, const struct policy_push *push,
-			   enum fence_reason reason)
-{
-	char why[400];
-
-	if (reason == FENCE_DIFFERENT_BODY)
-		snprintf(why, sizeof(why), "conflicting push: epoch %lld revision %lld was already accepted with "
-			 "another body", (long long)push->sender.epoch, (long long)push->revision);
-	else
-		snprintf(why, sizeof(why), "stale push: epoch %lld revision %lld is older than the newest accepted "
-			 "(epoch %lld revision %lld)", (long long)push->sender.epoch, (long long)push->revision,
-			 (long long)held->sender.epoch, (long long)held->revision);
-	log_warn("policy push fenced", LOG_STR("reason", fence_reason_name(reason)),
-		 LOG_STR("identity", push->sender.identity), LOG_INT("epoch", push->sender.epoch),
-		 LOG_INT("revision", push->revision), LOG_STR("held_identity", held->sender.identity),
-		 LOG_INT("held_epoch", held->sender.epoch), LOG_INT("held_revision", held->revision));
-	respond_refusal(resp, 409, &(struct push_refusal){ .error = why, .reason = reason, .has_held = true,
-							    .held = held->sender, .held_revision = held->revision });
-}
-
-static void put_policy(void *ctx, const struct http_request *req, struct http_response *resp)
-{
-	struct agent *a = ctx;
-	struct policy_decode_opts opts = { .arch = syscall_table_arch() };
-	struct policy_push *want;
-	struct json_error perr;
-	struct apply_report report;
-	struct json_writer w;
-	enum fence_reason fenced;
-	char why[400];
-	int status, err;
-
-	unsigned long reviews, hits;
-
-	if (!atomic_load(&a->ready)) {
-		/* The dataplane is opening or the state file being re-applied: a push now would race
-		 * with (and be overwritten by) the restored state. The controller retries. */
-		json_respond_error(resp, 503, "not ready: the agent is starting (dataplane, state file)");
+	if (!job || !(job->body = malloc(req->body_len + 1))) {
+		free(job);
+		json_respond_error(resp, 503, "out of memory");
 		return;
 	}
-	status = agent_auth_check(a->auth, req, why, sizeof(why));
-	agent_auth_stats(a->auth, &reviews, &hits);
-	agent_metrics_auth(a->metrics, reviews, hits);
-	if (agent_auth_disabled(a->auth))
-		log_warn("AUTHENTICATION DISABLED: policy push accepted from anyone (--auth=none)");
-	if (status != 200) {
-		log_warn("policy push refused", LOG_INT("http_status", status), LOG_ERROR_TEXT(why));
-		agent_metrics_push(a->metrics, status_result(status), -1);
-		json_respond_error(resp, status, why);
-		return;
-	}
-	err = policy_push_decode(req->body ? req->body : "", req->body_len, &opts, &want, &perr);
-	if (!err && a->node_name && strcmp(want->node, a->node_name)) {
-		snprintf(perr.path, sizeof(perr.path), "$.node");
-		snprintf(perr.message, sizeof(perr.message), "this agent is node \"%.100s\", not \"%.100s\"",
-			 a->node_name, want->node);
-		policy_push_free(want);
-		err = -EINVAL;
-	}
+	memcpy(job->body, req->body ? req->body : "", req->body_len);
+	job->body[req->body_len] = '\0';
+	job->len = req->body_len;
+	job->exchange = req->exchange;
+	job->received_ms = monotonic_ms();
+	err = agent_auth_reviewed(svc->auth, req->authorization, job->pod_name);
+	if (agent_auth_disabled(svc->auth))
+		log_warn("policy push accepted without authentication");
+	if (!err)
+		err = agent_service_queue(svc, job);
 	if (err) {
-		log_warn("policy push invalid", LOG_STR("path", perr.path), LOG_STR("reason", perr.message));
-		agent_metrics_push(a->metrics, err == -EINVAL ? "invalid" : "error", -1);
-		if (err == -EINVAL)
-			respond_invalid(resp, &perr);
-		else
-			json_respond_error(resp, 500, "out of memory");
+		json_respond_error(resp, err == -EACCES ? 401 : 503,
+				   err == -EBUSY ? "too many pushes queued, retry later" :
+				   err == -ENOENT ? "the token's review expired before the body arrived, retry" :
+						    "bearer token no longer accepted");
+		free(job->body);
+		free(job);
 		return;
 	}
-
-	pthread_mutex_lock(&a->lock);
-	fenced = fence_check(a->np.want, want);
-	if (fenced != FENCE_NONE) {
-		respond_fenced(resp, a->np.want, want, fenced);
-		pthread_mutex_unlock(&a->lock);
-		agent_metrics_push(a->metrics, "stale", -1);
-		policy_push_free(want);
-		return;
-	}
-	err = state_save(a->state_dir, want);
-	if (err) {
-		pthread_mutex_unlock(&a->lock);
-		agent_metrics_push(a->metrics, "error", -1);
-		snprintf(why, sizeof(why), "writing the state file failed: %s (nothing changed)", log_strerror(err));
-		json_respond_error(resp, 500, why);
-		policy_push_free(want);
-		return;
-	}
-	int64_t t0 = agent_now_ms();
-	struct timespec ts0, ts1;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts0);
-	err = node_policy_apply(&a->np, want, t0, &report);
-	clock_gettime(CLOCK_MONOTONIC, &ts1);
-	double secs = (double)(ts1.tv_sec - ts0.tv_sec) + (double)(ts1.tv_nsec - ts0.tv_nsec) / 1e9;
-	if (err) {
-		pthread_mutex_unlock(&a->lock);
-		agent_metrics_push(a->metrics, "error", -1);
-		json_respond_error(resp, 500, "out of memory while applying");
-		return;
-	}
-	agent_metrics_push(a->metrics, "accepted", secs);
-	agent_log_apply(a->np.want, &report, secs, "push");
-	jw_init(&w);
-	apply_report_write(&report, a->np.want, &w);
-	agent_metrics_refresh(a->metrics, &a->np, a->dp, agent_now_ms());
-	pthread_mutex_unlock(&a->lock);
-	/* libbpf parses the kernel's BTF (several MiB) for each firewall program it loads; glibc keeps
-	 * those freed buffers in the heap. Hand them back (a fixed mmap threshold instead made every
-	 * pod's load 2x slower: munmap + page faults per load). */
-	malloc_trim(0);
-	respond_json(resp, 200, &w);
-	apply_report_free(&report);
+	resp->deferred = true;
 }
 
+/* The value of `node=` in a query, into buf; NULL when absent. */
+static const char *query_node(const char *query, char *buf, size_t len)
+{
+	for (const char *q = query; q && *q; q = strchr(q, '&') ? strchr(q, '&') + 1 : NULL)
+		if (!strncmp(q, "node=", 5)) {
+			snprintf(buf, len, "%.*s", (int)strcspn(q + 5, "&"), q + 5);
+			return buf;
+		}
+	return NULL;
+}
+
+/* GET /v1/policy[?node=NAME]: the node's published state; never waits for an apply. */
 static void get_policy(void *ctx, const struct http_request *req, struct http_response *resp)
 {
-	struct agent *a = ctx;
-	struct json_writer w;
+	struct agent_service *svc = ctx;
+	char name[POLICY_NAME_MAX + 2];
+	const char *want = query_node(req->query, name, sizeof(name));
+	struct agent_node *n;
 
-	(void)req;
-	if (!atomic_load(&a->ready)) {
-		json_respond_error(resp, 503, "not ready: the agent is starting (dataplane, state file)");
+	if (!atomic_load(&svc->ready)) {
+		json_respond_error(resp, 503, not_ready);
 		return;
 	}
-	jw_init(&w);
-	pthread_mutex_lock(&a->lock);
-	node_policy_write(&a->np, a->node_name, &w);
-	pthread_mutex_unlock(&a->lock);
-	respond_json(resp, 200, &w);
+	n = agent_service_node(svc, want);
+	if (!n || (want && n->name && strcmp(n->name, want))) {
+		json_respond_error(resp, 404, want ? "no such node here" : "name the node: ?node=NAME");
+		return;
+	}
+	if (agent_node_snapshot(n, &resp->body, &resp->body_len)) {
+		json_respond_error(resp, 500, "out of memory");
+		return;
+	}
+	resp->content_type = "application/json";
 }
 
 static void text(struct http_response *resp, int status, const char *body)
@@ -227,26 +218,26 @@ static void healthz(void *ctx, const struct http_request *req, struct http_respo
 
 static void readyz(void *ctx, const struct http_request *req, struct http_response *resp)
 {
-	struct agent *a = ctx;
+	struct agent_service *svc = ctx;
 
 	(void)req;
-	if (atomic_load(&a->ready))
+	if (atomic_load(&svc->ready))
 		text(resp, 200, "ok");
 	else
 		text(resp, 503, "not ready: dataplane opening or state file being re-applied");
 }
 
-int agent_api_routes(struct http_server *s, struct agent *a)
+int agent_api_routes(struct agent_service *svc)
 {
-	int err = http_server_route(s, "PUT", "/v1/policy", put_policy, a);
+	int err = http_server_route_admitted(svc->server, "PUT", "/v1/policy", admit_push, take_push, svc);
 
-	return err ?: http_server_route(s, "GET", "/v1/policy", get_policy, a);
+	return err ?: http_server_route(svc->server, "GET", "/v1/policy", get_policy, svc);
 }
 
-int agent_metrics_routes(struct http_server *s, struct agent *a)
+int agent_metrics_routes(struct agent_service *svc, struct http_server *s)
 {
-	int err = http_server_route(s, "GET", "/metrics", metrics_http_handler, a->registry);
+	int err = http_server_route(s, "GET", "/metrics", metrics_http_handler, svc->registry);
 
-	err = err ?: http_server_route(s, "GET", "/healthz", healthz, a);
-	return err ?: http_server_route(s, "GET", "/readyz", readyz, a);
+	err = err ?: http_server_route(s, "GET", "/healthz", healthz, svc);
+	return err ?: http_server_route(s, "GET", "/readyz", readyz, svc);
 }

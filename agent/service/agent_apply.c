@@ -237,8 +237,8 @@ int node_policy_retry(struct node_policy *np, int64_t now_ms)
 			continue;
 		if (!apply_pod(np, pod, st, now_ms)) {
 			fixed++;
-			log_info("pod result", LOG_STR("pod", pod->name), LOG_STR("namespace", pod->namespace),
-				 LOG_STR("pod_uid", pod->uid), LOG_STR("result", "applied"), LOG_STR("after", "retry"));
+			log_info("pod result", LOG_POD(pod->namespace, pod->name), LOG_STR("pod_uid", pod->uid),
+				 LOG_STR("result", "applied"), LOG_STR("trigger", "retry"));
 		}
 	}
 	return fixed;

@@ -15,7 +15,8 @@ enum pod_family { F_SYSCALLS, F_OUTSIDE, F_FIREWALL, F_ATTACHED, F_ERRORS, F_POD
 
 struct agent_metrics {
 	struct metrics_family *f[N_FAMILIES];
-	struct metrics_family *pushes, *apply_seconds, *epoch, *revision, *reviews;
+	struct metrics_family *pushes, *apply_seconds, *epoch, *revision, *reviews, *throttled, *sender_changes,
+			      *connections, *connections_refused;
 	uint64_t seen_generation;
 	bool built;
 	struct pod_counters *buf;          /* PCMC_MAX_PODS entries, for dataplane_read_counters */
@@ -32,7 +33,8 @@ int agent_metrics_new(struct metrics_registry *r, struct agent_metrics **out)
 	static const char *const pod_prog[] = { "namespace", "pod_name", "program_type" };
 	static const char *const pod_err[] = { "namespace", "pod_name", "program_type", "error_type" };
 	static const char *const state[] = { "state" }, *const map[] = { "map" }, *const result[] = { "result" };
-	static const char *const results[] = { "accepted", "invalid", "unauthenticated", "forbidden", "stale", "error" };
+	static const char *const results[] = { "accepted", "invalid", "unauthenticated", "forbidden",
+					       "forbidden_sender", "stale", "unavailable", "unavailable_lease", "error" };
 	static const double bounds[] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 	struct agent_metrics *m = calloc(1, sizeof(*m));
 	struct metrics_child *c;
@@ -72,8 +74,27 @@ int agent_metrics_new(struct metrics_registry *r, struct agent_metrics **out)
 	err = err ?: metrics_gauge_new(r, "pcmc_agent_policy_revision", "Revision of the newest accepted push.", NULL,
 				       0, &m->revision);
 	err = err ?: metrics_counter_new(r, "pcmc_agent_tokenreviews_total",
-					 "Bearer tokens checked, by source: a TokenReview (api) or the ~10 s cache (cache).",
+					 "Bearer tokens checked, by source: a TokenReview (api) or the cache of recent answers (cache).",
 					 (const char *const[]){ "source" }, 1, &m->reviews);
+	err = err ?: metrics_counter_new(r, "pcmc_agent_tokenreviews_throttled_total",
+					 "Pushes refused before any TokenReview because reviews were over the rate limit "
+					 "(429) or too many were pending (503).", NULL, 0, &m->throttled);
+	err = err ?: metrics_counter_new(r, "pcmc_agent_policy_sender_changes_total",
+					 "Accepted pushes whose sender (the leader's identity) differs from the previous "
+					 "accepted push's.", NULL, 0, &m->sender_changes);
+	err = err ?: metrics_gauge_new(r, "pcmc_agent_http_connections", "Open HTTP connections.", NULL, 0,
+				       &m->connections);
+	err = err ?: metrics_counter_new(r, "pcmc_agent_http_connections_refused_total",
+					 "New HTTP connections answered 503 and closed: --max-connections were open.",
+					 NULL, 0, &m->connections_refused);
+	if (!err)
+		err = metrics_child_get(m->connections, NULL, &c);
+	if (!err)
+		err = metrics_child_get(m->connections_refused, NULL, &c);
+	if (!err)
+		err = metrics_child_get(m->throttled, NULL, &c);
+	if (!err)
+		err = metrics_child_get(m->sender_changes, NULL, &c);
 	for (size_t i = 0; !err && i < N(results); i++)
 		err = metrics_child_get(m->pushes, L(results[i]), &c);
 	if (!err)
@@ -104,14 +125,40 @@ void agent_metrics_push(struct agent_metrics *m, const char *result, double appl
 		metrics_histogram_observe(c, apply_seconds);
 }
 
-void agent_metrics_auth(struct agent_metrics *m, unsigned long reviews, unsigned long cache_hits)
+void agent_metrics_auth(struct agent_metrics *m, const struct agent_auth_stats *st)
 {
 	struct metrics_child *c;
 
 	if (!metrics_child_get(m->reviews, L("api"), &c))
-		metrics_counter_set(c, (double)reviews);
+		metrics_counter_set(c, (double)st->reviews);
 	if (!metrics_child_get(m->reviews, L("cache"), &c))
-		metrics_counter_set(c, (double)cache_hits);
+		metrics_counter_set(c, (double)st->cache_hits);
+	if (!metrics_child_get(m->throttled, NULL, &c))
+		metrics_counter_set(c, (double)st->throttled);
+	if (!metrics_child_get(m->pushes, L("unauthenticated"), &c))
+		metrics_counter_set(c, (double)st->unauthenticated);
+	if (!metrics_child_get(m->pushes, L("forbidden"), &c))
+		metrics_counter_set(c, (double)st->forbidden);
+	if (!metrics_child_get(m->pushes, L("unavailable"), &c))
+		metrics_counter_set(c, (double)st->unavailable);
+}
+
+void agent_metrics_http(struct agent_metrics *m, int open, unsigned long refused)
+{
+	struct metrics_child *c;
+
+	if (!metrics_child_get(m->connections, NULL, &c))
+		metrics_gauge_set(c, open);
+	if (!metrics_child_get(m->connections_refused, NULL, &c))
+		metrics_counter_set(c, (double)refused);
+}
+
+void agent_metrics_sender_changed(struct agent_metrics *m)
+{
+	struct metrics_child *c;
+
+	if (!metrics_child_get(m->sender_changes, NULL, &c))
+		metrics_counter_add(c, 1);
 }
 
 static int cmp_counters(const void *a, const void *b)

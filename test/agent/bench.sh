@@ -34,7 +34,7 @@ export -f create_one ag_uid; export AG_TESTPOD AG_PODS
 seq 1 "$N" | xargs -P 8 -I{} bash -c 'create_one {}'
 [ "$(ls "$AG_PODS"/*.json 2>/dev/null | wc -l)" = "$N" ] || fail "could not create $N test pods"
 
-ag_start --auth none || fail "agent did not start"
+ag_start --auth none --fencing local || fail "agent did not start"
 pods=
 for n in "${names[@]}"; do
   pods+=$(printf '%s{"uid":"%s","namespace":"bench","name":"%s","policy":{"syscallMonitoring":{"enabled":true,"syscallNames":["read","write","openat","getppid"]},"l4Firewall":{"enabled":true,"allowedPorts":[8080,8443],"blockedPorts":[22,2222],"defaultAction":"allow"},"metricsExport":{"enabled":true,"updateInterval":"1s"}}}' "${pods:+,}" "${AG_POD_UID[$n]}" "$n")

@@ -84,6 +84,43 @@ ag_cleanup() {
   rm -rf "$AG_WORK"
 }
 
+# ag_cluster_env DIR APISERVER_PORT ETCD_CLIENT_PORT ETCD_PEER_PORT: the suite's own local cluster
+# (test/README.md), without kube-controller-manager.
+ag_cluster_env() {
+  export PCMC_CLUSTER_DIR=$1 PCMC_APISERVER_PORT=$2 PCMC_ETCD_CLIENT_PORT=$3 PCMC_ETCD_PEER_PORT=$4 PCMC_KCM=0
+  unset PCMC_APISERVER_ARGS
+}
+# ag_cluster_up: starts it afresh and exports KUBECONFIG; on failure prints the log's tail as TAP comments.
+ag_cluster_up() {
+  local out
+  ag_cluster_down
+  out=$("$AG_REPO/test/cluster/up" 2>"$AG_WORK/cluster-up.txt") ||
+    { tail -n 30 "$AG_WORK/cluster-up.txt" | sed 's/^/# /'; return 1; }
+  eval "$out"
+}
+ag_cluster_down() { [ -d "${PCMC_CLUSTER_DIR:-}" ] && "$AG_REPO/test/cluster/down" >/dev/null 2>&1; return 0; }
+ag_apiserver_pid() { cat "$PCMC_CLUSTER_DIR/pids/kube-apiserver.pid" 2>/dev/null; }
+
+# ag_require TOOL... : the tools and the binaries ($AG_BIN and any more in AG_NEEDS) exist, else a
+# failing TAP line and exit (a missing part fails loudly, never skips).
+ag_require() {
+  local t b
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { tap_not_ok "tool $t present (run bash test/setup.sh)"; tap_done; exit 1; }
+  done
+  for b in "$AG_BIN" ${AG_NEEDS:-}; do
+    [ -x "$b" ] || { tap_not_ok "$b built (run make)"; tap_done; exit 1; }
+  done
+}
+# ag_no_sanitizer_reports LOG...: the TAP line that ends every suite.
+ag_no_sanitizer_reports() {
+  if grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error' "$@"; then
+    tap_not_ok "no sanitizer reports in the logs"; grep -h 'Sanitizer\|runtime error' "$@" | head | sed 's/^/# /'
+  else
+    tap_ok "no sanitizer reports in the logs"
+  fi
+}
+
 wait_until() {
   local t=$1 i; shift
   for ((i = 0; i < t * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done

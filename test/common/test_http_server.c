@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 struct reply {
@@ -386,33 +387,57 @@ static char *raw_exchange(const char *bytes)
 	return buf;
 }
 
-/* Framing the server decides on gets 400. What libwebsockets' own parser refuses never reaches
- * the server: it answers 403 to an unknown method and closes on an unparseable header line. */
+/* Everything odd in a head is answered at once with a status, never a hang or a silent close. */
 START_TEST(malformed_request_is_refused)
 {
-	const char *bad_framing[] = {
-		"PUT /v1/policy HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
-		"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 12x\r\n\r\n",
-		"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+	static const struct { const char *bytes; const char *status; } cases[] = {
+		{ "PUT /v1/policy HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "400" },
+		{ "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 12x\r\n\r\n", "400" },
+		{ "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", "400" },
+		{ "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1 2\r\n\r\n", "400" },
+		{ "PUT /v1/policy HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", "400" },
+		/* A leading space makes the line a continuation of Host (obs-fold): refused, not guessed. */
+		{ "PUT /v1/policy HTTP/1.1\r\nHost: x\r\n Content-Length: 3\r\n\r\nabc", "400" },
+		{ "PUT /v1/policy HTTP/1.1\r\nHost: x\r\nContent-Length : 3\r\n\r\nabc", "400" },
+		{ "GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", "400" },
+		{ "\x01\x02\x03 garbage\r\n\r\n", "400" },
+		{ "GET healthz HTTP/1.1\r\n\r\n", "400" },
+		{ "GET /healthz HTTP/2.0\r\n\r\n", "505" },
+		{ "BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "405" },
+		/* Chunked bodies are refused: every client of the agent knows its body's length. */
+		{ "PUT /v1/policy HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", "411" },
 	};
-	char *got;
+	char status[16], *got;
 
-	for (size_t i = 0; i < sizeof(bad_framing) / sizeof(bad_framing[0]); i++) {
-		got = raw_exchange(bad_framing[i]);
-		ck_assert_msg(strncmp(got, "HTTP/1.1 400", 12) == 0, "request %zu answered \"%.40s\"", i, got);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(status, sizeof(status), "HTTP/1.1 %s", cases[i].status);
+		got = raw_exchange(cases[i].bytes);
+		ck_assert_msg(strncmp(got, status, 12) == 0, "request %zu answered \"%.40s\"", i, got);
+		ck_assert_msg(!strcmp(cases[i].status, "405") || strstr(got, "Connection: close"),
+			      "request %zu: connection kept after a malformed request", i);
 	}
-	got = raw_exchange("BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
-	ck_assert_msg(strncmp(got, "HTTP/1.0 403", 12) == 0, "unknown method answered \"%.40s\"", got);
-	got = raw_exchange("\x01\x02\x03 garbage\r\n\r\n");
-	ck_assert_msg(strncmp(got, "HTTP/1.0 403", 12) == 0, "garbage answered \"%.40s\"", got);
-	got = raw_exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n");
-	ck_assert_msg(got[0] == '\0', "bad header line answered \"%.40s\"", got);
-	/* Chunked bodies are refused: every client of the agent knows its body's length. */
-	got = raw_exchange("PUT /v1/policy HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
-	ck_assert_msg(strncmp(got, "HTTP/1.1 411", 12) == 0, "chunked answered \"%.40s\"", got);
 	/* And the server still answers a well-formed request. */
 	ck_assert_ptr_nonnull(strstr(raw_exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
 				     "\r\n\r\nok\n"));
+}
+END_TEST
+
+/* 16 KiB of head (a 16 KB Authorization header) is 431 at once, before any body is read. */
+START_TEST(oversized_head_is_431_at_once)
+{
+	size_t n = 16 * 1024 + 100;
+	char *req = malloc(n + 200), *got;
+	int at = sprintf(req, "PUT /v1/policy HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ");
+
+	memset(req + at, 'a', n);
+	strcpy(req + at + n, "\r\nContent-Length: 3\r\n\r\nabc");
+	got = raw_exchange(req);
+	ck_assert_msg(strncmp(got, "HTTP/1.1 431", 12) == 0, "answered \"%.40s\"", got);
+	/* The same without an end: still 431 once 16 KiB arrived, not a wait for more. */
+	req[at + n] = '\0';
+	got = raw_exchange(req);
+	ck_assert_msg(strncmp(got, "HTTP/1.1 431", 12) == 0, "answered \"%.40s\"", got);
+	free(req);
 }
 END_TEST
 
@@ -525,7 +550,7 @@ START_TEST(run_returns_after_stop_from_another_thread)
 }
 END_TEST
 
-/* Also shows libwebsockets' own complaint arriving as one of our JSON log lines on stderr. */
+/* The complaint arrives as one of our JSON log lines on stderr. */
 START_TEST(busy_port_is_reported_and_logged_as_json)
 {
 	struct http_server_opts opts = { .bind_address = "127.0.0.1" };
@@ -545,8 +570,209 @@ START_TEST(busy_port_is_reported_and_logged_as_json)
 	unlink(path);
 	ck_assert_int_gt(n, 0);
 	ck_assert_msg(strncmp(logged, "{\"ts\":\"", 7) == 0 && strstr(logged, "\"level\":\"error\"") &&
-		      strstr(logged, "\"msg\":\"library message\",\"library\":\"libwebsockets\",\"output\":\"") &&
-		      strstr(logged, "binding"), "lws log line: %s", logged);
+		      strstr(logged, "\"msg\":\"HTTP server cannot listen\"") &&
+		      strstr(logged, "\"error\":\"Address already in use\"}\n"), "log line: %s", logged);
+}
+END_TEST
+
+
+/* --- deferred answers, admission before the body, limits: a server of 8 connections --- */
+
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t held_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t held_exchange;         /* a deferred request waiting for the test to answer it */
+static int handler_calls;
+
+static void defer_until_released(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	(void)ctx;
+	pthread_mutex_lock(&held_lock);
+	held_exchange = req->exchange;
+	pthread_cond_broadcast(&held_cond);
+	pthread_mutex_unlock(&held_lock);
+	resp->deferred = true;
+}
+
+static void count_and_echo(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	(void)ctx;
+	__atomic_add_fetch(&handler_calls, 1, __ATOMIC_SEQ_CST);
+	resp->body = malloc(req->body_len + 1);
+	memcpy(resp->body, req->body ? req->body : "", req->body_len);
+	resp->body_len = req->body_len;
+}
+
+static uint64_t wait_held(void)
+{
+	uint64_t x;
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&held_lock);
+	while (!held_exchange && pthread_cond_timedwait(&held_cond, &held_lock, &until) == 0)
+		;
+	x = held_exchange;
+	held_exchange = 0;
+	pthread_mutex_unlock(&held_lock);
+	return x;
+}
+
+static void setup_limited(void)
+{
+	struct http_server_opts opts = { .bind_address = "127.0.0.1", .max_connections = 8, .head_timeout_ms = 300 };
+
+	ck_assert_int_eq(http_server_new(&opts, &server), 0);
+	ck_assert_int_eq(http_server_route(server, "GET", "/healthz", reply_ok, NULL), 0);
+	ck_assert_int_eq(http_server_route(server, "GET", "/slow", defer_until_released, NULL), 0);
+	ck_assert_int_eq(http_server_route_admitted(server, "PUT", "/admitted", defer_until_released, count_and_echo,
+						    NULL), 0);
+	snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%d", http_server_port(server));
+	ck_assert_int_eq(http_server_start_thread(server), 0);
+	handler_calls = 0;
+	held_exchange = 0;
+}
+
+static int connect_server(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(server)) };
+	struct timeval tv = { .tv_sec = 3 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void send_all(int fd, const char *s)
+{
+	ck_assert_int_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Reads until the buffer holds `until` (or the read times out / the peer closes). */
+static char *read_until(int fd, const char *until)
+{
+	static char buf[8192];
+	size_t len = 0;
+	ssize_t n;
+
+	buf[0] = '\0';
+	while (!strstr(buf, until) && len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0) {
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return buf;
+}
+
+START_TEST(probes_answer_while_a_handler_is_deferred)
+{
+	int slow = connect_server();
+	struct http_response r = { .status = 202 };
+	CURL *c = curl_easy_init();
+	struct reply got;
+
+	send_all(slow, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+	uint64_t x = wait_held();
+	ck_assert_uint_ne(x, 0);
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(request(c, "GET", url("/healthz"), NULL, 0, NULL, &got), CURLE_OK);
+		ck_assert_int_eq(got.status, 200);
+		free(got.body);
+	}
+	r.body = strdup("done");
+	r.body_len = 4;
+	ck_assert_int_eq(http_server_respond(server, x, &r), 0);
+	ck_assert_ptr_nonnull(strstr(read_until(slow, "done"), "HTTP/1.1 202"));
+	/* An answer for a client that has gone is dropped quietly. */
+	send_all(slow, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+	x = wait_held();
+	close(slow);
+	r = (struct http_response){ .status = 200, .body = strdup("late"), .body_len = 4 };
+	ck_assert_int_eq(http_server_respond(server, x, &r), 0);
+	ck_assert_int_eq(request(c, "GET", url("/healthz"), NULL, 0, NULL, &got), CURLE_OK);
+	ck_assert_int_eq(got.status, 200);
+	free(got.body);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
+START_TEST(no_body_is_read_before_admission)
+{
+	int fd = connect_server();
+	struct http_response r = { .status = HTTP_CONTINUE };
+	struct timeval short_wait = { .tv_usec = 300000 };
+	char buf[64];
+	uint64_t x;
+
+	/* Admitted: "100 Continue" only after the check said so, then the handler sees the body. */
+	send_all(fd, "PUT /admitted HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+	x = wait_held();
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &short_wait, sizeof(short_wait));
+	ck_assert_int_lt(read(fd, buf, sizeof(buf)), 0); /* nothing yet: the check is deciding */
+	ck_assert_int_eq(http_server_admit(server, x, &r), 0);
+	ck_assert_ptr_nonnull(strstr(read_until(fd, "\r\n\r\n"), "HTTP/1.1 100 Continue"));
+	send_all(fd, "hello");
+	ck_assert_ptr_nonnull(strstr(read_until(fd, "hello"), "HTTP/1.1 200"));
+	ck_assert_int_eq(handler_calls, 1);
+
+	/* Refused: the answer comes at once, the announced body is never read, the connection closes. */
+	send_all(fd, "PUT /admitted HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nsome of the body");
+	x = wait_held();
+	r = (struct http_response){ .status = 401, .body = strdup("no"), .body_len = 2 };
+	ck_assert_int_eq(http_server_admit(server, x, &r), 0);
+	char *got = read_until(fd, "no");
+	ck_assert_ptr_nonnull(strstr(got, "HTTP/1.1 401"));
+	ck_assert_ptr_nonnull(strstr(got, "Connection: close"));
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 0); /* closed */
+	ck_assert_int_eq(handler_calls, 1);
+	close(fd);
+}
+END_TEST
+
+START_TEST(past_the_connection_limit_new_ones_get_503_and_old_ones_stay)
+{
+	int fds[8], extra, open = 0;
+	unsigned long refused = 0;
+
+	for (int i = 0; i < 8; i++) {
+		fds[i] = connect_server();
+		send_all(fds[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+		ck_assert_ptr_nonnull(strstr(read_until(fds[i], "ok\n"), "HTTP/1.1 200"));
+	}
+	extra = connect_server();
+	ck_assert_ptr_nonnull(strstr(read_until(extra, "connections"), "HTTP/1.1 503"));
+	close(extra);
+	for (int i = 0; i < 8; i++) {
+		send_all(fds[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+		ck_assert_ptr_nonnull(strstr(read_until(fds[i], "ok\n"), "HTTP/1.1 200"));
+	}
+	http_server_stats(server, &open, &refused);
+	ck_assert_int_eq(open, 8);
+	ck_assert_uint_eq(refused, 1);
+	close(fds[0]);
+	for (int i = 0; i < 50; i++) { /* the server notices the close */
+		http_server_stats(server, &open, &refused);
+		if (open == 7)
+			break;
+		usleep(20000);
+	}
+	extra = connect_server();
+	send_all(extra, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_ptr_nonnull(strstr(read_until(extra, "ok\n"), "HTTP/1.1 200"));
+	close(extra);
+	for (int i = 1; i < 8; i++)
+		close(fds[i]);
+}
+END_TEST
+
+START_TEST(a_head_that_never_completes_gets_408)
+{
+	int fd = connect_server();
+
+	send_all(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+	ck_assert_ptr_nonnull(strstr(read_until(fd, "in time"), "HTTP/1.1 408"));
+	close(fd);
 }
 END_TEST
 
@@ -556,6 +782,7 @@ static Suite *http_server_suite(void)
 	TCase *tc = tcase_create("served over 127.0.0.1");
 	TCase *small = tcase_create("1 MiB body limit");
 	TCase *life = tcase_create("lifecycle");
+	TCase *limited = tcase_create("deferred answers and limits");
 
 	tcase_add_checked_fixture(tc, setup_default, teardown);
 	tcase_set_timeout(tc, 60);
@@ -566,6 +793,7 @@ static Suite *http_server_suite(void)
 	tcase_add_test(tc, known_path_with_other_method_is_405_with_allow);
 	tcase_add_test(tc, five_mib_policy_put_is_assembled_and_echoed_intact);
 	tcase_add_test(tc, malformed_request_is_refused);
+	tcase_add_test(tc, oversized_head_is_431_at_once);
 	tcase_add_test(tc, pipelined_requests_on_one_connection_are_all_answered);
 	tcase_add_test(tc, client_vanishing_mid_body_leaves_server_serving);
 	tcase_add_test(tc, twenty_keep_alive_clients_in_parallel);
@@ -576,6 +804,14 @@ static Suite *http_server_suite(void)
 	tcase_set_timeout(small, 30);
 	tcase_add_test(small, body_over_max_body_is_413_and_server_keeps_serving);
 	suite_add_tcase(s, small);
+
+	tcase_add_checked_fixture(limited, setup_limited, teardown);
+	tcase_set_timeout(limited, 30);
+	tcase_add_test(limited, probes_answer_while_a_handler_is_deferred);
+	tcase_add_test(limited, no_body_is_read_before_admission);
+	tcase_add_test(limited, past_the_connection_limit_new_ones_get_503_and_old_ones_stay);
+	tcase_add_test(limited, a_head_that_never_completes_gets_408);
+	suite_add_tcase(s, limited);
 
 	tcase_set_timeout(life, 10);
 	tcase_add_test(life, run_returns_after_stop_from_another_thread);

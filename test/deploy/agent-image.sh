@@ -74,7 +74,7 @@ agent_start() {
     -v /run/pcmc-testpod/cni:/run/pcmc-testpod/cni:ro -v /run/netns:/run/netns:ro,rslave \
     -e KUBERNETES_SERVICE_HOST=127.0.0.1 -e "KUBERNETES_SERVICE_PORT=$PCMC_APISERVER_PORT" -e "NODE_NAME=$NODE" \
     "$IMG" --listen "127.0.0.1:$port" --pin-root "$PIN_BASE/$name" --state-dir /var/lib/pcmc-agent \
-    --cni-cache-dir /run/pcmc-testpod/cni)
+    --cni-cache-dir /run/pcmc-testpod/cni --fencing local)
 }
 url() { echo "http://127.0.0.1:$(cat "$work/$1.port")$2"; }
 ready() { curl -fsS "$(url "$1" /readyz)"; }
@@ -87,7 +87,8 @@ agent_stop() {
   docker rm "${CID[$1]}" >/dev/null && unset "CID[$1]"
   [ "$code" = 0 ] || { echo "exit code $code"; return 1; }
 }
-# push NAME TOKEN BODY: PUT /v1/policy, prints "STATUS BODY"
+# push NAME TOKEN BODY: PUT /v1/policy, prints "STATUS BODY". The agents run --fencing local: these
+# pushes come by hand, from no holder of a controller Lease.
 push() {
   curl -sS -X PUT -H "Authorization: Bearer $2" -H 'Content-Type: application/json' --data "$3" \
     -w ' %{http_code}' --max-time 20 "$(url "$1" /v1/policy)"
@@ -171,7 +172,7 @@ setpriv_start() { # NAME CAP...: the image's binary with exactly these capabilit
   setpriv --bounding-set "$set" --inh-caps -all --no-new-privs -- \
     ${TRACE:+strace -f -e trace=setns -o "$work/$name.strace"} "$work/pcmc-agent" --listen "127.0.0.1:$port" \
     --pin-root "$PIN_BASE/$name" --state-dir "$work/$name.state" --kubeconfig "$work/agent.kubeconfig" \
-    --node-name "$NODE" --cni-cache-dir /run/pcmc-testpod/cni >"$work/$name.log" 2>&1 &
+    --node-name "$NODE" --cni-cache-dir /run/pcmc-testpod/cni --fencing local >"$work/$name.log" 2>&1 &
   echo $! >"$work/$name.pid"
 }
 setpriv_stop() { # NAME: SIGTERM to the agent (strace's child when traced), KILL after 10 s

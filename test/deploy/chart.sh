@@ -80,7 +80,11 @@ tap_check "replicas, resources, log level and leader election become the program
                index(\"--leader-elect-renew-deadline=20s\") and index(\"--leader-elect-retry-period=4s\")))) and
    ($DS | .spec.template.spec.containers[0] | .resources.requests.cpu == \"100m\" and (.args | index(\"--log-level=debug\")))"
 render nole --set controller.leaderElection.enabled=false --set controller.replicas=1
-tap_check "leaderElection.enabled=false: --leader-elect=false" q nole "$D | .spec.template.spec.containers[0].args | index(\"--leader-elect=false\")"
+tap_check "leaderElection.enabled=false: --leader-elect=false, and the agent fences without a Lease (--fencing=local)" q nole \
+  "($D | .spec.template.spec.containers[0].args | index(\"--leader-elect=false\")) and
+   ($DS | .spec.template.spec.containers[0].args | index(\"--fencing=local\"))"
+tap_check "leader election on (default): the agent keeps Lease fencing" q images \
+  "$DS | .spec.template.spec.containers[0].args | index(\"--fencing=local\") == null"
 
 render ports --set controller.metricsPort=8181 --set agent.port=9555 --set agent.metricsPort=9556
 tap_check "ports: the controller's --metrics-addr, container port and Service; the agent's --listen and --metrics-listen, ports \"api\" and \"metrics\", Service" q ports \
