@@ -329,6 +329,7 @@ int controller_new(struct kube_client *client, const struct controller_options *
 {
 	struct controller *c = calloc(1, sizeof(*c));
 	struct leader_election_config le;
+	char why[256];
 	int err;
 
 	if (!c)
@@ -370,10 +371,9 @@ int controller_new(struct kube_client *client, const struct controller_options *
 				    &c->node_reflector);
 	if (err)
 		goto fail;
-	err = leader_election_config_from_env(&le, o->default_namespace);
+	err = leader_election_config_from_env(&le, o->default_namespace, why, sizeof(why));
 	if (err) {
-		log_error("invalid leader election settings",
-			  LOG_STR("rule", "LEASE_DURATION > RENEW_DEADLINE > 1.2 * RETRY_PERIOD, durations like 15s"));
+		log_error("invalid leader election settings", LOG_STR("error", why));
 		goto fail;
 	}
 	le.identity = o->identity;

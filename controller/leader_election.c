@@ -4,6 +4,7 @@
 #include "controller/leader_election.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/duration.h"
 #include "common/log.h"
 
 /* The Lease as the log schema names it: its namespace and name. */
@@ -74,43 +76,54 @@ static void micro_time_now(char out[64])
 	snprintf(out, 64, "%s.%06ldZ", base, (long)tv.tv_usec);
 }
 
-static int env_seconds(const char *name, unsigned *ms)
+/* A LEADER_ELECTION_* duration in the one duration grammar (common/duration.h); unset keeps *ms. */
+static int env_duration(const char *name, unsigned *ms, char *why, size_t why_len)
 {
 	const char *v = getenv(name);
-	char *end;
-	double d;
+	int64_t ns;
 
 	if (!v || !*v)
 		return 0;
-	d = strtod(v, &end);
-	if (end == v || d <= 0)
+	if (duration_parse(v, &ns) || ns < 1000000 || ns / 1000000 > UINT_MAX) {
+		snprintf(why, why_len, "%s=\"%.32s\": not a duration of at least 1ms like 15s or 500ms", name, v);
 		return -EINVAL;
-	if (*end == 'm' && end[1] == 's')
-		d /= 1000.0; /* "500ms" */
-	else if (*end == 'm')
-		d *= 60.0;   /* "1m" */
-	*ms = (unsigned)(d * 1000.0);
+	}
+	*ms = (unsigned)(ns / 1000000);
 	return 0;
 }
 
-int leader_election_config_from_env(struct leader_election_config *cfg, const char *default_namespace)
+int leader_election_config_from_env(struct leader_election_config *cfg, const char *default_namespace,
+				    char *why, size_t why_len)
 {
 	const char *enabled = getenv("LEADER_ELECTION_ENABLED");
 	const char *name = getenv("LEADER_ELECTION_LOCK_NAME");
 	const char *ns = getenv("LEADER_ELECTION_LOCK_NAMESPACE");
 
-	cfg->enabled = !(enabled && (strcmp(enabled, "false") == 0 || strcmp(enabled, "0") == 0));
+	cfg->enabled = true;
+	if (enabled && *enabled) {
+		if (strcmp(enabled, "false") == 0 || strcmp(enabled, "0") == 0) {
+			cfg->enabled = false;
+		} else if (strcmp(enabled, "true") != 0 && strcmp(enabled, "1") != 0) {
+			snprintf(why, why_len, "LEADER_ELECTION_ENABLED=\"%.32s\": not true or false", enabled);
+			return -EINVAL;
+		}
+	}
 	cfg->lease_duration_ms = 15000;
 	cfg->renew_deadline_ms = 10000;
 	cfg->retry_period_ms = 2000;
-	if (env_seconds("LEADER_ELECTION_LEASE_DURATION", &cfg->lease_duration_ms) ||
-	    env_seconds("LEADER_ELECTION_RENEW_DEADLINE", &cfg->renew_deadline_ms) ||
-	    env_seconds("LEADER_ELECTION_RETRY_PERIOD", &cfg->retry_period_ms))
+	if (env_duration("LEADER_ELECTION_LEASE_DURATION", &cfg->lease_duration_ms, why, why_len) ||
+	    env_duration("LEADER_ELECTION_RENEW_DEADLINE", &cfg->renew_deadline_ms, why, why_len) ||
+	    env_duration("LEADER_ELECTION_RETRY_PERIOD", &cfg->retry_period_ms, why, why_len))
 		return -EINVAL;
 	/* client-go's rules: leaseDuration > renewDeadline > retryPeriod * 1.2 */
 	if (cfg->lease_duration_ms <= cfg->renew_deadline_ms ||
-	    cfg->renew_deadline_ms <= cfg->retry_period_ms * 6 / 5)
+	    cfg->renew_deadline_ms <= cfg->retry_period_ms * 6 / 5) {
+		snprintf(why, why_len,
+			 "lease duration %ums, renew deadline %ums, retry period %ums: needs lease duration > "
+			 "renew deadline > 1.2 x retry period",
+			 cfg->lease_duration_ms, cfg->renew_deadline_ms, cfg->retry_period_ms);
 		return -EINVAL;
+	}
 	cfg->lock_name = name && *name ? name : "pcmc-controller-leader";
 	cfg->lock_namespace = ns && *ns ? ns : default_namespace ? default_namespace : "default";
 	return 0;

@@ -24,8 +24,10 @@ struct leader_election_config {
 struct leader_election;
 
 /* Reads LEADER_ELECTION_* environment variables into cfg (defaults: enabled, 15s/10s/2s,
- * lock pcmc-controller-leader in `default_namespace`). Returns 0 or -EINVAL naming nothing. */
-int leader_election_config_from_env(struct leader_election_config *cfg, const char *default_namespace);
+ * lock pcmc-controller-leader in `default_namespace`). Returns 0, or -EINVAL with `why` naming the
+ * variable and its value (durations in common/duration.h's grammar; lease > renew > 1.2 x retry). */
+int leader_election_config_from_env(struct leader_election_config *cfg, const char *default_namespace,
+				    char *why, size_t why_len);
 int leader_election_new(struct kube_client *client, const struct leader_election_config *cfg,
 			struct leader_election **out);
 int leader_election_start(struct leader_election *le);

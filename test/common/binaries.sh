@@ -64,10 +64,10 @@ ctl=("$repo/build/pcmc-controller" --kubeconfig "$work/kubeconfig" --metrics-add
 # The leak report of an exit on a setup error is not what this checks.
 ASAN_OPTIONS=detect_leaks=0 "${ctl[@]}" --leader-elect-renew-deadline=20s >"$work/out" 2>&1; rc=$?
 tap_check "--leader-elect-renew-deadline=20s (above the 15s lease) reaches leader election: refused, exit 1" \
-  bash -c "[ $rc -eq 1 ] && grep -q '\"msg\":\"invalid LEADER_ELECTION_\* settings\"' '$work/out' || { cat '$work/out'; false; }"
+  bash -c "[ $rc -eq 1 ] && grep -q '\"msg\":\"invalid leader election settings\".*renew deadline 20000ms' '$work/out' || { cat '$work/out'; false; }"
 LEADER_ELECTION_RENEW_DEADLINE=20s ASAN_OPTIONS=detect_leaks=0 "${ctl[@]}" >"$work/out" 2>&1; rc=$?
 tap_check "LEADER_ELECTION_RENEW_DEADLINE=20s keeps working: refused, exit 1" \
-  bash -c "[ $rc -eq 1 ] && grep -q 'invalid LEADER_ELECTION_' '$work/out' || { cat '$work/out'; false; }"
+  bash -c "[ $rc -eq 1 ] && grep -q '\"msg\":\"invalid leader election settings\".*renew deadline 20000ms' '$work/out' || { cat '$work/out'; false; }"
 
 # wait_for_line FILE REGEX: up to 20 s for a log line.
 wait_for_line() {
