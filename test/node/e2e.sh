@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # pcmc on a real node: kubelet + containerd + runc + CNI (test/node/node), pcmc deployed with
-# `kubectl apply -k manifests/` (an overlay only names this run's images and never pulls). A CR selects
-# real pods; ConfigMaps; ports from the host and from another pod on the bridge and ptp CNI shapes;
-# exact syscall counts of a real container from its first instruction, restarts included; the agent
-# pod and the leader pod deleted while a prober keeps hitting a blocked port; a deleted pod's state gone.
+# `kubectl apply -k manifests/` (an overlay names this run's images, never pulls, sets the node's
+# cgroup root and listen addresses). A CR selects real pods; ConfigMaps; ports from the host and from
+# another pod on the bridge and ptp CNI shapes; exact syscall counts of a real container from its first
+# instruction over kubelet restarts, one while no agent runs; the agent pod and the leader pod deleted
+# while a prober keeps hitting a blocked port; deleted pods' state gone.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -154,6 +155,16 @@ tap_check "blocked 9999 never answered while the agent pod was replaced ($(probe
 tap_check "the new agent adopted the pinned counters: getpgrp still $((2 * per_start)), 8080 still answers" \
   wait_until 20 all_of "count_is counter getpgrp $((2 * per_start))" "http_answers $WEB_B 8080"
 
+# --- no agent on the node at all: a container restarted meanwhile is still counted from its start ---
+kubectl -n pcmc-system patch daemonset pcmc-agent --type merge \
+  -p '{"spec":{"template":{"spec":{"nodeSelector":{"pcmc-node-e2e/no-agent":"true"}}}}}' >/dev/null
+tap_check "the agent DaemonSet kept off the node: no agent pod, nothing answers at the node's agent port" \
+  wait_until 60 no_agent
+tap_check "restart 3 of the counter container with no agent running: getpgrp $((3 * per_start)) once an agent is back" \
+  all_of "restart_counter 3" \
+         "kubectl -n pcmc-system patch daemonset pcmc-agent --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/template/spec/nodeSelector\"}]' >/dev/null" \
+         "wait_until 90 agent_ready" "wait_until 20 count_is counter getpgrp $((3 * per_start))"
+
 # --- the leader pod deleted: the standby takes over and the next change is enforced ----------------
 leader=$(lease_holder)
 kubectl -n pcmc-system delete pod "$leader" --wait=false >/dev/null
@@ -163,7 +174,7 @@ tap_check "the new leader's push blocks 8081 on web-bridge; 8080 still answers" 
   all_of "dropped_from_host $WEB_B 8081" "http_answers $WEB_B 8080"
 tap_check "the Deployment is back to two Ready controller pods" wait_until 90 controllers_ready
 prober_stop
-tap_check "blocked 9999 never answered during both replacements ($(probes) probes)" test ! -s "$W/probe-successes"
+tap_check "blocked 9999 never answered while the agent was replaced, absent, and the leader replaced ($(probes) probes)" test ! -s "$W/probe-successes"
 
 # --- the ptp shape: routed point-to-point veths ---------------------------------------------------
 tap_check "node switched to the ptp CNI shape for new pods" "$here/node" cni ptp

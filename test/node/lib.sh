@@ -80,6 +80,9 @@ agent_ready() {
     '[.items[] | select(.metadata.deletionTimestamp == null and .status.podIP == $ip and
       (.status.containerStatuses[0].ready == true))] | length == 1' >/dev/null
 }
+no_agent() {
+  [ -z "$(kubectl -n pcmc-system get pods -l "$AGENT_SELECTOR" -o name)" ] && ! agent_metrics >/dev/null
+}
 controllers_ready() {
   kubectl -n pcmc-system get deploy pcmc-controller -o json | jq -e '.status.readyReplicas == 2' >/dev/null
 }
