@@ -88,6 +88,8 @@ must "kubectl apply -k of manifests/ (overlay: images, pull policy, --cgroup-roo
 must "the agent DaemonSet's pod Ready under the kubelet (hostNetwork: podIP = node IP $PCMC_NODE_IP)" \
   wait_until 90 agent_ready
 must "both controller Deployment pods Ready, one holds the Lease" wait_until 90 leader_ready
+tap_check "the agent runs as manifests/agent.yaml says: the node's PID and network namespaces, exactly BPF PERFMON NET_ADMIN SYS_ADMIN SYS_PTRACE, no_new_privs, seccomp" \
+  agent_runs_as_manifested
 
 # --- real pods on the bridge shape ----------------------------------------------------------------
 kubectl create namespace "$NS" >/dev/null

@@ -95,13 +95,27 @@ new_agent_ready() { # new_agent_ready OLD_UID
   agent_ready && [ "$(kubectl -n pcmc-system get pods -l "$AGENT_SELECTOR" -o jsonpath='{.items[0].metadata.uid}')" != "$1" ]
 }
 
-# The container's host cgroup2 directory and its process: the kubelet's layout below its cgroupRoot.
-container_cgroup() { # container_cgroup POD
-  local uid cid qos
-  uid=$(pod_field "$1" .metadata.uid); qos=$(pod_field "$1" .status.qosClass | tr 'A-Z' 'a-z')
-  cid=$(pod_field "$1" '.status.containerStatuses[0].containerID'); cid=${cid#containerd://}
+# The container's host cgroup2 directory: the kubelet's layout below its cgroupRoot.
+container_cgroup() { # container_cgroup POD [NAMESPACE]
+  local ns=${2:-$NS} uid cid qos
+  uid=$(kubectl -n "$ns" get pod "$1" -o jsonpath='{.metadata.uid}')
+  qos=$(kubectl -n "$ns" get pod "$1" -o jsonpath='{.status.qosClass}' | tr 'A-Z' 'a-z')
+  cid=$(kubectl -n "$ns" get pod "$1" -o jsonpath='{.status.containerStatuses[0].containerID}'); cid=${cid#containerd://}
   [ "$qos" = guaranteed ] && qos= || qos=$qos/
   echo "/sys/fs/cgroup/unified${PCMC_NODE_CGROUP_ROOT}/kubepods/${qos}pod$uid/$cid"
+}
+
+# The agent process as the DaemonSet runs it: the node's PID and network namespaces (the kubelet's,
+# this shell's), exactly the five capabilities of manifests/agent.yaml (NET_ADMIN 12, SYS_PTRACE 19,
+# SYS_ADMIN 21, PERFMON 38, BPF 39), no_new_privs, a seccomp filter (RuntimeDefault).
+agent_runs_as_manifested() {
+  local pid st
+  pid=$(head -n1 "$(container_cgroup "$(agent_pod)" pcmc-system)/cgroup.procs") || return 1
+  [ "$(readlink "/proc/$pid/ns/pid")" = "$(readlink /proc/self/ns/pid)" ] || { echo "not in the node's PID namespace"; return 1; }
+  [ "$(readlink "/proc/$pid/ns/net")" = "$(readlink /proc/self/ns/net)" ] || { echo "not in the node's network namespace"; return 1; }
+  st=$(cat "/proc/$pid/status")
+  [[ $st == *$'CapEff:\t000000c000281000'* ]] || { echo "capabilities: $(grep CapEff <<<"$st")"; return 1; }
+  [[ $st == *$'NoNewPrivs:\t1'* && $st == *$'Seccomp:\t2'* ]] || { echo "$(grep -E 'NoNewPrivs|Seccomp:' <<<"$st")"; return 1; }
 }
 
 # Prober: connects to the blocked port of each target from the host again and again; every
