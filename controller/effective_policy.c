@@ -12,10 +12,17 @@
 #include "common/duration.h"
 #include "common/syscall_table.h"
 
+void effective_policy_init(struct effective_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	ebpf_config_init(&p->config);
+}
+
 void effective_policy_clear(struct effective_policy *p)
 {
 	ebpf_config_clear(&p->config);
 	p->conflicts = 0;
+	p->first_sys = p->first_fw = p->first_mx = NULL;
 }
 
 bool effective_policy_wanted(const struct effective_policy *p)
@@ -23,66 +30,92 @@ bool effective_policy_wanted(const struct effective_policy *p)
 	return ebpf_config_wanted(&p->config);
 }
 
+int effective_policy_add(struct effective_policy *p, const struct ebpf_settings *e, char *why, size_t why_len)
+{
+	const struct ebpf_config *c = &e->config;
+	struct ebpf_config *m = &p->config;
+	struct port_set allowed = { 0 }, blocked = { 0 };
+	int err = 0;
+
+	if (why && why_len)
+		why[0] = '\0';
+	if (e->invalid[0]) {
+		if (why)
+			snprintf(why, why_len, "%s", e->invalid);
+		return -EINVAL;
+	}
+	/* The new port sets aside, then the names (a union that leaves its set unchanged on failure),
+	 * then everything is committed: a CR that does not fit changes nothing. */
+	if (c->l4_firewall.enabled) {
+		err = port_set_copy(&allowed, &m->l4_firewall.allowed) ?: port_set_union(&allowed, &c->l4_firewall.allowed);
+		err = err ?: port_set_copy(&blocked, &m->l4_firewall.blocked) ?: port_set_union(&blocked, &c->l4_firewall.blocked);
+		if (err == -E2BIG && why)
+			snprintf(why, why_len, "the selecting PodConfigMapConfigs list more than %d ports together",
+				 POLICY_MAX_PORTS);
+	}
+	if (!err && c->syscall_monitoring.enabled) {
+		err = syscall_names_union(&m->syscall_monitoring.names, &c->syscall_monitoring.names);
+		if (err == -E2BIG && why)
+			snprintf(why, why_len, "the selecting PodConfigMapConfigs name more than %d syscalls together",
+				 POLICY_MAX_SYSCALL_NAMES);
+	}
+	if (err) {
+		port_set_clear(&allowed);
+		port_set_clear(&blocked);
+		return err;
+	}
+	if (c->l4_firewall.enabled) {
+		port_set_clear(&m->l4_firewall.allowed);
+		port_set_clear(&m->l4_firewall.blocked);
+		m->l4_firewall.allowed = allowed;
+		m->l4_firewall.blocked = blocked;
+	}
+	if (c->syscall_monitoring.enabled) {
+		if (p->first_sys && !syscall_names_equal(&p->first_sys->syscall_monitoring.names, &c->syscall_monitoring.names))
+			p->conflicts |= CONFLICT_SYSCALL_NAMES;
+		p->first_sys = p->first_sys ? p->first_sys : c;
+		m->syscall_monitoring.enabled = true;
+	}
+	if (c->l4_firewall.enabled) {
+		if (p->first_fw) {
+			if (!port_set_equal(&p->first_fw->l4_firewall.allowed, &c->l4_firewall.allowed))
+				p->conflicts |= CONFLICT_ALLOWED_PORTS;
+			if (!port_set_equal(&p->first_fw->l4_firewall.blocked, &c->l4_firewall.blocked))
+				p->conflicts |= CONFLICT_BLOCKED_PORTS;
+			if (p->first_fw->l4_firewall.default_block != c->l4_firewall.default_block)
+				p->conflicts |= CONFLICT_DEFAULT_ACTION;
+		}
+		p->first_fw = p->first_fw ? p->first_fw : c;
+		m->l4_firewall.enabled = true;
+		m->l4_firewall.default_block |= c->l4_firewall.default_block;
+	}
+	if (c->metrics_export.enabled) {
+		if (p->first_mx && p->first_mx->metrics_export.update_interval_ns != c->metrics_export.update_interval_ns)
+			p->conflicts |= CONFLICT_UPDATE_INTERVAL;
+		if (!p->first_mx || c->metrics_export.update_interval_ns < m->metrics_export.update_interval_ns)
+			m->metrics_export.update_interval_ns = c->metrics_export.update_interval_ns;
+		p->first_mx = p->first_mx ? p->first_mx : c;
+		m->metrics_export.enabled = true;
+	}
+	return 0;
+}
+
+void effective_policy_finish(struct effective_policy *p)
+{
+	/* Blocked wins: a port some CR blocks is never allowed. */
+	port_set_subtract(&p->config.l4_firewall.allowed, &p->config.l4_firewall.blocked);
+}
+
 int effective_policy_merge(const struct ebpf_settings *const *inputs, size_t n, struct effective_policy *out,
 			   char *why, size_t why_len)
 {
-	const struct ebpf_config *first_sys = NULL, *first_fw = NULL, *first_mx = NULL;
-	struct ebpf_config *m = &out->config;
 	int err = 0;
 
-	ebpf_config_init(m);
-	out->conflicts = 0;
-	if (why && why_len)
-		why[0] = '\0';
-	for (size_t i = 0; i < n && !err; i++) {
-		const struct ebpf_config *c = &inputs[i]->config;
-
-		if (inputs[i]->invalid[0]) {
-			err = -EINVAL;
-			if (why)
-				snprintf(why, why_len, "%s", inputs[i]->invalid);
-			break;
-		}
-		if (c->syscall_monitoring.enabled) {
-			if (first_sys && !syscall_names_equal(&first_sys->syscall_monitoring.names, &c->syscall_monitoring.names))
-				out->conflicts |= CONFLICT_SYSCALL_NAMES;
-			first_sys = first_sys ? first_sys : c;
-			m->syscall_monitoring.enabled = true;
-			err = syscall_names_union(&m->syscall_monitoring.names, &c->syscall_monitoring.names);
-			if (err == -E2BIG && why)
-				snprintf(why, why_len, "the selecting PodConfigMapConfigs name more than %d syscalls together",
-					 POLICY_MAX_SYSCALL_NAMES);
-		}
-		if (!err && c->l4_firewall.enabled) {
-			if (first_fw) {
-				if (!port_set_equal(&first_fw->l4_firewall.allowed, &c->l4_firewall.allowed))
-					out->conflicts |= CONFLICT_ALLOWED_PORTS;
-				if (!port_set_equal(&first_fw->l4_firewall.blocked, &c->l4_firewall.blocked))
-					out->conflicts |= CONFLICT_BLOCKED_PORTS;
-				if (first_fw->l4_firewall.default_block != c->l4_firewall.default_block)
-					out->conflicts |= CONFLICT_DEFAULT_ACTION;
-			}
-			first_fw = first_fw ? first_fw : c;
-			m->l4_firewall.enabled = true;
-			m->l4_firewall.default_block |= c->l4_firewall.default_block;
-			err = port_set_union(&m->l4_firewall.allowed, &c->l4_firewall.allowed);
-			err = err ?: port_set_union(&m->l4_firewall.blocked, &c->l4_firewall.blocked);
-			if (err == -E2BIG && why)
-				snprintf(why, why_len, "the selecting PodConfigMapConfigs list more than %d ports together",
-					 POLICY_MAX_PORTS);
-		}
-		if (!err && c->metrics_export.enabled) {
-			if (first_mx && first_mx->metrics_export.update_interval_ns != c->metrics_export.update_interval_ns)
-				out->conflicts |= CONFLICT_UPDATE_INTERVAL;
-			if (!first_mx || c->metrics_export.update_interval_ns < m->metrics_export.update_interval_ns)
-				m->metrics_export.update_interval_ns = c->metrics_export.update_interval_ns;
-			first_mx = first_mx ? first_mx : c;
-			m->metrics_export.enabled = true;
-		}
-	}
+	effective_policy_init(out);
+	for (size_t i = 0; i < n && !err; i++)
+		err = effective_policy_add(out, inputs[i], why, why_len);
 	if (!err) {
-		/* Blocked wins: a port some CR blocks is never allowed. */
-		port_set_subtract(&m->l4_firewall.allowed, &m->l4_firewall.blocked);
+		effective_policy_finish(out);
 		return 0;
 	}
 	effective_policy_clear(out);

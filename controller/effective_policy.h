@@ -21,13 +21,20 @@ enum policy_conflict {
 };
 
 struct effective_policy {
-	struct ebpf_config config;   /* the merged policy (allowed and blocked disjoint: blocked wins) */
+	struct ebpf_config config;   /* the merged policy (after effective_policy_finish: blocked wins) */
 	unsigned conflicts;          /* enum policy_conflict bits */
+	/* merge state: the first CR of each section, which the others are compared with */
+	const struct ebpf_config *first_sys, *first_fw, *first_mx;
 };
 
-/* Merges the ebpfConfig of every CR selecting one pod into *out (initialised here; release with
- * effective_policy_clear). Returns 0, -E2BIG when the union passes a limit of common/policy_limits.h,
- * -EINVAL for a CR whose settings are invalid (message in `why`, may be NULL), or -ENOMEM. */
+/* One CR at a time: init, add each, finish (blocked ports leave the allowed ones), clear. */
+void effective_policy_init(struct effective_policy *p);
+/* Merges e's settings into p. 0; -E2BIG when the union would pass a limit of common/policy_limits.h,
+ * or -EINVAL for settings the model refuses (why says which, may be NULL): p is then unchanged, so
+ * the CR can be left out and the others kept; -ENOMEM. e must outlive p's merge (until finish). */
+int effective_policy_add(struct effective_policy *p, const struct ebpf_settings *e, char *why, size_t why_len);
+void effective_policy_finish(struct effective_policy *p);
+/* All of inputs at once (init, add, finish): 0, or the first error with p cleared. */
 int effective_policy_merge(const struct ebpf_settings *const *inputs, size_t n, struct effective_policy *out,
 			   char *why, size_t why_len);
 void effective_policy_clear(struct effective_policy *p);

@@ -61,11 +61,11 @@ int pod_policy_compute_locked(struct object_cache *pcmcs, const struct pod *pod,
 			      struct pod_policy *out)
 {
 	struct select_ctx s = { .pod = pod };
-	const struct ebpf_settings *inputs[POD_POLICY_MAX_CRS];
-	char why[POD_POLICY_WHY_MAX], merge_why[150];
+	char why[POD_POLICY_WHY_MAX], merge_why[sizeof(((struct ebpf_settings *)0)->invalid)];
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	effective_policy_init(&out->policy);
 	err = object_cache_each_locked(pcmcs, pod->meta.namespace, select_cr, &s);
 	if (err == -E2BIG) {
 		snprintf(out->why, sizeof(out->why), "more than %d PodConfigMapConfigs select the pod",
@@ -76,38 +76,34 @@ int pod_policy_compute_locked(struct object_cache *pcmcs, const struct pod *pod,
 		return err;
 	qsort(s.crs, s.n, sizeof(s.crs[0]), by_name);
 	for (size_t i = 0; i < s.n; i++) {
-		struct effective_policy trial;
-
-		if (s.crs[i].ebpf->invalid[0]) {
-			leave_out(out, s.crs[i].name, s.crs[i].ebpf->invalid);
-			continue;
-		}
 		err = effective_policy_check_node(s.crs[i].ebpf, node_arch, why, sizeof(why));
 		if (err == -ENOMEM)
-			return err;
+			goto fail;
 		if (err) {
 			leave_out(out, s.crs[i].name, why);
 			continue;
 		}
-		/* Merged with the CRs before it (by name), does it stay within the agent's limits? */
-		inputs[out->ncrs] = s.crs[i].ebpf;
-		err = effective_policy_merge(inputs, out->ncrs + 1, &trial, merge_why, sizeof(merge_why));
+		/* Merged after the CRs before it (by name); one that does not fit changes nothing. */
+		err = effective_policy_add(&out->policy, s.crs[i].ebpf, merge_why, sizeof(merge_why));
 		if (err == -ENOMEM)
-			return err;
-		effective_policy_clear(&trial);
+			goto fail;
+		if (err == -EINVAL) {
+			leave_out(out, s.crs[i].name, merge_why);
+			continue;
+		}
 		if (err) {
-			char msg[POD_POLICY_WHY_MAX];
-
-			snprintf(msg, sizeof(msg), "spec.ebpfConfig: %s%s", merge_why,
+			snprintf(why, sizeof(why), "spec.ebpfConfig: %s%s", merge_why,
 				 out->ncrs ? " (merged in name order, this PodConfigMapConfig came last)" : "");
-			leave_out(out, s.crs[i].name, msg);
+			leave_out(out, s.crs[i].name, why);
 			continue;
 		}
 		out->crs[out->ncrs++] = s.crs[i].name;
 	}
-	if (!out->ncrs)
-		return 0;
-	return effective_policy_merge(inputs, out->ncrs, &out->policy, out->why, sizeof(out->why));
+	effective_policy_finish(&out->policy);
+	return 0;
+fail:
+	pod_policy_clear(out);
+	return err;
 }
 
 const struct pod_policy_left_out *pod_policy_left_out_of(const struct pod_policy *p, const char *name)

@@ -13,7 +13,7 @@
 #include "controller/effective_policy.h"
 
 #define POD_POLICY_MAX_CRS 64
-#define POD_POLICY_WHY_MAX 240
+#define POD_POLICY_WHY_MAX 300
 
 struct pod_policy_left_out {
 	const char *cr;                        /* valid under the pcmcs lock, like crs[] */
