@@ -158,7 +158,7 @@ static int config_keys(struct kv_list *data, const char *prefix, const struct eb
 
 	for (size_t i = 0; !err && i < sizeof(keys) / sizeof(keys[0]); i++) {
 		snprintf(key, sizeof(key), "%s%s", prefix, keys[i].name);
-		err = kv_set(data, key, keys[i].value);
+		err = kv_append(data, key, keys[i].value);
 	}
 	free(names);
 	free(allowed);
@@ -180,7 +180,7 @@ static int ebpf_keys(struct kv_list *data, const struct ebpf_settings *e)
 	int err = config_keys(data, "ebpf_", c, e->update_interval ? e->update_interval : "");
 
 	for (size_t i = 0; !err && i < sizeof(go_keys) / sizeof(go_keys[0]); i++)
-		err = kv_set(data, go_keys[i].key, go_keys[i].value);
+		err = kv_append(data, go_keys[i].key, go_keys[i].value);
 	return err;
 }
 
@@ -206,8 +206,8 @@ static int effective_keys(struct kv_list *data, const struct pod_policy *pp)
 	if (c->metrics_export.enabled)
 		duration_format(c->metrics_export.update_interval_ns, interval, sizeof(interval));
 	err = ok ? config_keys(data, "ebpf_effective_", c, interval) : -ENOMEM;
-	err = err ?: kv_set(data, "ebpf_effective_from", from);
-	err = err ?: kv_set(data, "ebpf_effective_left_out", left);
+	err = err ?: kv_append(data, "ebpf_effective_from", from);
+	err = err ?: kv_append(data, "ebpf_effective_left_out", left);
 	free(from);
 	free(left);
 	return err;
@@ -229,10 +229,10 @@ int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, const stru
 	if (!out->pod_name || !out->pod_uid || !out->pcmc_name)
 		err = -ENOMEM;
 
-	err = err ?: kv_set(&out->data, "podName", pod->meta.name);
-	err = err ?: kv_set(&out->data, "namespace", pod->meta.namespace);
-	err = err ?: kv_set(&out->data, "nodeName", pod->node_name ? pod->node_name : "");
-	err = err ?: kv_set(&out->data, "phase", pod->phase ? pod->phase : "");
+	err = err ?: kv_append(&out->data, "podName", pod->meta.name);
+	err = err ?: kv_append(&out->data, "namespace", pod->meta.namespace);
+	err = err ?: kv_append(&out->data, "nodeName", pod->node_name ? pod->node_name : "");
+	err = err ?: kv_append(&out->data, "phase", pod->phase ? pod->phase : "");
 	for (size_t i = 0; !err && i < pcmc->nlabels; i++) {
 		const char *v = kv_get(&pod->labels, pcmc->labels_to_include[i]);
 
@@ -248,7 +248,7 @@ int configmap_desired(const struct pod *pod, const struct pcmc *pcmc, const stru
 	err = err ?: ebpf_keys(&out->data, e);
 	if (effective)
 		err = err ?: effective_keys(&out->data, effective);
-	err = err ?: kv_set(&out->data, "pcmcName", pcmc->meta.name);
+	err = err ?: kv_append(&out->data, "pcmcName", pcmc->meta.name);
 	if (err) {
 		desired_configmap_clear(out);
 		return -ENOMEM;

@@ -15,17 +15,26 @@ const char *kv_get(const struct kv_list *l, const char *key)
 
 int kv_set(struct kv_list *l, const char *key, const char *value)
 {
-	char *v = strdup(value ? value : ""), *k;
-
-	if (!v)
-		return -ENOMEM;
 	for (size_t i = 0; i < l->len; i++) {
 		if (strcmp(l->items[i].key, key) == 0) {
+			char *v = strdup(value ? value : "");
+
+			if (!v)
+				return -ENOMEM;
 			free(l->items[i].value);
 			l->items[i].value = v;
 			return 0;
 		}
 	}
+	return kv_append(l, key, value);
+}
+
+int kv_append(struct kv_list *l, const char *key, const char *value)
+{
+	char *v = strdup(value ? value : ""), *k;
+
+	if (!v)
+		return -ENOMEM;
 	if (l->len == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 4;
 		struct kv *n = realloc(l->items, cap * sizeof(*n));

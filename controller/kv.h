@@ -19,6 +19,8 @@ struct kv_list {
 const char *kv_get(const struct kv_list *l, const char *key);
 /* Sets key to value (both copied), replacing an existing entry. Returns 0 or -ENOMEM. */
 int kv_set(struct kv_list *l, const char *key, const char *value);
+/* Adds key and value (copied) without looking for key: the caller knows it is not there. */
+int kv_append(struct kv_list *l, const char *key, const char *value);
 /* Fills l from a JSON object of strings ("labels", "data"), skipping `skip_key` (may be NULL). */
 int kv_from_json(struct kv_list *l, const cJSON *obj, const char *skip_key);
 /* A JSON object with the pairs; NULL on allocation failure. */
