@@ -1,6 +1,6 @@
 /* Flow state of the L4 firewall: which flows a pod started (learned from what it sends), so
  * their replies pass whatever the port policy. Inbound flows are never recorded: they are judged
- * by the policy on every packet. Included by l4_firewall.bpf.c after its maps and fw_port_verdict. */
+ * by the policy on every packet. Included by l4_firewall.bpf.c after its maps and fw_port_blocked. */
 #ifndef PCMC_BPF_FW_FLOW_H
 #define PCMC_BPF_FW_FLOW_H
 
@@ -19,31 +19,12 @@
  *   blocked, the pod's further answers do not open it. Inbound packets on an allowed port never
  *   touch the table, so nobody outside the pod can fill it.
  * - A live entry is refreshed by the pod's packets of the flow and by the replies it lets in.
- * - An entry past its timeout (pcmc.h) lets nothing in and is deleted when found. The table is a
- *   node-wide LRU: when full, the least recently used entry goes, and a reply of an evicted flow
- *   is judged by the policy like any packet: a full table never opens a port.
+ * - An entry past its timeout (pcmc.h) lets nothing in and is deleted when found. The tables
+ *   (one for IPv4, one for IPv6) are node-wide LRUs: when full, the least recently used entry
+ *   goes, and a reply of an evicted flow is judged by the policy like any packet: a full table
+ *   never opens a port.
  * - Entries carry the slot generation: those of a removed pod never serve a later one.
  */
-
-static __always_inline void fw_flow_key(struct pcmc_flow_key *k, __u32 slot, const struct fw_packet *p,
-					bool from_pod)
-{
-	__builtin_memset(k, 0, sizeof(*k));
-	k->slot = slot;
-	k->proto = p->proto;
-	k->family = p->family;
-	if (from_pod) {
-		k->pod_port = p->sport;
-		k->remote_port = p->dport;
-		__builtin_memcpy(k->pod_addr, p->saddr, 16);
-		__builtin_memcpy(k->remote_addr, p->daddr, 16);
-	} else {
-		k->pod_port = p->dport;
-		k->remote_port = p->sport;
-		__builtin_memcpy(k->pod_addr, p->daddr, 16);
-		__builtin_memcpy(k->remote_addr, p->saddr, 16);
-	}
-}
 
 static __always_inline bool fw_is_datagram(__u8 proto)
 {
@@ -65,89 +46,127 @@ static __always_inline bool fw_flow_expired(const struct pcmc_flow *f, __u8 prot
 	return now - f->last_seen_ns > timeout_s * 1000000000ull;
 }
 
-static __always_inline void fw_flow_stat(int which)
+enum fw_flow_stat { FW_FLOW_CREATED, FW_FLOW_EXPIRED, FW_FLOW_CREATE_FAILED };
+
+static __always_inline void fw_flow_stat(enum fw_flow_stat which)
 {
 	__u32 zero = 0;
 	struct pcmc_flow_stats *s = bpf_map_lookup_elem(&fw_flow_stats, &zero);
 
 	if (!s)
 		return;
-	if (which == 0)
+	if (which == FW_FLOW_CREATED)
 		s->created++;
-	else if (which == 1)
+	else if (which == FW_FLOW_EXPIRED)
 		s->expired++;
 	else
 		s->create_failed++;
 }
 
-/* The live entry of this flow for the pod's current generation, or NULL (an expired one is
- * deleted). */
-static __always_inline struct pcmc_flow *fw_flow_find(const struct pcmc_flow_key *k, __u32 gen, __u64 now)
+/* Both key shapes of one packet's flow, as seen from the pod (from_pod: the pod sends it). */
+struct fw_flow_keys {
+	struct pcmc_flow_key4 k4;
+	struct pcmc_flow_key6 k6;
+};
+
+static __always_inline void fw_flow_keys(struct fw_flow_keys *k, __u32 slot, const struct fw_packet *p,
+					 bool from_pod)
 {
-	struct pcmc_flow *f = bpf_map_lookup_elem(&fw_flows, k);
+	const __u32 *pod = from_pod ? p->saddr : p->daddr, *remote = from_pod ? p->daddr : p->saddr;
+	__u16 pod_port = from_pod ? p->sport : p->dport, remote_port = from_pod ? p->dport : p->sport;
+
+	if (p->family == 4) {
+		k->k4 = (struct pcmc_flow_key4){ .slot = slot, .proto = p->proto, .pod_port = pod_port,
+						 .remote_port = remote_port, .pod_addr = pod[0],
+						 .remote_addr = remote[0] };
+	} else {
+		__builtin_memset(&k->k6, 0, sizeof(k->k6));
+		k->k6.slot = slot;
+		k->k6.proto = p->proto;
+		k->k6.pod_port = pod_port;
+		k->k6.remote_port = remote_port;
+		__builtin_memcpy(k->k6.pod_addr, pod, 16);
+		__builtin_memcpy(k->k6.remote_addr, remote, 16);
+	}
+}
+
+/* The live entry for the pod's current generation in map, or NULL (an expired one is deleted).
+ * Inlined at each call site, so map is a constant there. */
+static __always_inline struct pcmc_flow *fw_flow_find(void *map, const void *key, __u8 proto, __u32 gen,
+						      __u64 now)
+{
+	struct pcmc_flow *f = bpf_map_lookup_elem(map, key);
 
 	if (!f || f->gen != gen)
 		return NULL;
-	if (fw_flow_expired(f, k->proto, now)) {
-		if (bpf_map_delete_elem(&fw_flows, k) == 0)
-			fw_flow_stat(1);
+	if (fw_flow_expired(f, proto, now)) {
+		if (bpf_map_delete_elem(map, key) == 0)
+			fw_flow_stat(FW_FLOW_EXPIRED);
 		return NULL;
 	}
 	return f;
 }
 
-static __always_inline void fw_flow_create(const struct pcmc_flow_key *k, __u32 gen, __u8 origin, __u64 now)
+static __always_inline void fw_flow_create(void *map, const void *key, __u32 gen, __u8 origin, __u64 now)
 {
 	struct pcmc_flow f = { .last_seen_ns = now, .gen = gen, .origin = origin, .state = PCMC_FLOW_OPENING };
 
-	fw_flow_stat(bpf_map_update_elem(&fw_flows, k, &f, BPF_ANY) ? 2 : 0);
+	fw_flow_stat(bpf_map_update_elem(map, key, &f, BPF_ANY) ? FW_FLOW_CREATE_FAILED : FW_FLOW_CREATED);
 }
 
-/* A packet the pod sends: learn or refresh its flow. For a new datagram flow the policy is asked
- * about the pod's own port (fw_port_verdict, defined by the includer). */
-static __always_inline void fw_flow_from_pod(__u32 slot, __u32 gen, __u32 default_verdict,
-					     const struct fw_packet *p)
+/* What a packet the pod sends does to its flow's entry in map (key: that flow). */
+static __always_inline void fw_flow_learn(void *map, const void *key, __u32 gen, const struct pcmc_fw_ports *ports,
+					  const struct fw_packet *p)
 {
 	__u64 now = bpf_ktime_get_coarse_ns();
-	struct pcmc_flow_key k;
 	struct pcmc_flow *f;
 
-	fw_flow_key(&k, slot, p, true);
 	if (p->proto == IPPROTO_TCP) {
 		if (p->opens) {
-			fw_flow_create(&k, gen, PCMC_FLOW_POD, now);
+			fw_flow_create(map, key, gen, PCMC_FLOW_POD, now);
 			return;
 		}
 		if (!(p->tcp_flags & (FW_TCP_FIN | FW_TCP_RST)))
 			return; /* the hot path of the pod's own sending: no lookup */
-		f = fw_flow_find(&k, gen, now);
+		f = fw_flow_find(map, key, p->proto, gen, now);
 		if (f) {
 			f->state = PCMC_FLOW_CLOSING;
 			f->last_seen_ns = now;
 		}
 		return;
 	}
-	f = fw_flow_find(&k, gen, now);
+	f = fw_flow_find(map, key, p->proto, gen, now);
 	if (f) {
 		f->last_seen_ns = now;
 		return;
 	}
 	if (fw_is_datagram(p->proto))
-		fw_flow_create(&k, gen, fw_port_verdict(slot, p->sport, default_verdict) == PCMC_FW_BLOCK ?
-				      PCMC_FLOW_POD : PCMC_FLOW_POD_ALLOWED_PORT, now);
+		fw_flow_create(map, key, gen, fw_port_blocked(ports, p->sport) ? PCMC_FLOW_POD :
+					      PCMC_FLOW_POD_ALLOWED_PORT, now);
 	else if (p->opens) /* SCTP INIT, DCCP-Request */
-		fw_flow_create(&k, gen, PCMC_FLOW_POD, now);
+		fw_flow_create(map, key, gen, PCMC_FLOW_POD, now);
 }
 
-/* A packet to the pod, to a port the policy blocks: true if it belongs to a flow the pod started. */
-static __always_inline bool fw_flow_lets_in(__u32 slot, __u32 gen, const struct fw_packet *p)
+/* A packet the pod sends: learn or refresh its flow. For a new datagram flow the policy is asked
+ * about the pod's own port (ports: the pod's fw_ports). */
+static __always_inline void fw_flow_from_pod(__u32 slot, __u32 gen, const struct pcmc_fw_ports *ports,
+					     const struct fw_packet *p)
+{
+	struct fw_flow_keys k;
+
+	fw_flow_keys(&k, slot, p, true);
+	if (p->family == 4)
+		fw_flow_learn(&fw_flows4, &k.k4, gen, ports, p);
+	else
+		fw_flow_learn(&fw_flows6, &k.k6, gen, ports, p);
+}
+
+/* Whether a reply (p, to the pod) belongs to a live flow the pod started in map, refreshing it. */
+static __always_inline bool fw_flow_answer(void *map, const void *key, __u32 gen, const struct fw_packet *p)
 {
 	__u64 now = bpf_ktime_get_coarse_ns();
-	struct pcmc_flow_key k;
-	struct pcmc_flow *f;
+	struct pcmc_flow *f = fw_flow_find(map, key, p->proto, gen, now);
 
-	fw_flow_key(&k, slot, p, false);
-	f = fw_flow_find(&k, gen, now);
 	if (!f || f->origin != PCMC_FLOW_POD)
 		return false;
 	f->last_seen_ns = now;
@@ -156,6 +175,17 @@ static __always_inline bool fw_flow_lets_in(__u32 slot, __u32 gen, const struct 
 	else if (f->state == PCMC_FLOW_OPENING)
 		f->state = PCMC_FLOW_ESTABLISHED;
 	return true;
+}
+
+/* A packet to the pod, to a port the policy blocks: true if it belongs to a flow the pod started. */
+static __always_inline bool fw_flow_lets_in(__u32 slot, __u32 gen, const struct fw_packet *p)
+{
+	struct fw_flow_keys k;
+
+	fw_flow_keys(&k, slot, p, false);
+	if (p->family == 4)
+		return fw_flow_answer(&fw_flows4, &k.k4, gen, p);
+	return fw_flow_answer(&fw_flows6, &k.k6, gen, p);
 }
 
 #endif

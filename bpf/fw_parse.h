@@ -239,13 +239,90 @@ static __always_inline int fw_parse_ipv6(struct __sk_buff *skb, __u32 off, struc
 	return FW_TOO_DEEP;
 }
 
+#define FW_SLOW (-1)
+
+/* The port protocol's header at l4 (in the linear data, before ip_end): ports, flags. */
+static __always_inline int fw_fast_l4(void *l4, void *ip_end, void *data_end, struct fw_packet *p)
+{
+	__u8 *h = l4;
+	__u32 min_len = p->proto == IPPROTO_TCP ? 20 : (p->proto == IPPROTO_SCTP || p->proto == IPPROTO_DCCP) ? 12 : 8;
+
+	if (l4 + 20 > data_end) /* the longest header we read must be linear */
+		return FW_SLOW;
+	if (l4 + min_len > ip_end)
+		return FW_MALFORMED;
+	p->sport = ((__u16)h[0] << 8) | h[1];
+	p->dport = ((__u16)h[2] << 8) | h[3];
+	p->tcp_flags = 0;
+	p->opens = 0;
+	if (p->proto == IPPROTO_TCP) {
+		p->tcp_flags = h[13];
+		p->opens = (h[13] & (FW_TCP_SYN | FW_TCP_ACK)) == FW_TCP_SYN;
+	} else if (p->proto == IPPROTO_DCCP) {
+		p->opens = ((h[8] >> 1) & 0xf) == 0;
+	} else if (p->proto == IPPROTO_SCTP && l4 + 13 <= ip_end) {
+		p->opens = h[12] == 1;
+	}
+	return FW_PORT;
+}
+
+/* The common frame read in place: untagged IPv4 without options, fragment offset 0, or IPv6
+ * straight to a port protocol, its headers in the skb's linear data. FW_SLOW for anything else:
+ * the general parser below decides those (the same rules, one helper call per header). */
+static __always_inline int fw_parse_fast(struct __sk_buff *skb, struct fw_packet *p)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return FW_SLOW;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+		__u32 tot;
+
+		if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl != 5 ||
+		    (bpf_ntohs(ip->frag_off) & FW_IP_OFFSET_MASK) || !fw_is_port_proto(ip->protocol))
+			return FW_SLOW;
+		tot = bpf_ntohs(ip->tot_len);
+		if (tot < sizeof(*ip) || ETH_HLEN + tot > skb->len)
+			return FW_MALFORMED;
+		p->family = 4;
+		p->proto = ip->protocol;
+		p->saddr[0] = ip->saddr;
+		p->daddr[0] = ip->daddr;
+		p->saddr[1] = p->saddr[2] = p->saddr[3] = 0;
+		p->daddr[1] = p->daddr[2] = p->daddr[3] = 0;
+		return fw_fast_l4(ip + 1, (void *)ip + tot, end, p);
+	}
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		__u32 plen;
+
+		if ((void *)(ip6 + 1) > end || ip6->version != 6 || !fw_is_port_proto(ip6->nexthdr))
+			return FW_SLOW;
+		plen = bpf_ntohs(ip6->payload_len);
+		if (ETH_HLEN + sizeof(*ip6) + plen > skb->len)
+			return FW_MALFORMED;
+		p->family = 6;
+		p->proto = ip6->nexthdr;
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+		return fw_fast_l4(ip6 + 1, plen ? (void *)(ip6 + 1) + plen : (void *)(long)skb->data + skb->len,
+				  end, p);
+	}
+	return FW_SLOW;
+}
+
 /* Parses the frame as the pod's receive path would. */
 static __always_inline int fw_parse_frame(struct __sk_buff *skb, struct fw_packet *p)
 {
 	__u32 off = 12;
 	__be16 type_be;
 	__u16 type;
+	int fast = fw_parse_fast(skb, p);
 
+	if (fast != FW_SLOW)
+		return fast;
 	__builtin_memset(p, 0, sizeof(*p)); /* IPv4 fills addr[0] only: the rest must be 0 in flow keys */
 	if (skb->len < ETH_HLEN)
 		return FW_NOT_JUDGED;

@@ -13,7 +13,7 @@
 #define PCMC_MAX_PODS        512   /* pod slots: index of every per-pod array */
 #define PCMC_NR_SYSCALLS_MAX 512   /* syscall numbers 0..511 can be listed (x86-64 has < 512) */
 #define PCMC_MAX_LISTED      64    /* syscalls in one pod's syscallNames list */
-#define PCMC_MAX_FW_RULES    65536 /* port rules of all pods together (~4 MiB preallocated) */
+#define PCMC_MAX_FW_RULES    65536 /* port rules of all pods together (the agent's limit, records ~4 MiB) */
 
 /* Value of the cgroup storage `tracked_cgroups`: which pod a cgroup belongs to. The program counts
  * only while gen equals the pod's sys_policy.gen, so storage left on a cgroup of a removed pod never
@@ -42,7 +42,9 @@ struct pcmc_sys_counters {
 
 #define PCMC_MAX_POD_IFACES  4      /* host-side interfaces of one pod (one per CNI attachment) */
 #define PCMC_MAX_FW_IFACES   (PCMC_MAX_PODS * PCMC_MAX_POD_IFACES)
-#define PCMC_MAX_FLOWS       131072 /* flows pods started, node-wide LRU (~16 MiB preallocated) */
+#define PCMC_MAX_FLOWS4      131072 /* IPv4 flows pods started, node-wide LRU (~11 MiB preallocated) */
+#define PCMC_MAX_FLOWS6      65536  /* IPv6 flows, the same (~7 MiB) */
+#define PCMC_MAX_FLOWS       (PCMC_MAX_FLOWS4 + PCMC_MAX_FLOWS6)
 #define PCMC_MAX_VLAN_TAGS   8      /* 802.1Q/802.1ad tags walked; a deeper stack is dropped */
 #define PCMC_MAX_IPV6_EXT_HEADERS 8 /* IPv6 extension headers walked; a 9th is dropped */
 
@@ -55,12 +57,17 @@ struct pcmc_sys_counters {
 #define PCMC_FLOW_DATAGRAM_S    60
 #define PCMC_FLOW_CLOSING_S     10
 
-/* fw_ifaces[ifindex of a pod's host-side interface]: which pod slot its traffic belongs to. */
+/* Which pod slot the traffic of a host-side interface belongs to: fw_iface_slots[ifindex] (an
+ * array: one load) for ifindex < PCMC_IFINDEX_DIRECT, fw_ifaces{ifindex} (a hash) above. Only
+ * interfaces of pods with a firewall are claimed, so a claim also means "filter on". */
+#define PCMC_IFINDEX_DIRECT 65536
 struct pcmc_fw_iface {
 	__u32 slot;
+	__u32 gen; /* the pod's slot generation (>= 1, as in fw_policy); 0: not claimed */
 };
 
-/* fw_rules key: one entry per (pod, destination port), for every port protocol alike. */
+/* fw_rules (user space only): the pod's rules as written, one entry per (pod, destination port),
+ * for every port protocol alike; what a restarted agent reads back. The programs read fw_ports. */
 struct pcmc_fw_rule_key {
 	__u32 slot;
 	__u16 port; /* host byte order */
@@ -72,11 +79,20 @@ enum pcmc_fw_verdict {
 	PCMC_FW_BLOCK = 2,
 };
 
-/* fw_policy[slot]: the verdict for a port without a rule, and the slot's generation: flows
- * recorded for an earlier pod in the same slot (another gen) never let anything in. */
+/* fw_policy[slot] (user space only): the verdict for a port without a rule, and the slot's
+ * generation: flows recorded for an earlier pod in the same slot (another gen) never let anything
+ * in. The programs read the generation from the interface's claim (pcmc_fw_iface). */
 struct pcmc_fw_policy {
 	__u32 default_verdict; /* enum pcmc_fw_verdict; 0 (pod without firewall) passes */
 	__u32 gen;
+};
+
+/* fw_ports[slot]: the verdict of every destination port, rules and default folded in: bit
+ * (port % 64) of word (port / 64) set = blocked. One array lookup and a bit test per packet,
+ * whatever the number of rules; rewritten whole by the agent, each port changing at most once. */
+#define PCMC_PORT_WORDS (65536 / 64)
+struct pcmc_fw_ports {
+	__u64 blocked[PCMC_PORT_WORDS];
 };
 
 /* Why a packet was dropped (index of pcmc_fw_counters.blocked). */
@@ -96,15 +112,26 @@ struct pcmc_fw_counters {
 	__u64 blocked[PCMC_FW_REASONS];
 };
 
-/* fw_flows: flows a pod started, keyed from the pod's side. Addresses are in network byte
- * order, IPv4 in addr[0] with the rest 0. */
-struct pcmc_flow_key {
+/* fw_flows4 / fw_flows6: flows a pod started, keyed from the pod's side (two maps: an IPv4 key
+ * is hashed in half the time). Addresses in network byte order, ports in host byte order. */
+struct pcmc_flow_key4 {
 	__u32 slot;
 	__u8 proto;     /* IPPROTO_TCP, _UDP, _UDPLITE, _SCTP, _DCCP */
-	__u8 family;    /* 4 or 6 */
-	__u16 pod_port; /* host byte order */
+	__u8 pad;       /* always 0 */
+	__u16 pod_port;
 	__u16 remote_port;
-	__u16 pad;      /* always 0 */
+	__u16 pad2;     /* always 0 */
+	__u32 pod_addr;
+	__u32 remote_addr;
+};
+
+struct pcmc_flow_key6 {
+	__u32 slot;
+	__u8 proto;
+	__u8 pad;
+	__u16 pod_port;
+	__u16 remote_port;
+	__u16 pad2;
 	__u32 pod_addr[4];
 	__u32 remote_addr[4];
 };

@@ -307,7 +307,8 @@ int dataplane_open(const struct dataplane_opts *opts, struct dataplane **out)
 		return -ENOMEM;
 	dp->tracked_cgroups_fd = dp->sys_policy_fd = dp->sys_counters_fd = dp->sys_listed_fd = -1;
 	dp->fw_rules_fd = dp->fw_policy_fd = dp->fw_counters_fd = dp->pods_fd = dp->inotify_fd = -1;
-	dp->fw_ifaces_fd = dp->fw_flows_fd = dp->fw_flow_stats_fd = dp->fw_pod_in_fd = dp->fw_pod_out_fd = -1;
+	dp->fw_iface_slots_fd = dp->fw_ifaces_fd = dp->fw_ports_fd = dp->fw_flows4_fd = dp->fw_flows6_fd = -1;
+	dp->fw_flow_stats_fd = dp->fw_pod_in_fd = dp->fw_pod_out_fd = -1;
 	dp->rtnl_fd = dp->cni_wd = -1;
 	snprintf(dp->root, sizeof(dp->root), "%s", opts->pin_root ? opts->pin_root : DATAPLANE_DEFAULT_PIN_ROOT);
 	dp->layout = opts->layout_version > 0 ? opts->layout_version : PCMC_LAYOUT_VERSION;

@@ -77,7 +77,7 @@ int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod)
 	}
 	/* New interfaces first, then the ones the pod no longer has: no moment without a filter. */
 	for (int i = 0; i < n; i++) {
-		err = fw_attach_iface(dp, pod->slot, found[i].ifindex);
+		err = fw_attach_iface(dp, pod->slot, pod->gen, found[i].ifindex);
 		if (err) {
 			pod->fw_attached = false;
 			return fail_iface(pod, err, err == -EEXIST ? "another tool's TC filter holds pcmc's handle/priority" :

@@ -66,7 +66,8 @@ struct dataplane {
 
 	struct l4_firewall *fw_skel;         /* the firewall's maps; its programs are fw_pod_*_fd */
 	int fw_pod_in_fd, fw_pod_out_fd;     /* pinned <dir>/fw_pod_in, fw_pod_out */
-	int fw_ifaces_fd, fw_rules_fd, fw_policy_fd, fw_counters_fd, fw_flows_fd, fw_flow_stats_fd;
+	int fw_iface_slots_fd, fw_ifaces_fd, fw_rules_fd, fw_ports_fd, fw_policy_fd, fw_counters_fd;
+	int fw_flows4_fd, fw_flows6_fd, fw_flow_stats_fd;
 	uint64_t flows_evicted_seen;
 	struct cni_cache *cni;
 	int rtnl_fd;

@@ -128,6 +128,8 @@ static struct dp_pod *pod_new(struct dataplane *dp, const struct pod_ref *ref, i
 		pod->listed_nr[i] = -1;
 	if (bpf_map_lookup_elem(dp->sys_policy_fd, &slot, &old) == 0)
 		pod->gen = old.gen + 1;
+	if (!pod->gen) /* 0 marks an interface claim as empty (pcmc_fw_iface) */
+		pod->gen = 1;
 	dp->next_slot = (slot + 1) % PCMC_MAX_PODS;
 	*err = 0;
 	return pod;
@@ -212,8 +214,9 @@ static void delete_rule(struct dataplane *dp, uint32_t slot, uint16_t port)
 	bpf_map_delete_elem(dp->fw_rules_fd, &key);
 }
 
-/* (1) upsert every new rule, (2) new default, (3) delete rules the policy no longer has: every
- * port changes verdict at most once. A failed upsert restores the old rules of this pod. */
+/* (1) upsert every new rule record, (2) the ports' verdicts and the default, (3) delete records the
+ * policy no longer has: every port changes verdict at most once. A failure restores the old
+ * records of this pod (the programs never saw the new ones). */
 static int apply_rules(struct dataplane *dp, struct dp_pod *pod, struct fw_rule *rules, int n,
 		       uint32_t default_verdict)
 {
@@ -229,6 +232,10 @@ static int apply_rules(struct dataplane *dp, struct dp_pod *pod, struct fw_rule 
 		if (err)
 			break;
 	}
+	/* The programs read only these two: the ports' verdicts first, then the policy (which turns
+	 * the slot's filter on for a new pod). */
+	if (!err)
+		err = fw_write_ports(dp, pod->slot, rules, n, default_verdict);
 	if (!err)
 		err = bpf_map_update_elem(dp->fw_policy_fd, &pod->slot, &fw, BPF_ANY);
 	if (err) {
@@ -367,6 +374,7 @@ int dp_remove_pod(struct dataplane *dp, struct dp_pod *pod)
 		pod->listed_nr[i] = -1;
 	dp_write_sys_policy(dp, pod);
 	bpf_map_update_elem(dp->fw_policy_fd, &pod->slot, &fw, BPF_ANY);
+	fw_write_ports(dp, pod->slot, NULL, 0, 0);
 	for (int i = 0; i < pod->n_rules; i++)
 		delete_rule(dp, pod->slot, pod->rules[i].port);
 	dp->n_rules_total -= pod->n_rules;

@@ -94,11 +94,14 @@ int fw_load(struct dataplane *dp)
 		if (err)
 			return err;
 	}
+	dp->fw_iface_slots_fd = bpf_map__fd(dp->fw_skel->maps.fw_iface_slots);
 	dp->fw_ifaces_fd = bpf_map__fd(dp->fw_skel->maps.fw_ifaces);
 	dp->fw_rules_fd = bpf_map__fd(dp->fw_skel->maps.fw_rules);
+	dp->fw_ports_fd = bpf_map__fd(dp->fw_skel->maps.fw_ports);
 	dp->fw_policy_fd = bpf_map__fd(dp->fw_skel->maps.fw_policy);
 	dp->fw_counters_fd = bpf_map__fd(dp->fw_skel->maps.fw_counters);
-	dp->fw_flows_fd = bpf_map__fd(dp->fw_skel->maps.fw_flows);
+	dp->fw_flows4_fd = bpf_map__fd(dp->fw_skel->maps.fw_flows4);
+	dp->fw_flows6_fd = bpf_map__fd(dp->fw_skel->maps.fw_flows6);
 	dp->fw_flow_stats_fd = bpf_map__fd(dp->fw_skel->maps.fw_flow_stats);
 	return 0;
 }
@@ -154,17 +157,45 @@ static struct tc_filter filter_for(const struct dataplane *dp, uint32_t ifindex,
 	};
 }
 
-int fw_attach_iface(struct dataplane *dp, uint32_t slot, uint32_t ifindex)
+/* The map that tells the programs ifindex's slot (fw_slot_of in the program). */
+static int iface_map(const struct dataplane *dp, uint32_t ifindex)
 {
-	struct pcmc_fw_iface iface = { .slot = slot };
+	return ifindex < PCMC_IFINDEX_DIRECT ? dp->fw_iface_slots_fd : dp->fw_ifaces_fd;
+}
+
+static int claim_iface(struct dataplane *dp, uint32_t ifindex, uint32_t slot, uint32_t gen)
+{
+	struct pcmc_fw_iface iface = { .slot = slot, .gen = gen };
+
+	return bpf_map_update_elem(iface_map(dp, ifindex), &ifindex, &iface, BPF_ANY) < 0 ? -errno : 0;
+}
+
+/* Forgets ifindex if slot claimed it (an array entry is zeroed, a hash entry deleted). */
+static void release_iface(struct dataplane *dp, uint32_t ifindex, uint32_t slot)
+{
+	struct pcmc_fw_iface iface = { 0 };
+	int fd = iface_map(dp, ifindex);
+
+	if (bpf_map_lookup_elem(fd, &ifindex, &iface) < 0 || !iface.gen || iface.slot != slot)
+		return;
+	if (fd == dp->fw_iface_slots_fd) {
+		memset(&iface, 0, sizeof(iface));
+		bpf_map_update_elem(fd, &ifindex, &iface, BPF_ANY);
+	} else {
+		bpf_map_delete_elem(fd, &ifindex);
+	}
+}
+
+int fw_attach_iface(struct dataplane *dp, uint32_t slot, uint32_t gen, uint32_t ifindex)
+{
 	uint32_t ids[MAX_OUR_PROG_IDS];
 	int n_ids = our_prog_ids(dp, ids, MAX_OUR_PROG_IDS);
 	struct tc_filter out = filter_for(dp, ifindex, false, ids, n_ids);
 	struct tc_filter in = filter_for(dp, ifindex, true, ids, n_ids);
 	int err;
 
-	if (bpf_map_update_elem(dp->fw_ifaces_fd, &ifindex, &iface, BPF_ANY) < 0)
-		return -errno;
+	if ((err = claim_iface(dp, ifindex, slot, gen)))
+		return err;
 	/* What the pod sends first: its flows are known before the filter judging replies runs. */
 	err = tc_filter_attach(&out);
 	return err ?: tc_filter_attach(&in);
@@ -176,13 +207,11 @@ int fw_detach_iface(struct dataplane *dp, uint32_t slot, uint32_t ifindex)
 	int n_ids = our_prog_ids(dp, ids, MAX_OUR_PROG_IDS);
 	struct tc_filter in = filter_for(dp, ifindex, true, ids, n_ids);
 	struct tc_filter out = filter_for(dp, ifindex, false, ids, n_ids);
-	struct pcmc_fw_iface iface;
 	int err, err_out;
 
 	err = tc_filter_detach(&in);
 	err_out = tc_filter_detach(&out);
-	if (bpf_map_lookup_elem(dp->fw_ifaces_fd, &ifindex, &iface) == 0 && iface.slot == slot)
-		bpf_map_delete_elem(dp->fw_ifaces_fd, &ifindex);
+	release_iface(dp, ifindex, slot);
 	return err ?: err_out;
 }
 
@@ -198,7 +227,26 @@ int fw_reset_slot(struct dataplane *dp, uint32_t slot, uint32_t gen)
 	struct pcmc_fw_policy policy = { .default_verdict = 0, .gen = gen };
 	int err = bpf_map_update_elem(dp->fw_policy_fd, &slot, &policy, BPF_ANY) < 0 ? -errno : 0;
 
+	err = err ?: fw_write_ports(dp, slot, NULL, 0, 0);
 	return err ?: dp_zero_percpu(dp, dp->fw_counters_fd, slot, sizeof(struct pcmc_fw_counters));
+}
+
+int fw_write_ports(struct dataplane *dp, uint32_t slot, const struct fw_rule *rules, int n, uint32_t default_verdict)
+{
+	static struct pcmc_fw_ports ports; /* 8 KiB: not on the stack; the dataplane is single-threaded */
+	uint64_t fill = default_verdict == PCMC_FW_BLOCK ? ~0ull : 0;
+
+	for (int w = 0; w < PCMC_PORT_WORDS; w++)
+		ports.blocked[w] = fill;
+	for (int i = 0; i < n; i++) {
+		uint64_t bit = 1ull << (rules[i].port & 63);
+
+		if (rules[i].verdict == PCMC_FW_BLOCK)
+			ports.blocked[rules[i].port >> 6] |= bit;
+		else
+			ports.blocked[rules[i].port >> 6] &= ~bit;
+	}
+	return bpf_map_update_elem(dp->fw_ports_fd, &slot, &ports, BPF_ANY) < 0 ? -errno : 0;
 }
 
 static uint64_t sum_stat(const struct pcmc_flow_stats *per_cpu, int ncpus, size_t offset)
@@ -214,26 +262,26 @@ static uint64_t sum_stat(const struct pcmc_flow_stats *per_cpu, int ncpus, size_
 	return sum;
 }
 
-/* Entries in the LRU now, read in batches (keys and values are copied; only the count is kept). */
-static int count_flows(struct dataplane *dp, uint64_t *out)
+/* Entries in one flow table now, read in batches (keys and values copied; only counted). */
+static int count_entries(int fd, size_t key_size, uint64_t *out)
 {
 	enum { BATCH = 4096 };
-	struct pcmc_flow_key *keys = calloc(BATCH, sizeof(*keys));
+	void *keys = calloc(BATCH, key_size);
 	struct pcmc_flow *values = calloc(BATCH, sizeof(*values));
-	struct pcmc_flow_key next;
+	uint64_t in = 0, next = 0; /* a hash map's batch token: a bucket number */
 	bool first = true;
-	uint64_t n = 0;
 	int err = 0;
 
+	*out = 0;
 	if (!keys || !values)
 		err = -ENOMEM;
 	while (!err) {
 		LIBBPF_OPTS(bpf_map_batch_opts, bo);
-		struct pcmc_flow_key in = next;
 		uint32_t count = BATCH;
 
-		err = bpf_map_lookup_batch(dp->fw_flows_fd, first ? NULL : &in, &next, keys, values, &count, &bo);
-		n += count;
+		in = next;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &next, keys, values, &count, &bo);
+		*out += count;
 		first = false;
 		if (err == -ENOENT) {
 			err = 0;
@@ -242,7 +290,16 @@ static int count_flows(struct dataplane *dp, uint64_t *out)
 	}
 	free(keys);
 	free(values);
-	*out = n;
+	return err;
+}
+
+static int count_flows(struct dataplane *dp, uint64_t *out)
+{
+	uint64_t v4 = 0, v6 = 0;
+	int err = count_entries(dp->fw_flows4_fd, sizeof(struct pcmc_flow_key4), &v4);
+
+	err = err ?: count_entries(dp->fw_flows6_fd, sizeof(struct pcmc_flow_key6), &v6);
+	*out = v4 + v6;
 	return err;
 }
 

@@ -16,15 +16,22 @@ struct dataplane;
  * pinned there by an earlier run. 0 or -errno. */
 int fw_load(struct dataplane *dp);
 void fw_unload(struct dataplane *dp);
-/* fw_ifaces[ifindex] = slot, then both filters on the interface (our earlier ones replaced
- * atomically). -EEXIST: another tool's filter holds our handle/priority; -ENODEV: gone. */
-int fw_attach_iface(struct dataplane *dp, uint32_t slot, uint32_t ifindex);
+/* Claims the interface for the pod's slot (generation gen, >= 1), then both filters on it (our
+ * earlier ones replaced atomically). -EEXIST: another tool's filter holds our handle/priority;
+ * -ENODEV: gone. Call after the slot's ports are written. */
+int fw_attach_iface(struct dataplane *dp, uint32_t slot, uint32_t gen, uint32_t ifindex);
 /* Takes our filters off the interface (an interface that is gone has none), then forgets it in
  * fw_ifaces if slot claimed it. -EEXIST: a filter there is not ours (left in place). */
 int fw_detach_iface(struct dataplane *dp, uint32_t slot, uint32_t ifindex);
 /* Program id at our handle/priority of the interface's egress (pod_in) or ingress hook, 0 if none. */
 uint32_t fw_attached_prog(const struct dataplane *dp, uint32_t ifindex, bool pod_in);
-/* Zeroes the slot's counters and writes its policy (generation gen, default 0: no firewall). */
+/* Zeroes the slot's counters and port verdicts, writes its policy (generation gen, default 0:
+ * no firewall). */
 int fw_reset_slot(struct dataplane *dp, uint32_t slot, uint32_t gen);
+struct fw_rule;
+/* fw_ports[slot] from the rules (sorted by port, one each) and the default: what the programs
+ * read per packet. The whole value is written at once: a port whose verdict stays the same never
+ * changes on the way. 0 or -errno. */
+int fw_write_ports(struct dataplane *dp, uint32_t slot, const struct fw_rule *rules, int n, uint32_t default_verdict);
 
 #endif

@@ -19,7 +19,11 @@ $(BENCH_DEPS): $(wildcard agent/*/*.c agent/*/*.h test/pod/*.c test/pod/*.h comm
 
 $(BENCH_DIR)/%: test/bench/%.c $(BENCH_SHARED) $(wildcard test/bench/*.h) $(BENCH_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) $< $(BENCH_SHARED) $(BENCH_DEPS) $(BENCH_LDLIBS) -o $@
+	$(CC) $(BENCH_CFLAGS) $< $(BENCH_SHARED) $(BENCH_EXTRA) $(BENCH_DEPS) $(BENCH_LDLIBS) -o $@
+
+# The firewall benchmark's traffic (UDP blasts, a TCP stream, an empty TC program).
+$(BENCH_DIR)/firewall_bench: BENCH_EXTRA := test/bench/fw_traffic.c
+$(BENCH_DIR)/firewall_bench: test/bench/fw_traffic.c
 
 ALL_TARGETS += $(BENCH_PROGS)
 BENCHES     += $(BENCH_PROGS)

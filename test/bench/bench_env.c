@@ -42,7 +42,7 @@ const char *bench_pin_root(void)
 
 int bench_dataplane_open(struct dataplane **out)
 {
-	struct dataplane_opts opts = { .pin_root = bench_pin_root() };
+	struct dataplane_opts opts = { .pin_root = bench_pin_root(), .cni_cache_dir = TESTPOD_DEFAULT_CNI_DIR };
 
 	return dataplane_open(&opts, out);
 }

@@ -1,6 +1,7 @@
-/* Firewall cost: time inside the pod's TC program per packet (bpf_stats) with 1 and with 1000
- * rules, and small UDP packets dropped per second through the pod's veth, ours vs nftables
- * holding the same blocked ports in a set in the pod's netns. Traffic: host -> 10.244.20.2. */
+/* Firewall cost: time inside the node's pcmc_fw_pod_in per packet (bpf_stats) with 1 and 1000
+ * rules, and for an allowed packet of a flow the pod started against an empty TC program on the
+ * same hook; small UDP packets dropped per second, ours vs a stateful nftables set in the pod;
+ * TCP throughput into the pod with and without the filter. Traffic: host -> 10.244.20.2. */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -10,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/dataplane/dataplane.h"
 #include "bpf/pcmc.h"
 #include "test/bench/bench_env.h"
 #include "test/bench/bpf_stats.h"
+#include "test/bench/fw_traffic.h"
 #include "test/pod/testclient.h"
 #include "test/pod/testpod.h"
 
@@ -24,13 +25,16 @@
 #define POD_NETNS    "pcmc-" POD_NAME
 #define POD_IPV4     "10.244.20.2"
 #define POD_IPV6     "fd00:10:244:14::2"
+#define HOST_IPV4    "10.244.20.254" /* on the pod's host veth: a service the pod talks to */
 #define SERVED_PORT  8053  /* UDP echo in the pod, allowed: the pod is reachable at all */
+#define STREAM_PORT  5201  /* TCP sink in the pod, allowed */
+#define FLOW_PORT    40000 /* the pod's own UDP flow: from this port (no rule: default block) */
+#define FLOW_PEER    40001 /* to HOST_IPV4:this */
 #define FIRST_RULE   9000  /* 1000 rules: 9000..9999 blocked */
 #define N_RULES      1000
-#define BLOCKED_PORT 9999  /* the port every measurement sends to: blocked in both policies */
+#define BLOCKED_PORT 9999  /* the port the drop measurements send to: blocked in both policies */
 #define MISS_PORT    7777  /* no rule: the default (allow) */
-#define PAYLOAD      18    /* 64-byte frames with the FCS */
-#define BATCH        64
+#define EMPTY_PRIO   1     /* the empty program's priority on the same hook (before ours) */
 
 static uint16_t ports[N_RULES];
 static bool nft_installed;
@@ -56,68 +60,10 @@ static struct testpod *pod_create(void)
 	return pod;
 }
 
-struct blast {
-	long sent;
-	double wall_s; /* elapsed */
-	double cpu_s;  /* of it, on a CPU (this thread, softirq included) */
-};
-
 /* Drops per second of a blast (best of rounds: the highest). */
 struct drop_rate {
 	double on_cpu, wall;
 };
-
-/* Sends small datagrams to the pod until count are sent, or (count 0) seconds have passed. */
-static double thread_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static struct blast blast(uint16_t port, long count, double seconds)
-{
-	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(port) };
-	static char payload[PAYLOAD] = "pcmc-bench";
-	struct iovec iov = { .iov_base = payload, .iov_len = sizeof(payload) };
-	struct mmsghdr msgs[BATCH];
-	double start, now;
-	long sent = 0;
-	int fd;
-
-	inet_pton(AF_INET, POD_IPV4, &dst.sin_addr);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0)
-		fail("udp socket", errno);
-	memset(msgs, 0, sizeof(msgs));
-	for (int i = 0; i < BATCH; i++) {
-		msgs[i].msg_hdr.msg_iov = &iov;
-		msgs[i].msg_hdr.msg_iovlen = 1;
-	}
-	double cpu0 = thread_cpu();
-	start = now = bench_now();
-	while ((count > 0 && sent < count) || (count == 0 && now - start < seconds)) {
-		unsigned n = BATCH;
-		int r;
-
-		if (count > 0 && count - sent < BATCH)
-			n = (unsigned)(count - sent);
-		r = sendmmsg(fd, msgs, n, 0);
-		if (r > 0)
-			sent += r;
-		else if (r < 0 && errno != ENOBUFS && errno != ECONNREFUSED && errno != EINTR)
-			fail("sendmmsg", errno);
-		now = bench_now();
-		if (now - start > 60)
-			fail("sending took over 60 s", ETIMEDOUT);
-	}
-	struct blast b = { .sent = sent, .wall_s = now - start, .cpu_s = thread_cpu() - cpu0 };
-
-	close(fd);
-	usleep(50 * 1000); /* what is still queued on the veth is judged before we read counters */
-	return b;
-}
 
 static struct drop_rate drop_rate_of(struct blast b, uint64_t dropped)
 {
@@ -132,61 +78,96 @@ static void drop_rate_best(struct drop_rate *best, struct drop_rate r)
 		best->wall = r.wall;
 }
 
-static void apply(struct dataplane *dp, struct testpod *pod, int n_blocked)
+/* n_blocked of the 1000 rule ports blocked; allowed: the echo and stream ports. */
+static void apply(struct dataplane *dp, struct testpod *pod, int n_blocked, bool default_block)
 {
+	static const uint16_t allowed[] = { SERVED_PORT, STREAM_PORT };
 	struct pod_ref ref = { .uid = testpod_uid(pod), .namespace = "bench", .name = POD_NAME };
 	struct pod_policy p = { .firewall_enabled = true, .blocked = ports + N_RULES - n_blocked,
-				.n_blocked = n_blocked };
+				.n_blocked = n_blocked, .allowed = allowed, .n_allowed = 2,
+				.default_block = default_block };
 	int err = dataplane_apply_pod(dp, &ref, &p);
 
 	if (err)
 		fail(dataplane_pod_error(dp, ref.uid), err);
 }
 
-static int fw_prog(struct testpod *pod)
+static int fw_prog(void)
 {
 	char path[256];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/v%d/pods/%s/fw", bench_pin_root(), PCMC_LAYOUT_VERSION,
-		 testpod_uid(pod));
+	snprintf(path, sizeof(path), "%s/v%d/fw_pod_in", bench_pin_root(), PCMC_LAYOUT_VERSION);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		fail(path, errno);
 	return fd;
 }
 
-/* ns inside the pod's firewall program per packet sent to port. */
-static double per_packet_ns(struct testpod *pod, uint16_t port, long packets)
+/* ns per run of each program (fds[i]) while src sends packets to POD_IPV4:port. */
+static void per_packet_ns_of(const int *fds, double *ns, int n, const char *src, uint16_t src_port, uint16_t port,
+			     long packets)
 {
-	struct prog_stats a, b;
-	double ns;
-	int fd = fw_prog(pod), err;
+	struct prog_stats a[2], b[2];
+	int err;
 
-	if ((err = bpf_stats_read(fd, &a)))
-		fail("bpf_obj_get_info_by_fd", err);
-	blast(port, packets, 0);
-	if ((err = bpf_stats_read(fd, &b)))
-		fail("bpf_obj_get_info_by_fd", err);
+	for (int i = 0; i < n; i++)
+		if ((err = bpf_stats_read(fds[i], &a[i])))
+			fail("bpf_obj_get_info_by_fd", err);
+	udp_blast(src, src_port, POD_IPV4, port, packets, 0);
+	for (int i = 0; i < n; i++) {
+		if ((err = bpf_stats_read(fds[i], &b[i])))
+			fail("bpf_obj_get_info_by_fd", err);
+		ns[i] = bpf_stats_ns_per_run(&a[i], &b[i]);
+		if (ns[i] <= 0 || b[i].run_cnt - a[i].run_cnt < (uint64_t)packets / 2)
+			fail("the program did not see the packets", EIO);
+	}
+}
+
+/* ns inside the pod's firewall program per packet sent to port. */
+static double per_packet_ns(uint16_t port, long packets)
+{
+	int fd = fw_prog();
+	double ns;
+
+	per_packet_ns_of(&fd, &ns, 1, NULL, 0, port, packets);
 	close(fd);
-	ns = bpf_stats_ns_per_run(&a, &b);
-	if (ns <= 0 || b.run_cnt - a.run_cnt < (uint64_t)packets / 2)
-		fail("the firewall program did not see the packets", EIO);
 	return ns;
 }
 
-static uint64_t blocked_count(struct dataplane *dp, const char *uid)
+/* In the pod: one datagram from FLOW_PORT to HOST_IPV4:FLOW_PEER, which starts a flow of its own. */
+static int start_pod_flow(void *arg)
 {
-	struct pod_counters all[8];
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(FLOW_PORT) };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(FLOW_PEER) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	(void)arg;
+	inet_pton(AF_INET, HOST_IPV4, &to.sin_addr);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 ||
+	    sendto(fd, "flow", 4, 0, (struct sockaddr *)&to, sizeof(to)) != 4)
+		return 1;
+	close(fd);
+	return 0;
+}
+
+static struct pod_counters counters_of(struct dataplane *dp, const char *uid)
+{
+	static struct pod_counters all[8];
 	int n = dataplane_read_counters(dp, all, 8);
 
 	if (n < 0)
 		fail("dataplane_read_counters", n);
 	for (int i = 0; i < n; i++)
 		if (strcmp(all[i].uid, uid) == 0)
-			return all[i].packets_blocked;
+			return all[i];
 	fail("pod counters", ENOENT);
-	return 0;
+	return all[0];
+}
+
+static uint64_t blocked_count(struct dataplane *dp, const char *uid)
+{
+	return counters_of(dp, uid).packets_blocked;
 }
 
 static void nft_remove(void)
@@ -207,8 +188,9 @@ static void nft_install(void)
 	fprintf(f, "table inet bench {\n set blocked { type inet_service; elements = { ");
 	for (int i = 0; i < N_RULES; i++)
 		fprintf(f, "%s%u", i ? ", " : "", ports[i]);
+	/* Stateful like ours: what belongs to a known connection passes, then the port set. */
 	fprintf(f, " }\n }\n chain input {\n  type filter hook input priority 0; policy accept;\n"
-		   "  udp dport @blocked counter drop\n }\n}\n");
+		   "  ct state established,related accept\n  udp dport @blocked counter drop\n }\n}\n");
 	if (pclose(f) != 0)
 		fail("nft -f (is nftables installed?)", EIO);
 }
@@ -236,9 +218,13 @@ int main(void)
 	int rounds = (int)bench_env_long("BENCH_ROUNDS", 5);
 	double seconds = (double)bench_env_long("BENCH_FW_SECONDS", 2);
 	double one = 1e9, thousand = 1e9, miss = 1e9;
+	double flow_ratio = 1e9, flow_ns = 0, empty_ns = 0, rule_ratio = 1e9, rule_ns = 0, empty_rule_ns = 0;
+	double stream_on = 0, stream_off = 0;
 	struct dataplane *dp = NULL;
+	struct tcp_sink *sink;
 	struct testpod *pod;
-	int err, stats_fd;
+	char cmd[256];
+	int err, stats_fd, fds[2];
 
 	for (int i = 0; i < N_RULES; i++)
 		ports[i] = (uint16_t)(FIRST_RULE + i);
@@ -257,13 +243,13 @@ int main(void)
 	for (int i = 0; i < rounds; i++) {
 		double hit1, hit1000, miss1000;
 
-		apply(dp, pod, 1);
+		apply(dp, pod, 1, false);
 		if (i == 0 && (err = testclient_udp_echo(POD_IPV4, SERVED_PORT, 1000)))
 			fail("the pod's allowed UDP port does not answer", err);
-		hit1 = per_packet_ns(pod, BLOCKED_PORT, packets);
-		apply(dp, pod, N_RULES);
-		hit1000 = per_packet_ns(pod, BLOCKED_PORT, packets);
-		miss1000 = per_packet_ns(pod, MISS_PORT, packets);
+		hit1 = per_packet_ns(BLOCKED_PORT, packets);
+		apply(dp, pod, N_RULES, false);
+		hit1000 = per_packet_ns(BLOCKED_PORT, packets);
+		miss1000 = per_packet_ns(MISS_PORT, packets);
 		fprintf(stderr, "# fw round %d: 1 rule %.1f ns, 1000 rules %.1f ns (miss %.1f)\n",
 			i, hit1, hit1000, miss1000);
 		one = hit1 < one ? hit1 : one;
@@ -274,6 +260,46 @@ int main(void)
 	bench_print("fw_1000_rules_ns", thousand, "ns");
 	bench_print("fw_1000_rules_miss_ns", miss, "ns");
 	bench_print("fw_1000_vs_1_rules", thousand / one, "x");
+
+	/* An allowed packet of an established flow (the pod's own, to a port the default blocks)
+	 * and of an allowed port, against an empty TC program on the same hook, same packets. */
+	snprintf(cmd, sizeof(cmd), "ip addr add " HOST_IPV4 "/32 dev %s", testpod_host_veth(pod));
+	if (system(cmd) != 0)
+		fail("adding " HOST_IPV4 " to the pod's host veth", EIO);
+	apply(dp, pod, N_RULES, true);
+	fds[0] = fw_prog();
+	fds[1] = empty_tc_attach(testpod_host_veth(pod), EMPTY_PRIO);
+	uint64_t via_flow = counters_of(dp, testpod_uid(pod)).packets_allowed_flow;
+	for (int i = 0; i < rounds; i++) {
+		pid_t pid = testpod_spawn(pod, 0, start_pod_flow, NULL);
+		double ns[2];
+
+		if (pid < 0 || testpod_wait(pid, 5000) != 0)
+			fail("the pod could not start its flow", pid < 0 ? pid : EIO);
+		per_packet_ns_of(fds, ns, 2, HOST_IPV4, FLOW_PEER, FLOW_PORT, packets);
+		fprintf(stderr, "# pass round %d: flow %.1f ns, empty %.1f ns", i, ns[0], ns[1]);
+		if (ns[0] / ns[1] < flow_ratio) {
+			flow_ratio = ns[0] / ns[1];
+			flow_ns = ns[0];
+			empty_ns = ns[1];
+		}
+		per_packet_ns_of(fds, ns, 2, NULL, 0, SERVED_PORT, packets);
+		fprintf(stderr, "; allowed port %.1f ns, empty %.1f ns\n", ns[0], ns[1]);
+		if (ns[0] / ns[1] < rule_ratio) {
+			rule_ratio = ns[0] / ns[1];
+			rule_ns = ns[0];
+			empty_rule_ns = ns[1];
+		}
+	}
+	if (counters_of(dp, testpod_uid(pod)).packets_allowed_flow - via_flow < (uint64_t)(rounds * packets / 2))
+		fail("the flow's packets did not pass as part of a flow the pod started", EIO);
+	empty_tc_detach(testpod_host_veth(pod), EMPTY_PRIO, fds[1]);
+	close(fds[0]);
+	bench_print("fw_pass_flow_ns", flow_ns, "ns");
+	bench_print("fw_empty_tc_ns", empty_ns, "ns");
+	bench_print("fw_pass_vs_empty_tc", flow_ratio, "x");
+	bench_print("fw_pass_rule_ns", rule_ns, "ns");
+	bench_print("fw_pass_rule_vs_empty_tc", rule_ns / empty_rule_ns, "x");
 
 	/* Drops per second: ours (1000 rules), then nftables alone (our policy removed), alternating.
 	 * Per second of the sender's time on a CPU: the receive side (veth backlog, our program or
@@ -287,9 +313,9 @@ int main(void)
 		struct blast b;
 		uint64_t before, after;
 
-		apply(dp, pod, N_RULES);
+		apply(dp, pod, N_RULES, false);
 		before = blocked_count(dp, testpod_uid(pod));
-		b = blast(BLOCKED_PORT, 0, seconds);
+		b = udp_blast(NULL, 0, POD_IPV4, BLOCKED_PORT, 0, seconds);
 		after = blocked_count(dp, testpod_uid(pod));
 		if ((err = dataplane_remove_pod(dp, testpod_uid(pod))))
 			fail("dataplane_remove_pod", err);
@@ -299,7 +325,7 @@ int main(void)
 
 		nft_install();
 		before = nft_dropped();
-		b = blast(BLOCKED_PORT, 0, seconds);
+		b = udp_blast(NULL, 0, POD_IPV4, BLOCKED_PORT, 0, seconds);
 		after = nft_dropped();
 		nft_remove();
 		r = drop_rate_of(b, after - before);
@@ -314,6 +340,26 @@ int main(void)
 	bench_print("fw_drop_pps_wall_pcmc", ours.wall, "pps");
 	bench_print("fw_drop_pps_wall_nftables", nft.wall, "pps");
 	bench_print("fw_drop_pps_wall_vs_nftables", ours.wall / nft.wall, "x");
+
+	/* TCP into the pod, one connection of BENCH_FW_SECONDS, with our filter (the port allowed by
+	 * a rule, 1000 rules) and with no filter on the veth at all, alternating; best of each. */
+	sink = tcp_sink_start(pod, STREAM_PORT);
+	for (int i = 0; i < 3; i++) {
+		double on, off;
+
+		apply(dp, pod, N_RULES, false);
+		on = tcp_stream_gbps(sink, POD_IPV4, STREAM_PORT, seconds);
+		if ((err = dataplane_remove_pod(dp, testpod_uid(pod))))
+			fail("dataplane_remove_pod", err);
+		off = tcp_stream_gbps(sink, POD_IPV4, STREAM_PORT, seconds);
+		fprintf(stderr, "# stream round %d: pcmc %.2f Gbit/s, no filter %.2f Gbit/s\n", i, on, off);
+		stream_on = on > stream_on ? on : stream_on;
+		stream_off = off > stream_off ? off : stream_off;
+	}
+	tcp_sink_stop(sink);
+	bench_print("fw_tcp_stream_gbps_pcmc", stream_on, "Gbit/s");
+	bench_print("fw_tcp_stream_gbps_nofilter", stream_off, "Gbit/s");
+	bench_print("fw_tcp_stream_vs_nofilter", stream_on / stream_off, "x");
 
 	dataplane_close(dp);
 	testpod_destroy(pod);

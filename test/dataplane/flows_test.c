@@ -201,22 +201,24 @@ static void remote_of(int i, char *buf, size_t len)
 /* Whether the table holds the pod's TCP flow port -> remote:443 (looked up in the pinned map). */
 static bool held(const struct flows *t, const char *remote, uint16_t port)
 {
-	struct pcmc_flow_key key = { .proto = IPPROTO_TCP, .family = 4, .pod_port = port, .remote_port = 443 };
+	struct pcmc_flow_key4 key = { .proto = IPPROTO_TCP, .pod_port = port, .remote_port = 443 };
 	struct pcmc_fw_iface iface;
 	struct pcmc_flow flow;
 	char path[256];
 	int ifaces, flows;
 	bool found;
 
-	snprintf(path, sizeof(path), "%s/fw_ifaces", fx_pin_dir());
+	snprintf(path, sizeof(path), "%s/fw_iface_slots", fx_pin_dir());
 	ifaces = bpf_obj_get(path);
-	snprintf(path, sizeof(path), "%s/fw_flows", fx_pin_dir());
+	snprintf(path, sizeof(path), "%s/fw_flows4", fx_pin_dir());
 	flows = bpf_obj_get(path);
 	ck_assert(ifaces >= 0 && flows >= 0);
+	ck_assert_uint_lt(t->ifindex, PCMC_IFINDEX_DIRECT);
 	ck_assert_int_eq(bpf_map_lookup_elem(ifaces, &t->ifindex, &iface), 0);
+	ck_assert_uint_ne(iface.gen, 0);
 	key.slot = iface.slot;
-	inet_pton(AF_INET, testpod_ipv4(t->pod), key.pod_addr);
-	inet_pton(AF_INET, remote, key.remote_addr);
+	inet_pton(AF_INET, testpod_ipv4(t->pod), &key.pod_addr);
+	inet_pton(AF_INET, remote, &key.remote_addr);
 	found = bpf_map_lookup_elem(flows, &key, &flow) == 0;
 	close(ifaces);
 	close(flows);
@@ -226,7 +228,7 @@ static bool held(const struct flows *t, const char *remote, uint16_t port)
 START_TEST(a_full_flow_table_evicts_but_never_lets_in_a_reply_of_a_flow_it_does_not_hold)
 {
 	struct flows t = setup("dpflf", 4);
-	const int n = PCMC_MAX_FLOWS + PCMC_MAX_FLOWS / 4;
+	const int n = PCMC_MAX_FLOWS4 + PCMC_MAX_FLOWS4 / 4;
 	struct dataplane_flow_stats before, after;
 	int n_held = 0;
 	char remote[32];
@@ -239,8 +241,8 @@ START_TEST(a_full_flow_table_evicts_but_never_lets_in_a_reply_of_a_flow_it_does_
 	}
 	ck_assert_int_eq(dataplane_read_flow_stats(t.dp, &after), 0);
 	ck_assert_uint_ge(after.created_total - before.created_total, (uint64_t)n);
-	ck_assert_uint_le(after.entries, PCMC_MAX_FLOWS);
-	ck_assert_uint_ge(after.evicted_total, (uint64_t)(n - PCMC_MAX_FLOWS));
+	ck_assert_uint_le(after.entries, PCMC_MAX_FLOWS4);
+	ck_assert_uint_ge(after.evicted_total, (uint64_t)(n - PCMC_MAX_FLOWS4));
 	/* Never started: nothing gets in, whatever the table holds. */
 	for (int i = n; i < n + 2000; i++) {
 		remote_of(i, remote, sizeof(remote));

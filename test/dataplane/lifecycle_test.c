@@ -162,7 +162,22 @@ static int count_keys(const char *pin_dir, const char *name, size_t key_size)
 }
 
 #define count_rules(dir) count_keys((dir), "fw_rules", sizeof(struct pcmc_fw_rule_key))
-#define count_ifaces(dir) count_keys((dir), "fw_ifaces", sizeof(uint32_t))
+
+/* Interfaces claimed for a pod slot: fw_iface_slots entries with a generation, fw_ifaces' keys. */
+static int count_ifaces(const char *pin_dir)
+{
+	struct pcmc_fw_iface iface;
+	char path[512];
+	int map, n = count_keys(pin_dir, "fw_ifaces", sizeof(uint32_t));
+
+	snprintf(path, sizeof(path), "%s/fw_iface_slots", pin_dir);
+	map = bpf_obj_get(path);
+	ck_assert_int_ge(map, 0);
+	for (uint32_t i = 0; i < PCMC_IFINDEX_DIRECT; i++)
+		n += bpf_map_lookup_elem(map, &i, &iface) == 0 && iface.gen;
+	close(map);
+	return n;
+}
 
 START_TEST(restart_with_only_pod_a_wanted_removes_running_and_deleted_pods_filters_entries_and_pins)
 {

@@ -1,0 +1,33 @@
+/* Traffic for the firewall benchmarks: small UDP datagrams blasted into a pod, a TCP stream into a
+ * sink in the pod, and an empty TC program to compare the firewall's per-packet time with. */
+#ifndef PCMC_TEST_BENCH_FW_TRAFFIC_H
+#define PCMC_TEST_BENCH_FW_TRAFFIC_H
+
+#include <stdint.h>
+
+#include "test/pod/testpod.h"
+
+struct blast {
+	long sent;
+	double wall_s; /* elapsed */
+	double cpu_s;  /* of it, on a CPU (this thread, softirq included) */
+};
+
+/* Sends small UDP datagrams from src_ip:src_port (NULL/0: any) to dst_ip:port until count are
+ * sent, or (count 0) seconds have passed; exits the benchmark when it cannot send. */
+struct blast udp_blast(const char *src_ip, uint16_t src_port, const char *dst_ip, uint16_t port, long count,
+		       double seconds);
+
+struct tcp_sink;
+/* A process in the pod accepting TCP connections on port and reading them to the end. */
+struct tcp_sink *tcp_sink_start(struct testpod *pod, uint16_t port);
+/* One connection from the host to ip:port writing for seconds: Gbit/s the sink read. */
+double tcp_stream_gbps(struct tcp_sink *sink, const char *ip, uint16_t port, double seconds);
+void tcp_sink_stop(struct tcp_sink *sink);
+
+/* An empty TC program (returns TC_ACT_UNSPEC) on the egress of ifname at priority prio, handle 1:
+ * the floor a filter on that hook costs. Returns the program's fd (for bpf_stats). */
+int empty_tc_attach(const char *ifname, uint16_t prio);
+void empty_tc_detach(const char *ifname, uint16_t prio, int prog_fd);
+
+#endif
