@@ -8,7 +8,7 @@
 #endif
 
 /* Version of everything pinned under <pin root>/v<N>/; see agent/dataplane/dataplane_pins.c. */
-#define PCMC_LAYOUT_VERSION 3
+#define PCMC_LAYOUT_VERSION 4
 
 #define PCMC_MAX_PODS        512   /* pod slots: index of every per-pod array */
 #define PCMC_NR_SYSCALLS_MAX 512   /* syscall numbers 0..511 can be listed (x86-64 has < 512) */

@@ -212,7 +212,7 @@ START_TEST(records_that_do_not_check_out_against_the_kernel_fail_the_pod_with_th
 }
 END_TEST
 
-START_TEST(stale_records_of_an_earlier_sandbox_and_files_that_are_no_records_are_ignored)
+START_TEST(stale_records_loopback_records_and_files_that_are_no_records_are_ignored)
 {
 	struct testpod *pod = fx_pod("dpstale", 8, 4, TESTPOD_CGROUPFS, TESTPOD_BESTEFFORT, 1);
 	char *dir = cache_dir();
@@ -222,6 +222,15 @@ START_TEST(stale_records_of_an_earlier_sandbox_and_files_that_are_no_records_are
 	set_str(result_item(rec, "interfaces", 0), "name", "pcmcdead0");
 	set_str(result_item(rec, "interfaces", 1), "sandbox", "/run/netns/pcmc-dead-sandbox");
 	put_record(dir, "pcmc-testpod-0000-eth0", rec);
+	/* containerd's loopback record of the same sandbox: the pod's lo, nothing on the host. */
+	rec = cJSON_Parse("{\"kind\":\"cniCacheV1\",\"containerId\":\"x\",\"ifName\":\"lo\","
+			  "\"networkName\":\"cni-loopback\",\"cniArgs\":[[\"K8S_POD_UID\",\"\"]],"
+			  "\"result\":{\"cniVersion\":\"0.4.0\",\"interfaces\":[{\"name\":\"lo\","
+			  "\"mac\":\"00:00:00:00:00:00\",\"sandbox\":\"\"}],\"ips\":[{\"interface\":0,"
+			  "\"address\":\"127.0.0.1/8\"},{\"interface\":0,\"address\":\"::1/128\"}]}}");
+	set_uid(rec, testpod_uid(pod));
+	set_str(result_item(rec, "interfaces", 0), "sandbox", testpod_netns_path(pod));
+	put_record(dir, "cni-loopback-x-lo", rec);
 	ck_assert_int_eq(fx_sh("echo 'not json' > %s/results/garbage && "
 			       "echo '{\"cniVersion\":\"0.4.0\",\"ips\":[]}' > %s/results/legacy-result", dir, dir), 0);
 	put_own_record(dir, pod);
@@ -265,6 +274,6 @@ void add_discovery_tests(TCase *tc)
 {
 	tcase_add_test(tc, a_pod_without_a_cni_record_fails_until_its_record_appears_then_the_refresh_attaches);
 	tcase_add_test(tc, records_that_do_not_check_out_against_the_kernel_fail_the_pod_with_the_reason);
-	tcase_add_test(tc, stale_records_of_an_earlier_sandbox_and_files_that_are_no_records_are_ignored);
+	tcase_add_test(tc, stale_records_loopback_records_and_files_that_are_no_records_are_ignored);
 	tcase_add_test(tc, a_new_sandbox_of_the_pod_gets_the_filter_on_its_new_veth);
 }
