@@ -6,7 +6,8 @@
 NODE_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
               kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward)
 # Fixed paths the kubelet, containerd 1.6 and the agent's DaemonSet write whatever the configuration.
-NODE_FIXED_DIRS=(/var/lib/kubelet /var/log/containers /var/lib/cni /run/netns /sys/fs/bpf/pcmc /var/lib/pcmc-agent)
+NODE_FIXED_DIRS=(/var/lib/kubelet /var/log/containers /var/lib/cni /run/netns /run/containerd /sys/fs/bpf/pcmc
+                 /var/lib/pcmc-agent)
 
 # Mounts the agent's DaemonSet takes with HostToContainer propagation, which the runtime accepts only
 # from a shared or slave host mount: shared on systemd hosts, private on this machine. /sys/fs/bpf and

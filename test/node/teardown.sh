@@ -85,6 +85,7 @@ teardown_fixed_paths() {
   # containerd 1.6's CNI result cache (fixed path): our network's entries.
   host_fixed_prune /var/lib/cni $(cd /var/lib/cni 2>/dev/null && ls -d results/pcmc-node-* 2>/dev/null)
   host_fixed_prune /run/netns
+  host_fixed_prune /run/containerd # the shims' socket dir s/ (sockets removed with their containers)
   # The kubelet's device-plugin socket (fixed path) and its /var/log/containers links to our pod logs.
   host_fixed_prune /var/lib/kubelet device-plugins/kubelet.sock
   for f in /var/log/containers/*; do
