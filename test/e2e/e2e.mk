@@ -4,5 +4,5 @@
 E2E_UNIT_TESTS := $(BUILD)/test/controller/effective_policy_test
 ALL_TARGETS += $(E2E_UNIT_TESTS)
 TEST_SUITES += $(E2E_UNIT_TESTS)
-TEST_SUITES += test/e2e/e2e.sh test/e2e/fencing.sh
+TEST_SUITES += test/e2e/e2e.sh test/e2e/fencing.sh test/e2e/semantics.sh
 BENCHES += test/e2e/bench.sh
