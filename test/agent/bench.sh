@@ -54,9 +54,10 @@ unchanged=$(jq '[.results[] | select(.result == "unchanged")] | length' "$AG_WOR
 [ "${t%% *}" = 200 ] && [ "$unchanged" = "$N" ] || fail "re-push: ${t%% *}, $unchanged unchanged"
 echo "BENCH agent_reapply_unchanged_${N}_pods $(awk -v s="${t#* }" 'BEGIN { printf "%.1f", s * 1000 }') ms"
 
-sleep 2 # every pod's counters read once (updateInterval 1s)
-series=$(ag_get /metrics | grep -c '^podconfigmap_controller_ebpf_syscall_count_total')
-[ "$series" = $((N * 4)) ] || fail "expected $((N * 4)) syscall series, got $series"
+# Every pod's counters read once (updateInterval 1s): 4 syscall series a pod.
+series() { ag_get /metrics | grep -c '^podconfigmap_controller_ebpf_syscall_count_total'; }
+all_series() { [ "$(series)" = $((N * 4)) ]; }
+wait_until 10 all_series || fail "expected $((N * 4)) syscall series, got $(series)"
 times=()
 for _ in $(seq 20); do
   times+=("$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$AG_PORT/metrics")")

@@ -2,7 +2,7 @@
 """Client load on pcmc-agent's HTTP port for test/agent/bench-http.sh (real sockets, 127.0.0.1).
 
 probes PORT STOPFILE   probe /healthz, /readyz, /metrics in turn, each on a new connection (as a
-                       kubelet does), until STOPFILE exists (at least 300 probes); print
+                       kubelet does), until STOPFILE exists (with /dev/null: 300 probes); print
                        "<p50_ms> <p99_ms> <count>".
 unauth PORT N BYTES READYFILE
                        open N connections, each a PUT /v1/policy with its own forged bearer token
@@ -36,7 +36,7 @@ def probe(port, path):
 def probes(port, stopfile):
     paths = [b"/healthz", b"/readyz", b"/metrics"]
     times = []
-    while not os.path.exists(stopfile) or len(times) < 300:
+    while (not os.path.exists(stopfile)) if stopfile != "/dev/null" else len(times) < 300:
         times.append(probe(port, paths[len(times) % 3]))
     times.sort()
     p = lambda q: times[min(len(times) - 1, int(q * len(times)))]
