@@ -1,5 +1,6 @@
 /* The HTTP server as its clients use it: real requests over 127.0.0.1 with libcurl (routes,
- * errors, a 5 MiB policy body, keep-alive clients in parallel) and raw sockets for malformed input. */
+ * errors, a 5 MiB policy body, keep-alive clients in parallel) and raw sockets for malformed input,
+ * odd heads, answers deferred to another thread, admission before the body, connection limit. */
 #include "common/http_server.h"
 #include "test/common/tap_main.h"
 
