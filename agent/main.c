@@ -148,8 +148,10 @@ int main(int argc, char **argv)
 	a.nodes[0] = &a.node;
 	/* Serve /healthz while the dataplane opens; /readyz says ready only after the state is back. */
 	err = service_setup_start(&a.setup, &f.service, a.nodes, 1, syscall_table_arch());
-	if (err)
+	if (err) {
+		agent_node_clear(&a.node);
 		return err == -EINVAL ? 2 : 1;
+	}
 	a.setup.svc.trim_after_apply = true;
 	log_info("starting", LOG_STR("version", build_info()->version), LOG_STR("commit", build_info()->revision),
 		 LOG_STR("listen", f.service.listen), LOG_INT("port", http_server_port(a.setup.server)),
@@ -169,6 +171,9 @@ int main(int argc, char **argv)
 		log_error("dataplane open failed", LOG_STR("pin_root", f.pin_root ? f.pin_root : DATAPLANE_DEFAULT_PIN_ROOT),
 			  LOG_ERRNO(err));
 		service_setup_stop(&a.setup);
+		agent_node_clear(&a.node);
+		enforcer_free(a.enforcer);
+		dataplane_close(a.dp);
 		return 1;
 	}
 	a.node.np.enforcer = a.enforcer;

@@ -46,7 +46,7 @@ tap_check "pcmc-dataplane --version: exit 0, '$version (revision $revision...'" 
 # The agent's own settings: a bad --listen is named before anything starts.
 "$repo/build/pcmc-agent" --listen nowhere >"$work/out" 2>&1; rc=$?
 tap_check "pcmc-agent --listen nowhere: exit 2, the value named" \
-  bash -c "[ $rc -eq 2 ] && grep -q -- '--listen must be ADDR:PORT, got \"nowhere\"' '$work/out' || { cat '$work/out'; false; }"
+  bash -c "[ $rc -eq 2 ] && grep -q -- '\"listen\":\"nowhere\",\"error\":\"--listen must be ADDR:PORT\"' '$work/out' || { cat '$work/out'; false; }"
 
 # The controller against an API server that is not there (127.0.0.1, a port nothing listens on):
 # enough to reach leader-election setup, which comes before any request.
