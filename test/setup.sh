@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential pkg-config clang llvm lld libclang-rt-14-dev
   libbpf-dev libelf-dev zlib1g-dev bpftool
-  libyaml-dev libcjson-dev libcurl4-openssl-dev libwebsockets-dev check
+  libyaml-dev libcjson-dev libcurl4-openssl-dev check
   iproute2 nftables iperf3 socat netcat-openbsd bpftrace
   etcd-server etcd-client prometheus jq curl openssl procps psmisc util-linux
   debootstrap ca-certificates python3-yaml strace
