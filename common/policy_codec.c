@@ -314,8 +314,10 @@ static int read_pod(struct json_reader *r, const struct policy_decode_opts *o, b
 	if ((e = jr_object_begin(r)))
 		return e;
 	while ((e = jr_object_next(r)) == 1) {
-		if ((m = member_index(r, fields, &seen)) < 0 || (m >= 4 && !state_doc))
+		if ((m = member_index(r, fields, &seen)) < 0 || (m >= 4 && !state_doc)) {
+			refusal_clear(&f);
 			return m < 0 ? m : jr_fail(r, "unknown field");
+		}
 		if (jr_null(r))
 			continue;
 		present |= 1u << m;

@@ -289,6 +289,30 @@ START_TEST(syscall_unknown_on_the_node_refuses_only_its_pod)
 }
 END_TEST
 
+/* A pod already refused for an unknown syscall name, then a bad member after its policy: the whole
+ * body is refused with the later member's path and the refusal is not leaked (found by fuzz_policy). */
+START_TEST(bad_member_after_a_refused_policy_fails_the_body_and_keeps_nothing)
+{
+	static const char *const tails[] = { ",\"bogus\":1}]}", ",\"uid\":\"b\"}]}", ",\"state\":\"applied\"}]}" };
+	static const char *const paths[] = { "$.pods[0].bogus", "$.pods[0].uid", "$.pods[0].state" };
+
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		char body[512];
+		struct policy_decode_opts o = { .arch = "x86_64" };
+		struct policy_push *p = NULL;
+		struct json_error e;
+
+		snprintf(body, sizeof(body),
+			 "{\"node\":\"n\",\"sender\":{\"identity\":\"c\",\"epoch\":1},\"revision\":1,\"pods\":["
+			 "{\"uid\":\"a\",\"namespace\":\"ns\",\"name\":\"p\",\"policy\":{\"syscallMonitoring\":"
+			 "{\"enabled\":true,\"syscallNames\":[\"foo\"]}}%s", tails[i]);
+		ck_assert_int_eq(policy_push_decode(body, strlen(body), &o, &p, &e), -EINVAL);
+		ck_assert_ptr_null(p);
+		ck_assert_msg(strcmp(e.path, paths[i]) == 0, "%s: path %s (%s)", tails[i], e.path, e.message);
+	}
+}
+END_TEST
+
 START_TEST(answers_round_trip)
 {
 	struct push_refusal f = { .error = "stale push", .reason = FENCE_OLDER_EPOCH, .has_held = true,
@@ -462,6 +486,7 @@ int main(void)
 	tcase_add_test(tc, valid_unicode_escapes_decode);
 	tcase_add_test(tc, limits_and_duplicate_uids);
 	tcase_add_test(tc, syscall_unknown_on_the_node_refuses_only_its_pod);
+	tcase_add_test(tc, bad_member_after_a_refused_policy_fails_the_body_and_keeps_nothing);
 	tcase_add_test(tc, answers_round_trip);
 	tcase_add_test(tc, one_duration_grammar);
 	tcase_add_test(tc, typed_sets_keep_order_uniqueness_and_limits);
