@@ -107,11 +107,16 @@ static __always_inline struct pcmc_flow *fw_flow_find(void *map, const void *key
 	return f;
 }
 
+/* A new entry counts as created; one that replaces an entry of the same key (a SYN sent again, a
+ * flow of an earlier pod in the slot) does not, so evictions can be told from the counts. */
 static __always_inline void fw_flow_create(void *map, const void *key, __u32 gen, __u8 origin, __u64 now)
 {
 	struct pcmc_flow f = { .last_seen_ns = now, .gen = gen, .origin = origin, .state = PCMC_FLOW_OPENING };
 
-	fw_flow_stat(bpf_map_update_elem(map, key, &f, BPF_ANY) ? FW_FLOW_CREATE_FAILED : FW_FLOW_CREATED);
+	if (bpf_map_update_elem(map, key, &f, BPF_NOEXIST) == 0)
+		fw_flow_stat(FW_FLOW_CREATED);
+	else if (bpf_map_update_elem(map, key, &f, BPF_EXIST))
+		fw_flow_stat(FW_FLOW_CREATE_FAILED);
 }
 
 /* What a packet the pod sends does to its flow's entry in map (key: that flow). */

@@ -56,8 +56,10 @@ struct pod_counters {
 
 /* The flow table of the node (flows pods started, whose replies pass). */
 struct dataplane_flow_stats {
-	uint64_t capacity;      /* entries the table holds */
-	uint64_t entries;       /* entries in it now (live or past their timeout, not yet found) */
+	uint64_t capacity;      /* entries the tables hold (IPv4 + IPv6) */
+	uint64_t entries;       /* entries in them now (live or past their timeout, not yet found) */
+	uint64_t capacity_v4, capacity_v6; /* the same per table (fw_flows4, fw_flows6) */
+	uint64_t entries_v4, entries_v6;
 	uint64_t created_total;
 	uint64_t expired_total; /* found past their timeout and deleted */
 	uint64_t evicted_total; /* pushed out by newer flows of a full table (derived, never decreases) */

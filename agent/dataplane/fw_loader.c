@@ -293,15 +293,6 @@ static int count_entries(int fd, size_t key_size, uint64_t *out)
 	return err;
 }
 
-static int count_flows(struct dataplane *dp, uint64_t *out)
-{
-	uint64_t v4 = 0, v6 = 0;
-	int err = count_entries(dp->fw_flows4_fd, sizeof(struct pcmc_flow_key4), &v4);
-
-	err = err ?: count_entries(dp->fw_flows6_fd, sizeof(struct pcmc_flow_key6), &v6);
-	*out = v4 + v6;
-	return err;
-}
 
 static int read_stats(struct dataplane *dp, struct pcmc_flow_stats *sum)
 {
@@ -330,11 +321,15 @@ int dataplane_read_flow_stats(struct dataplane *dp, struct dataplane_flow_stats 
 	/* created before the count, expired after it: flows made or expired while counting make the
 	 * derived evictions smaller, never larger. */
 	err = read_stats(dp, &before);
-	err = err ?: count_flows(dp, &live);
+	err = err ?: count_entries(dp->fw_flows4_fd, sizeof(struct pcmc_flow_key4), &out->entries_v4);
+	err = err ?: count_entries(dp->fw_flows6_fd, sizeof(struct pcmc_flow_key6), &out->entries_v6);
 	err = err ?: read_stats(dp, &after);
 	if (err)
 		return err;
+	live = out->entries_v4 + out->entries_v6;
 	out->capacity = PCMC_MAX_FLOWS;
+	out->capacity_v4 = PCMC_MAX_FLOWS4;
+	out->capacity_v6 = PCMC_MAX_FLOWS6;
 	out->entries = live;
 	out->created_total = after.created;
 	out->expired_total = after.expired;

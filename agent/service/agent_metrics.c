@@ -1,5 +1,6 @@
 /* Per-pod eBPF counters and the agent's self-metrics: counters are read per pod at its
- * updateInterval, kept in the pod's status, and exported through whole-family snapshots. */
+ * updateInterval, kept in the pod's status, and exported through whole-family snapshots; the
+ * node's flow tables are counted every FLOW_STATS_MS. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,18 @@ enum pod_family { F_SYSCALLS, F_OUTSIDE, F_FIREWALL, F_ATTACHED, F_ERRORS, F_POD
 struct agent_metrics {
 	struct metrics_family *f[N_FAMILIES];
 	struct metrics_family *pushes, *apply_seconds, *epoch, *revision, *reviews, *throttled, *sender_changes,
-			      *connections, *connections_refused;
+			      *connections, *connections_refused, *flow_events;
 	uint64_t seen_generation;
 	bool built;
+	struct dataplane_flow_stats flows; /* last read (have_flows) */
+	bool have_flows, flows_failed;
+	int64_t next_flows_ms;
 	struct pod_counters *buf;          /* PCMC_MAX_PODS entries, for dataplane_read_counters */
 };
+
+/* Counting the flow tables walks them (a batch read): often enough for a capacity alert, rare
+ * enough to cost nothing when they are full. */
+#define FLOW_STATS_MS 5000
 
 #define L(...) METRICS_LABELS(__VA_ARGS__)
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -33,6 +41,8 @@ int agent_metrics_new(struct metrics_registry *r, struct agent_metrics **out)
 	static const char *const pod_prog[] = { "namespace", "pod_name", "program_type" };
 	static const char *const pod_err[] = { "namespace", "pod_name", "program_type", "error_type" };
 	static const char *const state[] = { "state" }, *const map[] = { "map" }, *const result[] = { "result" };
+	static const char *const event[] = { "event" };
+	static const char *const events[] = { "created", "expired", "evicted", "create_failed" };
 	static const char *const results[] = { "accepted", "invalid", "unauthenticated", "forbidden",
 					       "forbidden_sender", "stale", "unavailable", "unavailable_lease", "error" };
 	static const double bounds[] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
@@ -51,7 +61,8 @@ int agent_metrics_new(struct metrics_registry *r, struct agent_metrics **out)
 					 "Syscalls made by the pod's processes that are not in its syscallNames list.",
 					 pod, 2, &m->f[F_OUTSIDE]);
 	err = err ?: metrics_counter_new(r, "podconfigmap_controller_ebpf_l4_firewall_total",
-					 "Inbound TCP/UDP packets to the pod by firewall verdict.", pod_stat, 3, &m->f[F_FIREWALL]);
+					 "Packets into the pod judged by its firewall (TCP, UDP, UDP-Lite, SCTP, DCCP; "
+					 "blocked: dropped for any reason), by verdict.", pod_stat, 3, &m->f[F_FIREWALL]);
 	err = err ?: metrics_gauge_new(r, "podconfigmap_controller_ebpf_attached_programs",
 				       "eBPF programs enforcing the pod's policy (1 attached, 0 wanted but not attached).",
 				       pod_prog, 3, &m->f[F_ATTACHED]);
@@ -64,6 +75,10 @@ int agent_metrics_new(struct metrics_registry *r, struct agent_metrics **out)
 				       map, 1, &m->f[F_ENTRIES]);
 	err = err ?: metrics_gauge_new(r, "pcmc_agent_map_capacity", "Capacity of the dataplane's BPF maps.",
 				       map, 1, &m->f[F_CAPACITY]);
+	err = err ?: metrics_counter_new(r, "pcmc_agent_fw_flow_events_total",
+					 "Entries of the node's firewall flow tables (flows pods started): created, "
+					 "expired (found past their idle timeout), evicted (pushed out of a full table), "
+					 "create_failed.", event, 1, &m->flow_events);
 	err = err ?: metrics_counter_new(r, "pcmc_agent_policy_pushes_total", "PUT /v1/policy requests by result.",
 					 result, 1, &m->pushes);
 	err = err ?: metrics_histogram_new(r, "pcmc_agent_apply_duration_seconds",
@@ -97,6 +112,8 @@ int agent_metrics_new(struct metrics_registry *r, struct agent_metrics **out)
 		err = metrics_child_get(m->sender_changes, NULL, &c);
 	for (size_t i = 0; !err && i < N(results); i++)
 		err = metrics_child_get(m->pushes, L(results[i]), &c);
+	for (size_t i = 0; !err && i < N(events); i++)
+		err = metrics_child_get(m->flow_events, L(events[i]), &c);
 	if (!err)
 		err = metrics_child_get(m->apply_seconds, NULL, &c);
 	if (err) {
@@ -199,6 +216,35 @@ static int read_due(struct agent_metrics *m, struct node_policy *np, struct data
 	return 0;
 }
 
+/* Counts the flow tables when FLOW_STATS_MS passed; true when new figures were read. */
+static bool read_flows(struct agent_metrics *m, struct dataplane *dp, int64_t now_ms)
+{
+	struct metrics_child *c;
+	int err;
+
+	if (now_ms < m->next_flows_ms)
+		return false;
+	m->next_flows_ms = now_ms + FLOW_STATS_MS;
+	err = dataplane_read_flow_stats(dp, &m->flows);
+	if (err) {
+		if (!m->flows_failed)
+			log_error("reading the flow tables failed", LOG_ERRNO(err));
+		m->flows_failed = true;
+		return false;
+	}
+	m->flows_failed = false;
+	m->have_flows = true;
+	if (!metrics_child_get(m->flow_events, L("created"), &c))
+		metrics_counter_set(c, (double)m->flows.created_total);
+	if (!metrics_child_get(m->flow_events, L("expired"), &c))
+		metrics_counter_set(c, (double)m->flows.expired_total);
+	if (!metrics_child_get(m->flow_events, L("evicted"), &c))
+		metrics_counter_set(c, (double)m->flows.evicted_total);
+	if (!metrics_child_get(m->flow_events, L("create_failed"), &c))
+		metrics_counter_set(c, (double)m->flows.create_failures_total);
+	return true;
+}
+
 static bool program_attached(const struct pod_status *st, enum program_type t)
 {
 	return st->ok || st->failed_program != t;
@@ -210,10 +256,11 @@ int agent_metrics_refresh(struct agent_metrics *m, struct node_policy *np, struc
 	int n_ok = 0, n_failed = 0, err = 0;
 	double rules = 0, listed = 0;
 	struct metrics_child *c;
-	bool any;
+	bool any, flows;
 
 	err = read_due(m, np, dp, now_ms, &any);
-	if (m->built && !any && m->seen_generation == np->generation)
+	flows = read_flows(m, dp, now_ms);
+	if (m->built && !any && !flows && m->seen_generation == np->generation)
 		return err;
 	for (int f = 0; f < N_FAMILIES; f++)
 		if ((err = metrics_snapshot_new(m->f[f], &s[f])))
@@ -269,6 +316,12 @@ int agent_metrics_refresh(struct agent_metrics *m, struct node_policy *np, struc
 	err = err ?: metrics_snapshot_set(s[F_CAPACITY], L("fw_rules"), PCMC_MAX_FW_RULES);
 	err = err ?: metrics_snapshot_set(s[F_ENTRIES], L("listed_syscalls"), listed);
 	err = err ?: metrics_snapshot_set(s[F_CAPACITY], L("listed_syscalls"), PCMC_MAX_PODS * PCMC_MAX_LISTED);
+	if (m->have_flows) {
+		err = err ?: metrics_snapshot_set(s[F_ENTRIES], L("fw_flows4"), (double)m->flows.entries_v4);
+		err = err ?: metrics_snapshot_set(s[F_CAPACITY], L("fw_flows4"), (double)m->flows.capacity_v4);
+		err = err ?: metrics_snapshot_set(s[F_ENTRIES], L("fw_flows6"), (double)m->flows.entries_v6);
+		err = err ?: metrics_snapshot_set(s[F_CAPACITY], L("fw_flows6"), (double)m->flows.capacity_v6);
+	}
 	if (err)
 		goto out;
 	for (int f = 0; f < N_FAMILIES; f++) {

@@ -80,6 +80,20 @@ outside_counted() { v=$(ag_metric 'podconfigmap_controller_ebpf_syscall_outside_
 tap_check "5000 getppid in pod a show in syscall_count_total{syscall=\"getppid\"} within the 1 s updateInterval" wait_until 5 syscalls_counted
 tap_check "blocked and allowed packets show in l4_firewall_total{stat_type}" wait_until 5 bash -c "$(declare -f ag_get ag_metric blocked_counted allowed_counted); AG_PORT=$AG_PORT; blocked_counted && allowed_counted"
 tap_check "syscalls outside the list show in syscall_outside_allowlist_total" wait_until 5 bash -c "$(declare -f ag_get ag_metric outside_counted); AG_PORT=$AG_PORT; outside_counted"
+# Pod b (defaultAction block) sends a datagram of its own: a flow in the node's IPv4 table, which
+# the agent counts every 5 s.
+created0=$(ag_metric 'pcmc_agent_fw_flow_events_total{event="created"}')
+"$AG_TESTPOD" exec --state-dir "$AG_PODS" --name ag-b -- bash -c 'echo flow >/dev/udp/10.244.30.2/5353'
+flows_counted() {
+  [ "$(ag_metric 'pcmc_agent_map_capacity{map="fw_flows4"}')" = 131072 ] &&
+  [ "$(ag_metric 'pcmc_agent_map_capacity{map="fw_flows6"}')" = 65536 ] &&
+  [ "$(ag_metric 'pcmc_agent_map_entries{map="fw_flows4"}')" -ge 1 ] &&
+  [ "$(ag_metric 'pcmc_agent_fw_flow_events_total{event="created"}')" -gt "${created0:-0}" ] &&
+  [ "$(ag_metric 'pcmc_agent_fw_flow_events_total{event="evicted"}')" = 0 ] &&
+  [ "$(ag_metric 'pcmc_agent_fw_flow_events_total{event="create_failed"}')" = 0 ]
+}
+tap_check "a flow pod b started shows in the flow table metrics (entries of fw_flows4 against its capacity 131072, created rose, nothing evicted)" \
+  wait_until 12 bash -c "$(declare -f ag_get ag_metric flows_counted); AG_PORT=$AG_PORT created0=${created0:-0}; flows_counted"
 m=$(ag_get /metrics)
 if grep -q '^podconfigmap_controller_ebpf_attached_programs{namespace="shop",pod_name="ag-a",program_type="l4_firewall"} 1$' <<<"$m" &&
    grep -q '^podconfigmap_controller_ebpf_attached_programs{namespace="shop",pod_name="ag-a",program_type="syscall_counter"} 1$' <<<"$m" &&

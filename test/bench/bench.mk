@@ -10,7 +10,7 @@ BENCH_LDLIBS  := -lbpf -lelf -lz -lpthread $(shell pkg-config --libs libcjson)
 
 # The source lists come from other fragments (some read after this one): expanded in the recipe.
 $(BENCH_DEPS): $(wildcard agent/*/*.c agent/*/*.h test/pod/*.c test/pod/*.h common/*.c common/*.h) \
-		bpf/pcmc.h $(BPF_SKELS) $(SYSCALL_TABLE)
+		bpf/pcmc.h $(BPF_SKELS) $(SYSCALL_TABLE) $(BUILD_INFO_H)
 	@rm -rf $(BENCH_DIR)/deps && mkdir -p $(BENCH_DIR)/deps
 	@set -e; for src in $(DATAPLANE_SRCS) $(TESTPOD_LIB_SRCS) $(COMMON_SRCS); do \
 		obj=$(BENCH_DIR)/deps/$$(echo "$${src%.c}" | tr / _).o; \
