@@ -24,6 +24,13 @@
  *   goes, and a reply of an evicted flow is judged by the policy like any packet: a full table
  *   never opens a port.
  * - Entries carry the slot generation: those of a removed pod never serve a later one.
+ * - Each CPU remembers the last reply it let in (fw_flow_hits): further replies of that flow on
+ *   that CPU pass without a lookup for PCMC_FLOW_HIT_NS (1 s), so a stream the pod receives (a
+ *   download it started) costs no hash lookup per packet. A TCP FIN or RST always takes the
+ *   lookup (it changes the entry). Within that second the entry cannot expire (the lookup just
+ *   refreshed it and every timeout is longer) but it can be evicted from a full table: then the
+ *   flow's replies still pass on that CPU for the rest of the second. Only a flow the pod
+ *   started, with the pod's slot generation, is ever remembered.
  */
 
 static __always_inline bool fw_is_datagram(__u8 proto)
@@ -167,9 +174,9 @@ static __always_inline void fw_flow_from_pod(__u32 slot, __u32 gen, const struct
 }
 
 /* Whether a reply (p, to the pod) belongs to a live flow the pod started in map, refreshing it. */
-static __always_inline bool fw_flow_answer(void *map, const void *key, __u32 gen, const struct fw_packet *p)
+static __always_inline bool fw_flow_answer(void *map, const void *key, __u32 gen, const struct fw_packet *p,
+					   __u64 now)
 {
-	__u64 now = bpf_ktime_get_coarse_ns();
 	struct pcmc_flow *f = fw_flow_find(map, key, p->proto, gen, now);
 
 	if (!f || f->origin != PCMC_FLOW_POD)
@@ -182,15 +189,50 @@ static __always_inline bool fw_flow_answer(void *map, const void *key, __u32 gen
 	return true;
 }
 
+/* The CPU's last reply (hit) is this packet's flow (not yet asking whether it is still fresh). */
+static __always_inline bool fw_flow_hit(const struct pcmc_flow_hit *hit, __u32 slot, __u32 gen,
+					const struct fw_packet *p)
+{
+	__u32 diff;
+
+	if (hit->gen != gen || hit->slot != slot || hit->family != p->family || hit->proto != p->proto ||
+	    hit->ports != ((__u32)p->sport | (__u32)p->dport << 16) ||
+	    (p->proto == IPPROTO_TCP && (p->tcp_flags & (FW_TCP_FIN | FW_TCP_RST))))
+		return false;
+	diff = (hit->saddr[0] ^ p->saddr[0]) | (hit->daddr[0] ^ p->daddr[0]);
+	if (p->family == 6)
+		for (int i = 1; i < 4; i++)
+			diff |= (hit->saddr[i] ^ p->saddr[i]) | (hit->daddr[i] ^ p->daddr[i]);
+	return diff == 0;
+}
+
 /* A packet to the pod, to a port the policy blocks: true if it belongs to a flow the pod started. */
 static __always_inline bool fw_flow_lets_in(__u32 slot, __u32 gen, const struct fw_packet *p)
 {
+	__u32 zero = 0;
+	struct pcmc_flow_hit *hit = bpf_map_lookup_elem(&fw_flow_hits, &zero);
+	bool same = hit && fw_flow_hit(hit, slot, gen, p), in;
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct fw_flow_keys k;
 
+	if (same && now < hit->until_ns)
+		return true;
 	fw_flow_keys(&k, slot, p, false);
 	if (p->family == 4)
-		return fw_flow_answer(&fw_flows4, &k.k4, gen, p);
-	return fw_flow_answer(&fw_flows6, &k.k6, gen, p);
+		in = fw_flow_answer(&fw_flows4, &k.k4, gen, p, now);
+	else
+		in = fw_flow_answer(&fw_flows6, &k.k6, gen, p, now);
+	if (!in || !hit)
+		return in;
+	hit->until_ns = now + PCMC_FLOW_HIT_NS;
+	hit->slot = slot;
+	hit->gen = gen;
+	__builtin_memcpy(hit->saddr, p->saddr, sizeof(hit->saddr));
+	__builtin_memcpy(hit->daddr, p->daddr, sizeof(hit->daddr));
+	hit->ports = (__u32)p->sport | (__u32)p->dport << 16;
+	hit->family = p->family;
+	hit->proto = p->proto;
+	return true;
 }
 
 #endif

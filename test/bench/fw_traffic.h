@@ -18,6 +18,13 @@ struct blast {
 struct blast udp_blast(const char *src_ip, uint16_t src_port, const char *dst_ip, uint16_t port, long count,
 		       double seconds);
 
+/* Sends count datagrams to dst_ip:port, one from each of src_ip:src_ports[0..n-1] in turn (at most
+ * UDP_ALTERNATE_MAX ports; a raw socket, sendmmsg batches as udp_blast): consecutive packets of
+ * different flows. */
+#define UDP_ALTERNATE_MAX 8
+struct blast udp_alternate(const char *src_ip, const uint16_t *src_ports, int n, const char *dst_ip, uint16_t port,
+			   long count);
+
 struct tcp_sink;
 /* A process in the pod accepting TCP connections on port and reading them to the end. */
 struct tcp_sink *tcp_sink_start(struct testpod *pod, uint16_t port);

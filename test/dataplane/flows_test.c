@@ -6,8 +6,10 @@
 #include <check.h>
 #include <errno.h>
 #include <net/if.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpf/pcmc.h"
@@ -82,6 +84,14 @@ static int run(const struct flows *t, int fd, struct frame *f)
 	err = bpf_prog_test_run_opts(fd, &opts);
 	ck_assert_msg(err == 0, "test run: %s", strerror(-err));
 	return (int)opts.retval;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The pod sends proto from its port to remote:rport (v6: over IPv6); pcmc_fw_pod_out never drops. */
@@ -268,10 +278,78 @@ START_TEST(a_full_flow_table_evicts_but_never_lets_in_a_reply_of_a_flow_it_does_
 }
 END_TEST
 
+/* Deletes the pod's TCP flow port -> remote:443 from the pinned table, as an eviction would. */
+static void forget(const struct flows *t, bool v6, const char *remote, uint16_t port)
+{
+	struct pcmc_flow_key4 k4 = { .proto = IPPROTO_TCP, .pod_port = port, .remote_port = 443 };
+	struct pcmc_flow_key6 k6 = { .proto = IPPROTO_TCP, .pod_port = port, .remote_port = 443 };
+	struct pcmc_fw_iface iface;
+	char path[256];
+	int ifaces, flows;
+
+	snprintf(path, sizeof(path), "%s/fw_iface_slots", fx_pin_dir());
+	ifaces = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/%s", fx_pin_dir(), v6 ? "fw_flows6" : "fw_flows4");
+	flows = bpf_obj_get(path);
+	ck_assert(ifaces >= 0 && flows >= 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(ifaces, &t->ifindex, &iface), 0);
+	k4.slot = k6.slot = iface.slot;
+	inet_pton(AF_INET, testpod_ipv4(t->pod), &k4.pod_addr);
+	inet_pton(AF_INET, remote, &k4.remote_addr);
+	inet_pton(AF_INET6, testpod_ipv6(t->pod), k6.pod_addr);
+	inet_pton(AF_INET6, remote, k6.remote_addr);
+	ck_assert_int_eq(bpf_map_delete_elem(flows, v6 ? (void *)&k6 : (void *)&k4), 0);
+	close(ifaces);
+	close(flows);
+}
+
+/* Each CPU remembers the last reply it let in (PCMC_FLOW_HIT_NS): that flow only, never a FIN or
+ * RST, and for a second at most once the table no longer holds it. */
+START_TEST(a_reply_a_cpu_remembers_lets_in_only_its_flow_and_for_a_second_at_most_after_the_table_forgot_it)
+{
+	struct flows t = setup("dpflh", 5);
+	cpu_set_t one, all;
+
+	/* BPF_PROG_TEST_RUN runs on the caller's CPU: stay on one, as a stream's softirq does. */
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	for (int v6 = 0; v6 <= 1; v6++) {
+		const char *r = v6 ? REMOTE6 : REMOTE, *other = v6 ? "fd00:10:244:5::fb" : "10.244.5.251";
+		int64_t forgotten, deadline;
+		int verdict;
+
+		pod_sends(&t, v6, r, IPPROTO_TCP, 40100, 443, TCP_SYN);
+		ck_assert_int_eq(pod_receives(&t, v6, r, IPPROTO_TCP, 443, 40100, TCP_SYN | TCP_ACK), PASS);
+		ck_assert_int_eq(pod_receives(&t, v6, r, IPPROTO_TCP, 443, 40100, TCP_ACK), PASS);
+		forget(&t, v6, r, 40100);
+		forgotten = now_ms();
+		/* Remembered: the flow itself passes; a neighbour of it does not. */
+		ck_assert_int_eq(pod_receives(&t, v6, r, IPPROTO_TCP, 443, 40100, TCP_ACK), PASS);
+		ck_assert_int_eq(pod_receives(&t, v6, r, IPPROTO_TCP, 444, 40100, TCP_ACK), SHOT);
+		ck_assert_int_eq(pod_receives(&t, v6, other, IPPROTO_TCP, 443, 40100, TCP_ACK), SHOT);
+		ck_assert_int_eq(pod_receives(&t, v6, r, IPPROTO_TCP, 443, 40101, TCP_ACK), SHOT);
+		ck_assert_int_eq(pod_receives(&t, v6, r, IPPROTO_UDP, 443, 40100, 0), SHOT);
+		/* A FIN or RST always asks the table, which no longer holds the flow. */
+		ck_assert_int_eq(pod_receives(&t, v6, r, IPPROTO_TCP, 443, 40100, TCP_RST), SHOT);
+		ck_assert_int_eq(pod_receives(&t, v6, r, IPPROTO_TCP, 443, 40100, TCP_ACK | 0x01 /* FIN */), SHOT);
+		/* The shots above were other flows: the CPU still remembers this one, until the second is up. */
+		deadline = forgotten + 3000;
+		while ((verdict = pod_receives(&t, v6, r, IPPROTO_TCP, 443, 40100, TCP_ACK)) == PASS && now_ms() < deadline)
+			usleep(20 * 1000);
+		ck_assert_int_eq(verdict, SHOT);
+	}
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+	teardown(&t);
+}
+END_TEST
+
 void add_flow_tests(TCase *tc)
 {
 	tcase_add_test(tc, a_syn_the_pod_sends_lets_exactly_its_replies_in_and_an_answer_of_the_pod_starts_nothing);
 	tcase_add_test(tc, datagrams_from_a_blocked_port_start_flows_from_an_allowed_port_they_never_open_it_later);
 	tcase_add_test(tc, sctp_init_and_dccp_request_start_flows_other_chunks_and_types_do_not);
 	tcase_add_test(tc, a_full_flow_table_evicts_but_never_lets_in_a_reply_of_a_flow_it_does_not_hold);
+	tcase_add_test(tc, a_reply_a_cpu_remembers_lets_in_only_its_flow_and_for_a_second_at_most_after_the_table_forgot_it);
 }
