@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -174,6 +175,25 @@ static void run_int80(struct testpod *pod, long nr, int n)
 	ck_assert_int_eq(testpod_wait(pid, 10000), 0);
 }
 
+/* Whether this kernel has the 32-bit entry at all: a child makes one int 0x80 getpid. Some VMs have
+ * CONFIG_IA32_EMULATION but no gate at vector 0x80 (a PVM guest: #GP, the child dies of SIGSEGV). */
+static bool int80_available(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		long ret;
+
+		signal(SIGSEGV, SIG_DFL); /* no sanitizer report: the probe's death is the answer */
+		__asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) : "r8", "r9", "r10", "r11", "memory");
+		_exit(ret == getpid() ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 START_TEST(a_32_bit_syscall_counts_under_its_name)
 {
 	struct testpod *pod = fx_pod("dpmk5", 8, 5, TESTPOD_CGROUPFS, TESTPOD_GUARANTEED, 1);
@@ -222,6 +242,13 @@ void add_syscall_mkdir_tests(TCase *tc)
 	tcase_add_test(tc, cgroups_made_below_a_container_are_tracked_at_creation);
 	tcase_add_test(tc, new_cgroups_of_untracked_and_removed_pods_get_no_storage);
 #ifdef __x86_64__
+	if (!int80_available()) {
+		printf("# NOT RUN: a_32_bit_syscall_* (this kernel has no 32-bit syscall entry: int $0x80 "
+		       "from a 64-bit process dies of SIGSEGV, as in a PVM guest); the i386 translation table "
+		       "is still checked by syscall_table_test\n");
+		fflush(stdout);
+		return;
+	}
 	tcase_add_test(tc, a_32_bit_syscall_counts_under_its_name);
 	tcase_add_test(tc, a_32_bit_syscall_without_a_native_namesake_counts_outside_the_list);
 #endif
