@@ -4,13 +4,16 @@
 # cgroup root and listen addresses). A CR selects real pods; ConfigMaps; ports from the host and from
 # another pod on the bridge and ptp CNI shapes; exact syscall counts of a real container from its first
 # instruction over kubelet restarts, one while no agent runs; the agent pod and the leader pod deleted
-# while a prober keeps hitting a blocked port; deleted pods' state gone.
+# while a prober keeps hitting a blocked port; deleted pods' state gone; `node down` with pods on both
+# shapes, and Ctrl-C of `node up`, leave nothing of the node on the host. Prints its wall time.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 . "$repo/test/deploy/lib.sh" # TAP, need, wait_until
 . "$here/env.sh"
 . "$here/lib.sh"
+. "$here/host-check.sh"
+suite_t0=$(date +%s)
 TAG=${PCMC_NODE_E2E_TAG:-node-e2e}
 # The workload's calls per start (test/node/images/syscall_workload.c).
 WORKLOAD_NATIVE=1000 WORKLOAD_COMPAT=500
@@ -49,6 +52,7 @@ if ! PCMC_IMAGE_TAG=$TAG bash "$repo/test/deploy/build-images.sh" controller age
   tail -n 20 "$W/images.log" | sed 's/^/# /'; tap_not_ok "pcmc images built from this tree"; tap_done; exit 1
 fi
 tap_ok "pcmc images built from this tree (pcmc-agent:$TAG, pcmc-controller:$TAG) in $(($(date +%s) - t0))s"
+host_snapshot "$W/host-before"
 t0=$(date +%s)
 if ! out=$("$here/node" up 2>"$W/node-up.log"); then
   tail -n 30 "$W/node-up.log" | sed 's/^/# /'; tap_not_ok "a real node joins the cluster"; tap_done; exit 1
@@ -200,4 +204,22 @@ kubectl -n "$NS" delete pod counter web-ptp --wait=false >/dev/null
 tap_check "deleted pods: no metrics, no agent policy, no pins, no cgroup, no ConfigMap, no CNI cache entry" \
   wait_until 60 pods_state_gone "$uid_counter" "$cg_counter" "$uid_web"
 tap_check "web CR Ready again with web-bridge only" wait_until 30 cr_ready web 1
+
+# --- stop, and Ctrl-C: nothing of the node left on the host ---------------------------------------
+node_footprint "$W/footprint-down"
+"$here/node" down 2>"$W/node-down.log"
+tap_check "node down with pods on both shapes ($(footprint_summary "$W/footprint-down")): no process, netns, veth, route, link, cgroup, mount, iptables rule, fixed path or pin left; sysctls and mount propagation as before" \
+  host_is_back "$W/host-before" "$W/footprint-down"
+# Ctrl-C (SIGINT to `up`'s process group, as a terminal sends it) once the cluster, the node's link,
+# forwarding rules, shared mounts, cgroup roots and containerd are there (up is importing images).
+setsid "$here/node" up >/dev/null 2>"$W/node-up-int.log" &
+up_pid=$!
+if wait_until 60 test -s "$PCMC_NODE_DIR/pids/containerd.pid"; then
+  node_footprint "$W/footprint-int"
+  kill -INT -- "-$up_pid"
+fi
+wait "$up_pid"; up_rc=$?
+tap_check "Ctrl-C during node up ($(footprint_summary "$W/footprint-int" 2>/dev/null)): up exits 130 after tearing down, nothing left, host as before" \
+  all_of "[ $up_rc = 130 ]" "grep -q 'node: interrupted' '$W/node-up-int.log'" "host_is_back '$W/host-before' '$W/footprint-int'"
+echo "# wall time of the suite: $(($(date +%s) - suite_t0))s"
 tap_done

@@ -131,7 +131,7 @@ prober_start() { # prober_start PORT IP...
         timeout 0.3 bash -c "exec 3<>/dev/tcp/$ip/$port" 2>/dev/null && echo "$(date +%T.%N) $ip" >> "$W/probe-successes"
         n=$((n + 1))
       done
-      echo "$n" > "$W/probe-count"
+      echo "$n" > "$W/probe-count.tmp" && mv -f "$W/probe-count.tmp" "$W/probe-count" # never read half-written
     done
   ) >/dev/null 2>&1 9>&- &
   PROBER_PID=$!

@@ -84,6 +84,11 @@ teardown_fixed_paths() {
   local f
   # containerd 1.6's CNI result cache (fixed path): our network's entries.
   host_fixed_prune /var/lib/cni $(cd /var/lib/cni 2>/dev/null && ls -d results/pcmc-node-* 2>/dev/null)
+  # /run/netns: `up` made it a mount the way `ip netns` does (host_mounts_shared); unmounted when `up`
+  # did not find it and no namespace is left in it, so the directory can go too.
+  if ! existed_before /run/netns && mountpoint -q /run/netns && [ -z "$(ls -A /run/netns)" ]; then
+    while mountpoint -q /run/netns && umount /run/netns; do :; done
+  fi
   host_fixed_prune /run/netns
   host_fixed_prune /run/containerd # the shims' socket dir s/ (sockets removed with their containers)
   # The kubelet's device-plugin socket (fixed path) and its /var/log/containers links to our pod logs.
