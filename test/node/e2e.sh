@@ -104,7 +104,7 @@ web_pod web-bridge; client_pod client-bridge
 # The 32-bit entry, where the kernel has one: the workload's int 0x80 mode, asked of the host first (a
 # kernel without it raises a general protection fault at int 0x80: the process dies of SIGSEGV).
 gcc -O2 -static -nostdlib -ffreestanding -fno-stack-protector -o "$W/syscall-workload" "$here/images/syscall_workload.c"
-( "$W/syscall-workload" int80-once ) 2>/dev/null; int80_rc=$?
+( ulimit -c 0; "$W/syscall-workload" int80-once; r=$?; exit $r ) 2>/dev/null; int80_rc=$?
 case $int80_rc in
   0) WORKLOAD_MODE=int80
      tap_ok "this kernel has the 32-bit syscall entry: the workload also makes $WORKLOAD_COMPAT getpgrp through int 0x80 (65, semop's native number)" ;;
