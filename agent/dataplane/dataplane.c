@@ -74,13 +74,40 @@ void dp_pod_free(struct dp_pod *pod)
 
 int dp_zero_percpu(struct dataplane *dp, int map_fd, uint32_t key, size_t value_size)
 {
-	size_t len = (size_t)dp->ncpus * ((value_size + 7) & ~(size_t)7);
-	void *zero = calloc(1, len);
-	int err;
+	return dp_zero_percpu_range(dp, map_fd, key, 1, value_size);
+}
 
-	if (!zero)
-		return -ENOMEM;
-	err = bpf_map_update_elem(map_fd, &key, zero, BPF_ANY);
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's own "operation not supported" */
+#endif
+
+int dp_zero_percpu_range(struct dataplane *dp, int map_fd, uint32_t first, uint32_t count, size_t value_size)
+{
+	size_t len = (size_t)count * (size_t)dp->ncpus * ((value_size + 7) & ~(size_t)7);
+	uint32_t *keys = calloc(count, sizeof(*keys));
+	void *zero = calloc(1, len);
+	int err = 0;
+
+	if (!keys || !zero) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < count; i++)
+		keys[i] = first + i;
+	if (count > 1) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		uint32_t n = count;
+
+		/* One system call for the whole range; a kernel without batch updates gets one per key. */
+		err = bpf_map_update_batch(map_fd, keys, zero, &n, &bo);
+		if (!err || (err != -EINVAL && err != -ENOTSUPP && err != -EOPNOTSUPP))
+			goto out;
+		err = 0;
+	}
+	for (uint32_t i = 0; i < count && !err; i++)
+		err = bpf_map_update_elem(map_fd, &keys[i], zero, BPF_ANY);
+out:
+	free(keys);
 	free(zero);
 	return err;
 }

@@ -105,6 +105,8 @@ void dp_pod_free(struct dp_pod *pod);
 int dp_write_sys_policy(struct dataplane *dp, const struct dp_pod *pod);
 int dp_write_record(struct dataplane *dp, const struct dp_pod *pod);
 int dp_zero_percpu(struct dataplane *dp, int map_fd, uint32_t key, size_t value_size);
+/* The same for keys first .. first + count - 1 (one batch update). 0 or -errno. */
+int dp_zero_percpu_range(struct dataplane *dp, int map_fd, uint32_t first, uint32_t count, size_t value_size);
 /* (Re)adds the inotify watch of the CNI results dir, so new sandboxes trigger a refresh. */
 void dp_watch_cni(struct dataplane *dp);
 

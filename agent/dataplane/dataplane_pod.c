@@ -143,9 +143,8 @@ static int reset_slot(struct dataplane *dp, struct dp_pod *pod)
 	err = dp_write_sys_policy(dp, pod);
 	err = err ?: fw_reset_slot(dp, pod->slot, pod->gen);
 	err = err ?: dp_zero_percpu(dp, dp->sys_counters_fd, pod->slot, sizeof(struct pcmc_sys_counters));
-	for (uint32_t i = 0; !err && i < PCMC_MAX_LISTED; i++)
-		err = dp_zero_percpu(dp, dp->sys_listed_fd, pod->slot * PCMC_MAX_LISTED + i, sizeof(uint64_t));
-	return err;
+	return err ?: dp_zero_percpu_range(dp, dp->sys_listed_fd, pod->slot * PCMC_MAX_LISTED, PCMC_MAX_LISTED,
+					   sizeof(uint64_t));
 }
 
 /* Listed counter indexes stay with their syscall across changes, so counts never jump; an index

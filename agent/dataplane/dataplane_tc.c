@@ -55,6 +55,22 @@ int tc_filter_query(struct tc_filter *f)
 	return query(f, &hook);
 }
 
+int tc_filter_try_attach(struct tc_filter *f)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)f->ifindex, .attach_point = f->hook);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = f->handle, .priority = f->priority, .prog_fd = f->prog_fd);
+	int err;
+
+	/* Without F_REPLACE the kernel refuses (EEXIST) when any filter holds our handle/priority,
+	 * and (EINVAL) when there is no clsact qdisc yet: nothing is replaced. */
+	err = bpf_tc_attach(&hook, &opts);
+	if (!err) {
+		f->attached_prog_id = opts.prog_id;
+		return 0;
+	}
+	return err == -EEXIST || err == -EINVAL || err == -ENOENT ? -EAGAIN : err;
+}
+
 int tc_filter_attach(struct tc_filter *f)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook);

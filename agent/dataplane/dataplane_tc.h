@@ -18,6 +18,10 @@ struct tc_filter {
 	uint32_t attached_prog_id;    /* out: what sits at our handle/priority, 0 if nothing */
 };
 
+/* The common case in one request: attaches prog_fd where no filter holds our handle/priority on
+ * an interface that has its clsact qdisc. -EAGAIN (nothing changed) when that is not so: then
+ * tc_filter_attach. Needs no our_prog_ids. */
+int tc_filter_try_attach(struct tc_filter *f);
 /* Attaches prog_fd at our handle/priority, atomically replacing our own earlier program.
  * -EEXIST (nothing changed) if another tool's filter sits there, -ENODEV: no such interface. */
 int tc_filter_attach(struct tc_filter *f);

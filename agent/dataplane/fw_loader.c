@@ -186,19 +186,34 @@ static void release_iface(struct dataplane *dp, uint32_t ifindex, uint32_t slot)
 	}
 }
 
-int fw_attach_iface(struct dataplane *dp, uint32_t slot, uint32_t gen, uint32_t ifindex)
+/* f in one request if nothing is in the way (a new interface), else the careful way, which needs
+ * the ids of our programs (a few system calls per layout pinned). */
+static int attach_filter(const struct dataplane *dp, struct tc_filter *f)
 {
 	uint32_t ids[MAX_OUR_PROG_IDS];
-	int n_ids = our_prog_ids(dp, ids, MAX_OUR_PROG_IDS);
-	struct tc_filter out = filter_for(dp, ifindex, false, ids, n_ids);
-	struct tc_filter in = filter_for(dp, ifindex, true, ids, n_ids);
+	int err = tc_filter_try_attach(f);
+
+	if (err != -EAGAIN)
+		return err;
+	f->our_prog_ids = ids;
+	f->n_our_prog_ids = our_prog_ids(dp, ids, MAX_OUR_PROG_IDS);
+	err = tc_filter_attach(f);
+	f->our_prog_ids = NULL;
+	f->n_our_prog_ids = 0;
+	return err;
+}
+
+int fw_attach_iface(struct dataplane *dp, uint32_t slot, uint32_t gen, uint32_t ifindex)
+{
+	struct tc_filter out = filter_for(dp, ifindex, false, NULL, 0);
+	struct tc_filter in = filter_for(dp, ifindex, true, NULL, 0);
 	int err;
 
 	if ((err = claim_iface(dp, ifindex, slot, gen)))
 		return err;
 	/* What the pod sends first: its flows are known before the filter judging replies runs. */
-	err = tc_filter_attach(&out);
-	return err ?: tc_filter_attach(&in);
+	err = attach_filter(dp, &out);
+	return err ?: attach_filter(dp, &in);
 }
 
 int fw_detach_iface(struct dataplane *dp, uint32_t slot, uint32_t ifindex)
