@@ -66,7 +66,7 @@ void bench_print(const char *name, double value, const char *unit)
 {
 	if (strcmp(unit, "x") == 0)
 		printf("BENCH %s %.2f %s\n", name, value, unit);
-	else if (strcmp(unit, "ns") == 0)
+	else if (strcmp(unit, "ns") == 0 || strcmp(unit, "Gbit/s") == 0)
 		printf("BENCH %s %.1f %s\n", name, value, unit);
 	else
 		printf("BENCH %s %.0f %s\n", name, value, unit);
