@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs each test suite given as an argument, in order, and sums their TAP lines.
-# Prints "N passed, N failed" last; exits non-zero if any test or suite failed, or none ran.
+# Prints each suite's wall time after it and "N passed, N failed" last; exits non-zero if any test or suite failed, or none ran.
 set -u
 # The suites run the sanitized tree (`make test-build`); a release build (`make`) would hide what
 # ASan/UBSan find, so refuse it loudly.
@@ -13,12 +13,13 @@ esac
 passed=0 failed=0 broken=()
 for suite in "$@"; do
   echo "=== suite $suite"
-  out=$(mktemp)
+  out=$(mktemp) start=$SECONDS
   bash -c "$suite" 2>&1 | tee "$out"
   rc=${PIPESTATUS[0]}
   p=$(grep -cE '^ok [0-9]+' "$out")
   f=$(grep -cE '^not ok [0-9]+' "$out")
   rm -f "$out"
+  echo "=== suite $suite: $p ok, $f not ok, $((SECONDS - start)) s"
   passed=$((passed + p)); failed=$((failed + f))
   if [ "$rc" -ne 0 ] || [ $((p + f)) -eq 0 ]; then
     [ "$f" -gt 0 ] || { failed=$((failed + 1)); }
