@@ -165,6 +165,17 @@ bool agent_directory_synced(struct agent_directory *d)
 	return reflector_synced(d->reflector);
 }
 
+int agent_directory_wait_synced(struct agent_directory *d)
+{
+	return reflector_wait_synced(d->reflector);
+}
+
+void agent_directory_signal_stop(struct agent_directory *d)
+{
+	if (d)
+		reflector_signal_stop(d->reflector);
+}
+
 struct find_ctx {
 	const char *node;
 	char *out;

@@ -26,6 +26,9 @@ int agent_directory_new(struct kube_client *client, const struct agent_directory
 			struct agent_directory **out);
 int agent_directory_start(struct agent_directory *d);
 bool agent_directory_synced(struct agent_directory *d);
+/* reflector_wait_synced on the agent pods' reflector; agent_directory_signal_stop cancels it. */
+int agent_directory_wait_synced(struct agent_directory *d);
+void agent_directory_signal_stop(struct agent_directory *d);
 /* "HOST:PORT" of the running agent of `node` into out; -ENOENT when the node has none. */
 int agent_directory_address(struct agent_directory *d, const char *node, char *out, size_t len);
 /* Calls fn for every node that has an agent. */

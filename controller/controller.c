@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "controller/cache.h"
@@ -36,6 +35,8 @@ struct controller {
 	struct node_push *push;        /* NULL unless options.agent_push */
 	pthread_t *workers;
 	int nworkers;
+	pthread_mutex_t start_lock;    /* stop_requested, started */
+	bool stop_requested, started;
 };
 
 static void enqueue(struct controller *c, const char *namespace, const char *name)
@@ -334,6 +335,7 @@ int controller_new(struct kube_client *client, const struct controller_options *
 
 	if (!c)
 		return -ENOMEM;
+	pthread_mutex_init(&c->start_lock, NULL);
 	c->client = client;
 	c->opts = *o;
 	c->metrics = metrics;
@@ -420,7 +422,37 @@ bool controller_synced(struct controller *c)
 	       (!c->push || node_push_synced(c->push));
 }
 
-int controller_start(struct controller *c, const volatile int *stop)
+/* Each reflector's wait ends when its first list is in or when controller_request_stop stopped it. */
+static int wait_synced(struct controller *c)
+{
+	int err = reflector_wait_synced(c->pcmc_reflector);
+
+	if (!err)
+		err = reflector_wait_synced(c->configmap_reflector);
+	if (!err)
+		err = reflector_wait_synced(c->node_reflector);
+	if (!err)
+		err = reflector_wait_synced(c->pod_reflector);
+	if (!err && c->push)
+		err = node_push_wait_synced(c->push);
+	return err;
+}
+
+void controller_request_stop(struct controller *c)
+{
+	pthread_mutex_lock(&c->start_lock);
+	c->stop_requested = true;
+	if (!c->started) {
+		reflector_signal_stop(c->pod_reflector);
+		reflector_signal_stop(c->pcmc_reflector);
+		reflector_signal_stop(c->configmap_reflector);
+		reflector_signal_stop(c->node_reflector);
+		node_push_cancel_sync(c->push);
+	}
+	pthread_mutex_unlock(&c->start_lock);
+}
+
+int controller_start(struct controller *c)
 {
 	int err;
 
@@ -436,11 +468,14 @@ int controller_start(struct controller *c, const volatile int *stop)
 	if (err)
 		return err;
 	/* Never write from a partial view: a pod missing from the cache would look deleted. */
-	while (!controller_synced(c)) {
-		if (stop && *stop)
-			return -ECANCELED;
-		usleep(20000);
-	}
+	err = wait_synced(c);
+	pthread_mutex_lock(&c->start_lock);
+	if (!err && c->stop_requested)
+		err = -ECANCELED;
+	c->started = !err;
+	pthread_mutex_unlock(&c->start_lock);
+	if (err)
+		return err;
 	log_info("caches synced", LOG_INT("pods", object_cache_count(c->pods)),
 		 LOG_INT("podconfigmapconfigs", object_cache_count(c->pcmcs)),
 		 LOG_INT("configmaps", object_cache_count(c->configmaps)), LOG_INT("nodes", object_cache_count(c->nodes)));
@@ -521,5 +556,6 @@ void controller_free(struct controller *c)
 	object_cache_free(c->nodes);
 	pod_policy_cache_free(c->policies);
 	free(c->workers);
+	pthread_mutex_destroy(&c->start_lock);
 	free(c);
 }

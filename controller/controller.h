@@ -30,8 +30,11 @@ struct controller;
 int controller_new(struct kube_client *client, const struct controller_options *o, struct controller_metrics *metrics,
 		   struct controller **out);
 /* Starts the reflectors, then (once their caches are synced) leader election and the workers.
- * `*stop` aborts the wait for the first sync. Returns 0 or -errno. */
-int controller_start(struct controller *c, const volatile int *stop);
+ * Returns 0, -ECANCELED when controller_request_stop came first, or -errno. */
+int controller_start(struct controller *c);
+/* From any thread (a signal handler's thread): before the caches synced, ends controller_start's
+ * wait; after, nothing (controller_stop does the ordered shutdown). */
+void controller_request_stop(struct controller *c);
 /* Every cache holds a complete list (readiness). */
 bool controller_synced(struct controller *c);
 /* Gauges for /metrics. */

@@ -144,12 +144,12 @@ int leader_election_new(struct kube_client *client, const struct leader_election
 	pthread_mutex_init(&le->wake_lock, NULL);
 	pthread_mutex_init(&le->state_lock, NULL);
 	pthread_mutex_init(&le->write_lock, NULL);
-	pthread_cond_init(&le->state_cond, NULL);
 	{
 		pthread_condattr_t attr;
 
 		pthread_condattr_init(&attr);
 		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&le->state_cond, &attr);
 		pthread_cond_init(&le->wake_cond, &attr);
 		pthread_condattr_destroy(&attr);
 	}
@@ -342,6 +342,18 @@ static int on_lease_event(void *ud, const char *type, cJSON *object)
 	return 0;
 }
 
+/* Sleeps `ms` or until leader_election_stop (it broadcasts state_cond). */
+static void sleep_unless_stopped(struct leader_election *le, uint64_t ms)
+{
+	uint64_t until = mono_ms() + ms;
+	struct timespec ts = { .tv_sec = (time_t)(until / 1000), .tv_nsec = (long)(until % 1000) * 1000000 };
+
+	pthread_mutex_lock(&le->state_lock);
+	while (!atomic_load(&le->stop) && pthread_cond_timedwait(&le->state_cond, &le->state_lock, &ts) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&le->state_lock);
+}
+
 static void *lease_watch_run(void *arg)
 {
 	struct leader_election *le = arg;
@@ -356,8 +368,7 @@ static void *lease_watch_run(void *arg)
 		if (err == -ECANCELED || atomic_load(&le->stop))
 			break;
 		/* Polling every retry period still works meanwhile; just do not spin. */
-		for (int i = 0; i < 20 && !atomic_load(&le->stop); i++)
-			usleep(50000);
+		sleep_unless_stopped(le, 1000);
 	}
 	return NULL;
 }

@@ -169,18 +169,49 @@ static void serve_readyz(void *ud, const struct http_request *req, struct http_r
 		reply_text(resp, 503, "caches not synced\n");
 }
 
-static volatile int stop_requested;
+/* SIGTERM/SIGINT are blocked everywhere and taken by signal_thread; the controller, once it
+ * exists, is told at once (a stop during the first sync ends the wait). */
+struct stopper {
+	sigset_t set;
+	pthread_mutex_t lock;
+	bool stop;
+	struct controller *controller;
+};
 
-/* Waits for SIGTERM/SIGINT on its own thread (blocked everywhere else) and flags the stop. */
 static void *signal_thread(void *arg)
 {
-	sigset_t *set = arg;
+	struct stopper *s = arg;
 	int sig = 0;
 
-	sigwait(set, &sig);
+	sigwait(&s->set, &sig);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	log_info("stopping", LOG_SIGNAL(sig));
-	stop_requested = 1;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	if (s->controller)
+		controller_request_stop(s->controller);
+	pthread_mutex_unlock(&s->lock);
 	return NULL;
+}
+
+/* Runs the controller until a signal: 0 stopped (the signal thread joined), 1 failed. */
+static int run(struct controller *controller, struct stopper *stopper, pthread_t sig_thread)
+{
+	int err;
+
+	pthread_mutex_lock(&stopper->lock);
+	stopper->controller = controller;
+	if (stopper->stop)
+		controller_request_stop(controller);
+	pthread_mutex_unlock(&stopper->lock);
+	err = controller_start(controller);
+	if (err && err != -ECANCELED) { /* -ECANCELED: the signal thread asked for it */
+		log_error("cannot start the controller", LOG_ERRNO(err));
+		return 1;
+	}
+	/* The signal thread ends after the first SIGTERM/SIGINT: joining it is waiting for the stop. */
+	pthread_join(sig_thread, NULL);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -192,10 +223,11 @@ int main(int argc, char **argv)
 	struct controller *controller = NULL;
 	struct http_server *http = NULL;
 	struct http_ctx hctx;
+	struct stopper stopper = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	pthread_t sig_thread;
-	sigset_t set;
+	bool sig_joined = false;
 	char host[256];
-	int port, err;
+	int port, err, rc = 1;
 
 	log_set_component("controller");
 	err = parse_args(argc, argv, &o);
@@ -214,17 +246,21 @@ int main(int argc, char **argv)
 			setrlimit(RLIMIT_NOFILE, &nofile);
 		}
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigemptyset(&stopper.set);
+	sigaddset(&stopper.set, SIGTERM);
+	sigaddset(&stopper.set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stopper.set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	pthread_create(&sig_thread, NULL, signal_thread, &set);
+	err = pthread_create(&sig_thread, NULL, signal_thread, &stopper);
+	if (err) {
+		log_error("cannot start the signal thread", LOG_ERRNO(-err));
+		return 1;
+	}
 
 	err = kube_config_load(o.kubeconfig, &cfg);
 	if (err) {
 		log_error("cannot load Kubernetes configuration", LOG_STR("kubeconfig", o.kubeconfig), LOG_ERRNO(err));
-		return 1;
+		goto out;
 	}
 	err = kube_client_new(cfg, &client);
 	if (!err)
@@ -245,7 +281,7 @@ int main(int argc, char **argv)
 				     metrics, &controller);
 	if (err) {
 		log_error("cannot set up the controller", LOG_ERRNO(err));
-		return 1;
+		goto out;
 	}
 	hctx = (struct http_ctx){ controller, metrics };
 	err = http_server_new(&(struct http_server_opts){ .bind_address = host[0] ? host : NULL, .port = port }, &http);
@@ -259,25 +295,26 @@ int main(int argc, char **argv)
 		err = http_server_start_thread(http);
 	if (err) {
 		log_error("cannot serve metrics", LOG_STR("addr", o.metrics_addr), LOG_ERRNO(err));
-		return 1;
+		goto out;
 	}
 	log_info("starting", LOG_STR("version", build_info()->version), LOG_STR("commit", build_info()->revision),
 		 LOG_STR("identity", o.identity), LOG_STR("server", cfg->server),
 		 LOG_INT("metrics_port", http_server_port(http)), LOG_INT("workers", o.workers));
-
-	err = controller_start(controller, &stop_requested);
-	if (err && err != -ECANCELED)
-		log_error("cannot start the controller", LOG_ERRNO(err));
-	while (!stop_requested && !err)
-		usleep(50000);
-	controller_stop(controller);
+	rc = run(controller, &stopper, sig_thread);
+	sig_joined = rc == 0;
+out:
+	if (!sig_joined) {
+		pthread_cancel(sig_thread); /* sigwait is a cancellation point; after it, cancel is off */
+		pthread_join(sig_thread, NULL);
+	}
+	if (controller)
+		controller_stop(controller);
 	http_server_free(http);
 	controller_free(controller);
 	controller_metrics_free(metrics);
 	kube_client_free(client);
 	kube_config_free(cfg);
-	pthread_cancel(sig_thread);
-	pthread_join(sig_thread, NULL);
-	log_info("stopped");
-	return err && err != -ECANCELED ? 1 : 0;
+	if (rc == 0)
+		log_info("stopped");
+	return rc;
 }

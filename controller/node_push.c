@@ -615,6 +615,17 @@ bool node_push_synced(struct node_push *np)
 	return agent_directory_synced(np->agents);
 }
 
+int node_push_wait_synced(struct node_push *np)
+{
+	return agent_directory_wait_synced(np->agents);
+}
+
+void node_push_cancel_sync(struct node_push *np)
+{
+	if (np)
+		agent_directory_signal_stop(np->agents);
+}
+
 void node_push_stop(struct node_push *np)
 {
 	if (!np)

@@ -47,6 +47,10 @@ int node_push_start(struct node_push *np);
 void node_push_stop(struct node_push *np);
 void node_push_free(struct node_push *np);
 bool node_push_synced(struct node_push *np);
+/* Blocks until node_push_synced (0) or node_push_cancel_sync (-ECANCELED, a shutdown: it stops
+ * agent discovery), woken by either event. */
+int node_push_wait_synced(struct node_push *np);
+void node_push_cancel_sync(struct node_push *np);
 
 /* Leadership edges (election callbacks): a new term pushes every node with pods or an agent. */
 void node_push_started_leading(struct node_push *np, long long epoch);

@@ -27,6 +27,8 @@ struct reflector {
 	bool started;
 	atomic_bool stop;
 	atomic_bool synced;
+	pthread_mutex_t wake_lock;   /* with wake_cond: synced or stop changed (waits, backoff sleeps) */
+	pthread_cond_t wake_cond;
 	atomic_ulong relists;
 	char rv[64];                 /* last resourceVersion seen */
 	unsigned long watch_events;  /* events in the current watch */
@@ -41,6 +43,15 @@ int reflector_new(struct kube_client *client, const struct reflector_config *cfg
 		return -ENOMEM;
 	r->client = client;
 	r->cfg = *cfg;
+	pthread_mutex_init(&r->wake_lock, NULL);
+	{
+		pthread_condattr_t attr;
+
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&r->wake_cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	r->kind = object_cache_kind(cfg->cache);
 	if (!r->cfg.watch_timeout_s)
 		r->cfg.watch_timeout_s = 300;
@@ -52,7 +63,29 @@ int reflector_new(struct kube_client *client, const struct reflector_config *cfg
 
 void reflector_free(struct reflector *r)
 {
+	if (!r)
+		return;
+	pthread_cond_destroy(&r->wake_cond);
+	pthread_mutex_destroy(&r->wake_lock);
 	free(r);
+}
+
+/* Sets `flag` and wakes every waiter (reflector_wait_synced, sleep_unless_stopped). */
+static void set_and_wake(struct reflector *r, atomic_bool *flag)
+{
+	pthread_mutex_lock(&r->wake_lock);
+	atomic_store(flag, true);
+	pthread_cond_broadcast(&r->wake_cond);
+	pthread_mutex_unlock(&r->wake_lock);
+}
+
+int reflector_wait_synced(struct reflector *r)
+{
+	pthread_mutex_lock(&r->wake_lock);
+	while (!atomic_load(&r->synced) && !atomic_load(&r->stop))
+		pthread_cond_wait(&r->wake_cond, &r->wake_lock);
+	pthread_mutex_unlock(&r->wake_lock);
+	return atomic_load(&r->synced) ? 0 : -ECANCELED;
 }
 
 bool reflector_synced(struct reflector *r)
@@ -67,12 +100,19 @@ unsigned long reflector_relists(struct reflector *r)
 
 static void sleep_unless_stopped(struct reflector *r, unsigned ms)
 {
-	while (ms > 0 && !atomic_load(&r->stop)) {
-		unsigned step = ms < 50 ? ms : 50;
+	struct timespec until;
 
-		usleep(step * 1000);
-		ms -= step;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
 	}
+	pthread_mutex_lock(&r->wake_lock);
+	while (!atomic_load(&r->stop) && pthread_cond_timedwait(&r->wake_cond, &r->wake_lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&r->wake_lock);
 }
 
 /* Stores obj (owned) in the cache and tells the handler. */
@@ -282,7 +322,7 @@ static void *reflector_run(void *arg)
 				continue;
 			}
 			atomic_fetch_add(&r->relists, 1);
-			atomic_store(&r->synced, true);
+			set_and_wake(r, &r->synced);
 			need_list = false;
 			attempt = 0;
 		}
@@ -327,14 +367,14 @@ int reflector_start(struct reflector *r)
 void reflector_signal_stop(struct reflector *r)
 {
 	if (r)
-		atomic_store(&r->stop, true);
+		set_and_wake(r, &r->stop);
 }
 
 void reflector_stop(struct reflector *r)
 {
 	if (!r || !r->started)
 		return;
-	atomic_store(&r->stop, true);
+	set_and_wake(r, &r->stop);
 	pthread_join(r->thread, NULL);
 	r->started = false;
 }

@@ -37,6 +37,9 @@ void reflector_stop(struct reflector *r);
 void reflector_free(struct reflector *r);
 /* True once the first complete list is in the cache. */
 bool reflector_synced(struct reflector *r);
+/* Blocks until the first complete list is in the cache (0) or the reflector is asked to stop
+ * (-ECANCELED), woken by either event. */
+int reflector_wait_synced(struct reflector *r);
 unsigned long reflector_relists(struct reflector *r);
 
 #endif
