@@ -56,7 +56,18 @@ status_is() { # status_is MATCHED ATTACHED READY NODE_A NODE_B
     ([.status.nodes[] | select(.name == "e2e-a")][0].attachedPods // 0) == $na and
     ([.status.nodes[] | select(.name == "e2e-b")][0].attachedPods // 0) == $nb' >/dev/null
 }
-tap_check "apply: status attachedPods 4, nodes e2e-a 2 / e2e-b 2, Ready True" wait_until 30 status_is 4 4 True 2 2
+# status_report CTL: what the CR says, the pods, and CTL's last words about them (a failed check's diagnostic).
+status_report() {
+  echo "status: $(kubectl -n "$E2E_NS" get pcmc web -o json | jq -c '.status | {matchedPods, attachedPods, nodes,
+    conditions: [.conditions[]? | {type, status, reason, message}]}')"
+  kubectl -n "$E2E_NS" get pods -o json | jq -r '.items[] | "pod \(.metadata.name) \(.spec.nodeName) \(.status.phase) \(.metadata.labels.app)\(if .metadata.deletionTimestamp then " terminating" else "" end)"'
+  grep -E '"msg":"(reconciled|status write failed|policy pushed|policy push failed|policy push refused[^"]*|became leader|leadership lost|configmap write failed)"' \
+    "$E2E_LOGS/$1.log" | grep -E '"(name|pcmc|node)":"(web|e2e-a|e2e-b)"|leader' | tail -n 8 |
+    jq -c "{ts, msg, pcmc, node, result, matched, failed, pods, applied, unchanged, removed, error}" 2>/dev/null
+}
+# status_settles SECONDS CTL MATCHED ATTACHED READY NODE_A NODE_B: status_is within the deadline, else the report.
+status_settles() { local t=$1 ctl=$2; shift 2; wait_until "$t" status_is "$@" || { status_report "$ctl"; return 1; }; }
+tap_check "apply: status attachedPods 4, nodes e2e-a 2 / e2e-b 2, Ready True" status_settles 30 "$(e2e_lease_holder)" 4 4 True 2 2
 enforced() { local p ip; for p in "$@"; do ip=$(e2e_pod_ip "$p"); tcp_open "$ip" 8080 && tcp_closed "$ip" 9999 || return 1; done; }
 tap_check "apply: on every selected pod of both nodes 8080 answers and 9999 is refused" enforced web-a1 web-a2 web-b1 web-b2
 for p in web-a1 web-a2 web-b1 web-b2; do e2e_probe_add "$(e2e_pod_ip "$p")"; done
@@ -153,7 +164,11 @@ first_push_unchanged() { # the new leader's first push to e2e-a kept web-a1 with
   grep '"msg":"policy pushed"' "$E2E_LOGS/$standby.log" | jq -s -e 'map(select(.node == "e2e-a"))[0] | .applied == 0 and .unchanged == 1' >/dev/null
 }
 tap_check "SIGKILL: the new leader's first push keeps what is still wanted (unchanged, not re-attached)" first_push_unchanged
-tap_check "SIGKILL: status Ready True with attachedPods 3 (web-a1, web-b2, web-b3)" wait_until 20 status_is 3 3 True 1 2
+# The new leader writes status only once it has heard from every node's agent in its term: wait for
+# that (both first answers logged) before the status gets its own deadline.
+answered_both() { [ "$(grep '"msg":"policy pushed"' "$E2E_LOGS/$standby.log" | jq -r .node | sort -u | tr '\n' ' ')" = "e2e-a e2e-b " ]; }
+tap_check "SIGKILL: the new leader heard from both agents" wait_until 30 answered_both
+tap_check "SIGKILL: status Ready True with attachedPods 3 (web-a1, web-b2, web-b3)" status_settles 30 "$standby" 3 3 True 1 2
 e2e_ctl_start "$leader"
 
 # --- SIGSTOP the leader until the standby takes over, then SIGCONT -------------------------------------
