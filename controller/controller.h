@@ -1,9 +1,11 @@
 /* The controller process wired together: four reflectors (pods indexed by node,
- * PodConfigMapConfigs, owned ConfigMaps, nodes) fill caches; their event handlers compute keys
- * and enqueue them: CR keys on the CR workqueue (N workers reconcile ConfigMaps and status) and,
- * with agent push, node names on the node workqueue (node_push.c). Workers run only while this
- * process holds the Lease, woken by the election; the pods' effective policies are computed
- * once per change (pod_policy_cache.c) and shared by pushes and status. */
+ * PodConfigMapConfigs, owned ConfigMaps, nodes; with agent push a fifth for the agent pods, in
+ * agent_directory.c) fill caches; their event handlers compute keys and enqueue them: CR keys on
+ * the CR workqueue (N workers reconcile ConfigMaps and status) and, with agent push, node names
+ * on the node workqueue (node_push.c). Nothing polls: start waits for each cache's first list on
+ * its condition variable, and workers run only while this process holds the Lease, woken by the
+ * election; the pods' effective policies are computed once per change (pod_policy_cache.c) and
+ * shared by pushes and status. */
 #ifndef PCMC_CONTROLLER_CONTROLLER_H
 #define PCMC_CONTROLLER_CONTROLLER_H
 
