@@ -396,7 +396,8 @@ int controller_new(struct kube_client *client, const struct controller_options *
 					    .kube_config = o->kube_config, .pods = c->pods, .pcmcs = c->pcmcs,
 					    .policies = c->policies, .election = c->election, .identity = o->identity,
 					    .verify_ms = verify_ms, .workers = o->push_workers,
-					    .pod_result_changed = on_pod_result_changed, .ud = c },
+					    .pod_result_changed = on_pod_result_changed, .ud = c,
+					    .metrics = metrics },
 				    &c->push);
 		if (err)
 			goto fail;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 static const double reconcile_bounds_s[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
+/* A push is one HTTP round trip (plus the agent's apply): a few ms locally, up to the 10 s timeout. */
+static const double push_bounds_s[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 
 const char *configmap_op_name(enum configmap_op op)
 {
@@ -32,7 +34,7 @@ static int counter(struct metrics_registry *r, const char *name, const char *hel
 int controller_metrics_new(struct controller_metrics **out)
 {
 	struct controller_metrics *m = calloc(1, sizeof(*m));
-	struct metrics_family *ops, *dur, *errs, *pushes, *cached;
+	struct metrics_family *ops, *dur, *push_dur, *errs, *pushes, *cached;
 	static const char *const cached_kinds[] = { "pods", "podconfigmapconfigs", "configmaps", "nodes" };
 	static const char *const cached_labels[] = { "resource" };
 	static const char *const op_labels[] = { "operation", "result" };
@@ -58,6 +60,13 @@ int controller_metrics_new(struct controller_metrics **out)
 					    sizeof(reconcile_bounds_s) / sizeof(reconcile_bounds_s[0]), &dur);
 	if (!err)
 		err = metrics_child_get(dur, NULL, &m->reconcile_duration);
+	if (!err)
+		err = metrics_histogram_new(m->registry, "pcmc_controller_push_duration_seconds",
+					    "Time of one policy push to a node's agent (PUT /v1/policy: encoding, round trip "
+					    "and the agent's apply), answered or failed.", NULL, 0, push_bounds_s,
+					    sizeof(push_bounds_s) / sizeof(push_bounds_s[0]), &push_dur);
+	if (!err)
+		err = metrics_child_get(push_dur, NULL, &m->push_duration);
 	if (!err)
 		err = metrics_counter_new(m->registry, "pcmc_controller_reconcile_errors_total",
 					  "Reconciles that failed and were requeued with backoff.", NULL, 0, &errs);
@@ -134,6 +143,12 @@ void controller_metrics_free(struct controller_metrics *m)
 void controller_metrics_configmap_op(struct controller_metrics *m, enum configmap_op op, bool ok)
 {
 	metrics_counter_add(m->configmap_ops[op][ok ? 0 : 1], 1);
+}
+
+void controller_metrics_observe_push(struct controller_metrics *m, double seconds)
+{
+	if (m)
+		metrics_histogram_observe(m->push_duration, seconds);
 }
 
 void controller_metrics_observe_reconcile(struct controller_metrics *m, double seconds, int err)

@@ -21,6 +21,7 @@ struct controller_metrics {
 	struct metrics_child *pushes_ok, *pushes_failed, *pushes_refused;
 	struct metrics_child *push_bytes, *agent_reads, *foreign_restored, *epoch_raises, *fencing_epoch;
 	struct metrics_child *push_queue_depth, *nodes_pushed;
+	struct metrics_child *push_duration;  /* observed by the push workers (node_push.c) */
 	struct metrics_child *cached[4];      /* pods, podconfigmapconfigs, configmaps, nodes */
 };
 
@@ -45,6 +46,8 @@ void controller_metrics_free(struct controller_metrics *m);
 const char *configmap_op_name(enum configmap_op op);
 void controller_metrics_configmap_op(struct controller_metrics *m, enum configmap_op op, bool ok);
 void controller_metrics_observe_reconcile(struct controller_metrics *m, double seconds, int err);
+/* One PUT /v1/policy, body encoding to answer (or failure); `m` may be NULL. */
+void controller_metrics_observe_push(struct controller_metrics *m, double seconds);
 void controller_metrics_set_gauges(struct controller_metrics *m, const struct controller_gauges *g);
 
 #endif

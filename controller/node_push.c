@@ -373,6 +373,7 @@ static enum attempt push_once(struct sync *s)
 	struct agent_refusal refusal;
 	unsigned long long revision;
 	uint64_t started = mono_ms();
+	struct timespec t0, t1;
 	enum attempt next = ATTEMPT_DONE;
 	long reply_status = 0;
 	unsigned retry_ms;
@@ -393,6 +394,7 @@ static enum attempt push_once(struct sync *s)
 		retry_later(s); /* renew overdue: the election decides within a retry period */
 		return ATTEMPT_DONE;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	body = node_desired_body(&s->desired, s->node, np->cfg.identity, epoch, revision, &len);
 	if (!body) {
 		retry_later(s);
@@ -400,6 +402,9 @@ static enum attempt push_once(struct sync *s)
 	}
 	err = agent_client_put_policy(np->client, s->address, body, len, &reply, s->error, sizeof(s->error));
 	free(body);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	controller_metrics_observe_push(np->cfg.metrics,
+					(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (!err && reply.status == 200) {
 		accepted(s, &reply, epoch, revision, len, started);
 		agent_reply_clear(&reply);

@@ -13,6 +13,7 @@
 
 #include "common/kube_client.h"
 #include "controller/cache.h"
+#include "controller/controller_metrics.h"
 #include "controller/leader_election.h"
 #include "controller/node_results.h"
 #include "controller/pod_policy_cache.h"
@@ -36,6 +37,7 @@ struct node_push_config {
 	 * the CRs selecting it needs a reconcile. */
 	void (*pod_result_changed)(void *ud, const char *namespace, const char *pod);
 	void *ud;
+	struct controller_metrics *metrics; /* push durations (may be NULL) */
 };
 
 struct node_push;

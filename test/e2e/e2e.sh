@@ -194,9 +194,13 @@ tap_check "SIGCONT: $stopped is a standby (pcmc_controller_leader 0), $other lea
   e2e_ctl_get $other /metrics | grep -qx 'pcmc_controller_leader 1'"
 push_counters_match() {
   e2e_ctl_get "$other" /metrics | awk '$1 == "pcmc_controller_policy_pushes_total{result=\"ok\"}" && $2 > 0 { f = 1 } END { exit !f }' || return 1
-  [ "$(e2e_ctl_get "$stopped" /metrics | awk '$1 == "pcmc_controller_policy_pushes_total{result=\"refused\"}" { print $2 }')" = "$refused" ]
+  [ "$(e2e_ctl_get "$stopped" /metrics | awk '$1 == "pcmc_controller_policy_pushes_total{result=\"refused\"}" { print $2 }')" = "$refused" ] || return 1
+  # Every push (ok, refused, failed) is observed in the duration histogram, before it is counted.
+  e2e_ctl_get "$other" /metrics | awk '$1 ~ /^pcmc_controller_policy_pushes_total/ { n += $2 }
+    $1 == "pcmc_controller_push_duration_seconds_count" { c = $2 } $1 == "pcmc_controller_push_duration_seconds_bucket{le=\"+Inf\"}" { inf = $2 }
+    END { exit !(n > 0 && c >= n && inf == c) }'
 }
-tap_check "metrics: $other counts its accepted pushes, $stopped its $refused refused ones" push_counters_match
+tap_check "metrics: $other counts its accepted pushes (each one in pcmc_controller_push_duration_seconds), $stopped its $refused refused ones" push_counters_match
 tap_check "after the failovers web-a3 is enforced too" wait_until 30 bash -c "
   . '$here/lib.sh'; e2e_pod_running web-a3 && ip=\$(e2e_pod_ip web-a3) && tcp_open \$ip 8080 && tcp_closed \$ip 9999"
 e2e_probe_add "$(e2e_pod_ip web-a3)"
