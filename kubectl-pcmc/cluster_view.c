@@ -12,6 +12,7 @@
 
 #include "common/json_reader.h"
 #include "controller/agent_directory.h"
+#include "controller/nodes.h"
 #include "controller/reflector.h"
 #include "kubectl-pcmc/agent_http.h"
 
@@ -19,8 +20,8 @@ struct cluster_view {
 	struct kube_client *client;
 	struct cluster_view_opts opts;
 	char pods_path[300], pcmcs_path[300];
-	struct object_cache *pods, *pcmcs;
-	struct reflector *pod_reflector, *pcmc_reflector;
+	struct object_cache *pods, *pcmcs, *nodes; /* nodes: NULL when the user may not list them */
+	struct reflector *pod_reflector, *pcmc_reflector, *node_reflector;
 	struct agent_directory *agents_dir;
 	struct node_agent **agents; /* each allocated alone: pointers handed out stay valid */
 	size_t n_agents;
@@ -57,7 +58,7 @@ static int wait_synced(struct cluster_view *v, char *error, size_t error_len)
 	long long deadline = now_ms() + v->opts.timeout_ms;
 
 	while (!reflector_synced(v->pod_reflector) || !reflector_synced(v->pcmc_reflector) ||
-	       !agent_directory_synced(v->agents_dir)) {
+	       (v->node_reflector && !reflector_synced(v->node_reflector)) || !agent_directory_synced(v->agents_dir)) {
 		if (now_ms() > deadline) {
 			snprintf(error, error_len, "the lists of pods, PodConfigMapConfigs and agent pods did not complete "
 				 "within %ld ms", v->opts.timeout_ms);
@@ -105,6 +106,18 @@ int cluster_view_load(struct kube_client *client, const struct cluster_view_opts
 									   .selector = o->agent_selector,
 									   .default_port = o->agent_port },
 					 &v->agents_dir);
+	/* The nodes' architectures, as the controller merges with them; a user who may not list nodes
+	 * gets the merge without the per-node check (the agent checks its own architecture). */
+	if (!err && probe(v, "/api/v1/nodes", "nodes", error, error_len) == 0) {
+		v->nodes = object_cache_new(&node_kind);
+		err = v->nodes ? 0 : -ENOMEM;
+		err = err ?: reflector_new(client, &(struct reflector_config){ .resource_path = "/api/v1/nodes",
+									       .cache = v->nodes, .on_event = ignore_event },
+					   &v->node_reflector);
+		err = err ?: reflector_start(v->node_reflector);
+	}
+	if (!err)
+		error[0] = '\0';
 	err = err ?: reflector_start(v->pod_reflector);
 	err = err ?: reflector_start(v->pcmc_reflector);
 	err = err ?: agent_directory_start(v->agents_dir);
@@ -116,10 +129,12 @@ int cluster_view_load(struct kube_client *client, const struct cluster_view_opts
 		reflector_signal_stop(v->pcmc_reflector);
 	if (v->agents_dir)
 		agent_directory_stop(v->agents_dir);
+	reflector_signal_stop(v->node_reflector);
 	if (v->pod_reflector)
 		reflector_stop(v->pod_reflector);
 	if (v->pcmc_reflector)
 		reflector_stop(v->pcmc_reflector);
+	reflector_stop(v->node_reflector);
 	if (err) {
 		if (err == -ENOMEM && !error[0])
 			snprintf(error, error_len, "no memory");
@@ -142,8 +157,10 @@ void cluster_view_free(struct cluster_view *v)
 	agent_directory_free(v->agents_dir);
 	reflector_free(v->pod_reflector);
 	reflector_free(v->pcmc_reflector);
+	reflector_free(v->node_reflector);
 	object_cache_free(v->pods);
 	object_cache_free(v->pcmcs);
+	object_cache_free(v->nodes);
 	free(v);
 }
 
@@ -254,8 +271,14 @@ int pod_report_make_locked(struct cluster_view *v, const struct pod *pod, struct
 	object_cache_each_locked(v->pcmcs, pod->meta.namespace, collect_selecting,
 				 &(struct select_ctx){ .pod = pod, .r = out });
 	qsort(out->selected_by, out->n_selected, sizeof(*out->selected_by), by_name);
-	/* NULL node architecture, as the controller passes: the agent checks syscall names itself. */
-	out->merge_err = pod_policy_compute_locked(v->pcmcs, pod, NULL, &out->pp);
+	/* The node's architecture as the controller's merge uses it (NULL: Node unknown or not listable,
+	 * the agent checks syscall names itself). */
+	if (v->nodes)
+		object_cache_read_lock(v->nodes);
+	out->merge_err = pod_policy_compute_locked(v->pcmcs, pod,
+						   v->nodes ? node_arch_locked(v->nodes, pod->node_name) : NULL, &out->pp);
+	if (v->nodes)
+		object_cache_unlock(v->nodes);
 	if (out->merge_err == -ENOMEM)
 		return -ENOMEM;
 	wanted = !out->merge_err && effective_policy_wanted(&out->pp.policy);

@@ -146,6 +146,28 @@ tap_check "top: a row per pod with metricsExport on a node with an agent (db-1, 
   "head -1 '$OUTF' | grep -Eq '^NAMESPACE +POD +NODE +SYSCALLS/S +OUTSIDE-ALLOWLIST/S +ALLOWED-PACKETS/S +BLOCKED-PACKETS/S$' &&
    [ \"\$(awk 'NR > 1 {print \$2 \"@\" \$3}' '$OUTF' | sort | tr '\n' ' ')\" = 'db-1@e2e-a web-1@e2e-a web-2@e2e-b ' ]"
 
+# --- the node's architecture, as the controller merges with it ----------------------------------
+kubectl label node e2e-c kubernetes.io/arch=arm64 --overwrite >/dev/null
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: podconfig.example.com/v1alpha1
+kind: PodConfigMapConfig
+metadata: {name: legacy, namespace: $E2E_NS}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ebpfConfig:
+    syscallMonitoring: {enabled: true, syscallNames: [open]}
+YAML
+legacy_left_out_on_arm64() { # the controller's status and the plugin agree: left out on e2e-c only
+  kubectl -n "$E2E_NS" get pcmc legacy -o json | jq -e '[.status.nodes[] | select(.failedPods > 0) | .name] == ["e2e-c"] and
+    ([.status.nodes[] | select(.name == "e2e-c")][0].failures[0].reason |
+      startswith("spec.ebpfConfig.syscallMonitoring.syscallNames[0]: open is not a syscall of arm64"))' >/dev/null || return 1
+  plugin why web-3 && has "$OUTF" '^Left out of the merge: legacy: spec\.ebpfConfig\.syscallMonitoring\.syscallNames\[0\]: open is not a syscall of arm64' &&
+    plugin why web-1 && ! grep -q '^Left out of the merge' "$OUTF"
+}
+tap_check "why on an arm64 node: the CR naming open is left out there as in the controller's status, not on amd64" \
+  wait_until 30 legacy_left_out_on_arm64
+kubectl -n "$E2E_NS" delete pcmc legacy >/dev/null
+
 # --- as a kubectl plugin, and with credentials that may not read CRs -------------------------------
 plugin_dir=$E2E_DIR/path; mkdir -p "$plugin_dir"; ln -s "$PLUGIN" "$plugin_dir/kubectl-pcmc"
 tap_check "kubectl finds it on PATH: kubectl pcmc status" bash -c \
