@@ -60,12 +60,13 @@ unsigned long long agent_client_bytes_sent(struct agent_client *c)
 	return atomic_load(&c->bytes_sent);
 }
 
-static int request(struct agent_client *c, const char *method, const char *address, const char *body, size_t len,
-		   struct agent_reply *reply, char *error, size_t error_len)
+/* `node` (GET only): asks for that node's state, as an address serving several nodes needs. */
+static int request(struct agent_client *c, const char *method, const char *address, const char *node,
+		   const char *body, size_t len, struct agent_reply *reply, char *error, size_t error_len)
 {
 	struct text_buffer got = { .limit = REPLY_MAX };
 	struct curl_slist *headers = NULL;
-	char url[400], *token = NULL, *auth = NULL;
+	char url[700], *token = NULL, *auth = NULL;
 	CURLcode rc;
 	CURL *h;
 	int err = 0;
@@ -85,7 +86,7 @@ static int request(struct agent_client *c, const char *method, const char *addre
 		curl_pool_give_back(c->pool, h);
 		return -ENOMEM;
 	}
-	snprintf(url, sizeof(url), "http://%s/v1/policy", address);
+	snprintf(url, sizeof(url), "http://%s/v1/policy%s%s", address, node ? "?node=" : "", node ? node : "");
 	headers = curl_slist_append(headers, auth);
 	free(auth);
 	if (body)
@@ -121,13 +122,13 @@ static int request(struct agent_client *c, const char *method, const char *addre
 int agent_client_put_policy(struct agent_client *c, const char *address, const char *body, size_t len,
 			    struct agent_reply *reply, char *error, size_t error_len)
 {
-	return request(c, "PUT", address, body, len, reply, error, error_len);
+	return request(c, "PUT", address, NULL, body, len, reply, error, error_len);
 }
 
-int agent_client_get_policy(struct agent_client *c, const char *address, struct agent_reply *reply, char *error,
-			    size_t error_len)
+int agent_client_get_policy(struct agent_client *c, const char *address, const char *node, struct agent_reply *reply,
+			    char *error, size_t error_len)
 {
-	return request(c, "GET", address, NULL, 0, reply, error, error_len);
+	return request(c, "GET", address, node, NULL, 0, reply, error, error_len);
 }
 
 /* --- answers --- */

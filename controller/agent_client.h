@@ -36,8 +36,10 @@ void agent_reply_clear(struct agent_reply *r);
  * (unreachable, timed out, no token). Thread-safe. */
 int agent_client_put_policy(struct agent_client *c, const char *address, const char *body, size_t len,
 			    struct agent_reply *reply, char *error, size_t error_len);
-int agent_client_get_policy(struct agent_client *c, const char *address, struct agent_reply *reply, char *error,
-			    size_t error_len);
+/* GET /v1/policy?node=NODE: one agent answers for its own node; an address serving several nodes
+ * (hollow agents) answers for the one named. */
+int agent_client_get_policy(struct agent_client *c, const char *address, const char *node, struct agent_reply *reply,
+			    char *error, size_t error_len);
 /* Bytes of request bodies sent so far (PUT), for the push metrics. */
 unsigned long long agent_client_bytes_sent(struct agent_client *c);
 

@@ -460,7 +460,7 @@ static bool verify(struct sync *s, const struct node_record *mine)
 		strmap_free(results, free);
 		return false;
 	}
-	err = agent_client_get_policy(np->client, s->address, &reply, s->error, sizeof(s->error));
+	err = agent_client_get_policy(np->client, s->address, s->node, &reply, s->error, sizeof(s->error));
 	count(np, &np->stats.reads);
 	/* Unreadable now: the push that follows says why, and retries with backoff. */
 	if (!err)

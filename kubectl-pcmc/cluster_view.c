@@ -178,7 +178,7 @@ static void read_agent(struct cluster_view *v, struct node_agent *a)
 {
 	struct agent_body body;
 	struct json_error jerr;
-	char why[300];
+	char why[300], path[400];
 
 	a->err = agent_directory_address(v->agents_dir, a->node, a->address, sizeof(a->address));
 	if (a->err) {
@@ -186,7 +186,9 @@ static void read_agent(struct cluster_view *v, struct node_agent *a)
 		snprintf(a->error, sizeof(a->error), "no running pcmc-agent on node %s", a->node);
 		return;
 	}
-	a->err = agent_http_get(a->address, "/v1/policy", v->opts.timeout_ms, &body, why, sizeof(why));
+	/* ?node=: an address may serve several nodes (hollow agents); an agent answers for its own. */
+	snprintf(path, sizeof(path), "/v1/policy?node=%s", a->node);
+	a->err = agent_http_get(a->address, path, v->opts.timeout_ms, &body, why, sizeof(why));
 	if (a->err) {
 		snprintf(a->error, sizeof(a->error), "%s", why);
 		return;

@@ -129,7 +129,7 @@ kill -STOP "${E2E_AGENT_PID[e2e-b]}"
 plugin --request-timeout 1 status web
 kill -CONT "${E2E_AGENT_PID[e2e-b]}"
 tap_check "an agent that does not answer: its pods failed with why, the others still enforced" has "$OUTF" \
-  '^  e2e-b +web-2 +failed +cannot read the agent of node e2e-b: GET http://127\.0\.100\.[0-9]+:[0-9]+/v1/policy: Timeout' \
+  '^  e2e-b +web-2 +failed +cannot read the agent of node e2e-b: GET http://127\.0\.100\.[0-9]+:[0-9]+/v1/policy\?node=e2e-b: Timeout' \
   '^  e2e-a +web-1 +enforced'
 
 # --- top: rates under real traffic ----------------------------------------------------------------
