@@ -43,6 +43,10 @@ mkdir -p "$CTL_LOGS"
 cluster_start || fail "cluster did not start"
 kubectl apply -f "$CTL_REPO/config/rbac/controller.yaml" >/dev/null || fail "RBAC"
 kubectl apply -f "$CTL_REPO/config/rbac/agent.yaml" >/dev/null 2>&1 || true
+# No kube-controller-manager here, so no namespace has its "default" ServiceAccount, which pod
+# admission requires: the agent pods' namespace gets it by hand (the scale namespaces from sa.json).
+kubectl -n pcmc-system get serviceaccount default >/dev/null 2>&1 ||
+  kubectl -n pcmc-system create serviceaccount default >/dev/null || fail "ServiceAccount pcmc-system/default"
 
 # Baseline: the controller on the empty cluster.
 ctl_start empty LEADER_ELECTION_ENABLED=false || fail "controller did not start on the empty cluster"
