@@ -168,6 +168,10 @@ tap_check "SIGKILL: the new leader's first push keeps what is still wanted (unch
 # that (both first answers logged) before the status gets its own deadline.
 answered_both() { [ "$(grep '"msg":"policy pushed"' "$E2E_LOGS/$standby.log" | jq -r .node | sort -u | tr '\n' ' ')" = "e2e-a e2e-b " ]; }
 tap_check "SIGKILL: the new leader heard from both agents" wait_until 30 answered_both
+# matchedPods counts every selected pod object, terminating ones too: web-b1 counts until the node
+# simulator has torn it down and finished its deletion (slow under load), so wait for that first.
+tap_check "SIGKILL: web-b1 is gone from the API server (its node finished the deletion)" wait_until 60 bash -c \
+  "out=\$(kubectl -n $E2E_NS get pod web-b1 --ignore-not-found -o name) && [ -z \"\$out\" ]"
 tap_check "SIGKILL: status Ready True with attachedPods 3 (web-a1, web-b2, web-b3)" status_settles 30 "$standby" 3 3 True 1 2
 e2e_ctl_start "$leader"
 
