@@ -177,14 +177,29 @@ raise_lease_by_one() { # with the controller's token; a renew in between makes i
     command kubectl --token "$token" --request-timeout=20s replace -f - >/dev/null 2>&1
 }
 for _ in 1 2 3 4 5; do raise_lease_by_one && break; done
-a1_ip=$(e2e_pod_ip web-a1)
+a1_ip=$(e2e_pod_ip web-a1) epoch_before=$(e2e_agent_epoch e2e-a)
 rogue_answer=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $token" \
   -H 'Content-Type: application/json' "http://${E2E_NODE_IP[e2e-a]}:$E2E_AGENT_PORT/v1/policy" \
   -d "{\"node\":\"e2e-a\",\"sender\":{\"identity\":\"$leader\",\"epoch\":$rogue_epoch},\"revision\":1,\"pods\":[]}")
 echo "# the other holder's push (epoch $rogue_epoch, no pods) answered $rogue_answer"
-tap_check "another holder of the token: the leader restores the node within the lease duration (9999 closed again)" \
-  wait_until "$LEASE_S" bash -c ". '$here/lib.sh'; tcp_open $a1_ip 8080 && tcp_closed $a1_ip 9999 &&
-    $(declare -p E2E_NODE_IP); [ \"\$(e2e_agent_identity e2e-a)\" = $leader ] && [ \"\$(e2e_agent_epoch e2e-a)\" -gt $rogue_epoch ]"
+# Accepted (200): the leader must win the node back above the other holder's epoch. Refused (409:
+# the agent had not yet seen the raised Lease): the agent keeps the leader's push as it was.
+if [ "$rogue_answer" = 200 ]; then want_epoch="-gt $rogue_epoch"; else want_epoch="-eq ${epoch_before:-0}"; fi
+restored() {
+  tcp_open "$a1_ip" 8080 && tcp_closed "$a1_ip" 9999 && [ "$(e2e_agent_identity e2e-a)" = "$leader" ] &&
+    [ "$(e2e_agent_epoch e2e-a)" $want_epoch ]
+}
+restored_or_say() {
+  wait_until "$LEASE_S" restored && return 0
+  echo "agent e2e-a holds identity $(e2e_agent_identity e2e-a) epoch $(e2e_agent_epoch e2e-a) (want $leader, epoch $want_epoch;"\
+    "before the other holder's push $epoch_before); 8080 $(tcp_open "$a1_ip" 8080 && echo open || echo closed)," \
+    "9999 $(tcp_closed "$a1_ip" 9999 && echo closed || echo open)"
+  grep -E '"msg":"(policy pushed|policy push refused[^"]*|agent holds state not from this leader: restoring|fencing epoch raised[^"]*)"' \
+    "$E2E_LOGS/$leader.log" | grep '"node":"e2e-a"' | tail -n 5
+  return 1
+}
+tap_check "another holder of the token: within the lease duration the node holds the leader's push, above its epoch if it took the other's (9999 closed)" \
+  restored_or_say
 if [ "$rogue_answer" = 200 ]; then
   tap_check "another holder of the token: logged and counted (pcmc_controller_foreign_state_restored_total)" bash -c "
     . '$here/lib.sh'; $(declare -p E2E_CTL_PID); grep -q '\"msg\":\"agent holds state not from this leader: restoring\"' '$E2E_LOGS/$leader.log' &&
