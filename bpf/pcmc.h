@@ -178,7 +178,7 @@ struct pcmc_flow_stats {
 	__u64 create_failed; /* the kernel refused the insert */
 };
 
-/* Pinned registry `pods` (user space only), keyed by the pod UID (NUL-padded): what a restarted
+/* Pinned registry `pod_records` (user space only), keyed by the pod UID (NUL-padded): what a restarted
  * agent needs to find again what it attached. This prefix stays the same in every layout version,
  * so an agent can clean up pods pinned by an older layout. */
 #define PCMC_POD_UID_LEN 40
