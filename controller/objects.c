@@ -131,8 +131,16 @@ struct pcmc *pcmc_decode(const cJSON *obj)
 		pcmc_free(c);
 		return NULL;
 	}
-	c->status = status ? cJSON_Duplicate(status, 1) : NULL;
+	if (status && !(c->status_json = cJSON_PrintUnformatted(status))) {
+		pcmc_free(c);
+		return NULL;
+	}
 	return c;
+}
+
+cJSON *pcmc_status(const struct pcmc *c)
+{
+	return c->status_json ? cJSON_Parse(c->status_json) : NULL;
 }
 
 void pcmc_free(struct pcmc *c)
@@ -144,7 +152,7 @@ void pcmc_free(struct pcmc *c)
 	string_list_free(c->labels_to_include, c->nlabels);
 	string_list_free(c->annotations_to_include, c->nannotations);
 	ebpf_settings_clear(&c->ebpf);
-	cJSON_Delete(c->status);
+	free(c->status_json);
 	free(c);
 }
 

@@ -141,7 +141,7 @@ static int plan_build(struct reconciler *r, struct plan *p)
 		p->cr_uid = pcmc->meta.uid ? strdup(pcmc->meta.uid) : NULL;
 		p->generation = pcmc->generation;
 		p->ignored = pcmc->ebpf.ignored;
-		p->status = pcmc->status ? cJSON_Duplicate(pcmc->status, 1) : NULL;
+		p->status = pcmc_status(pcmc);
 		snprintf(p->selector_error, sizeof(p->selector_error), "%s", pcmc->selector_error);
 		if (!pcmc->selector_error[0]) {
 			struct desire_ctx d = { p, r->pcmcs, r->policies, pcmc };

@@ -41,10 +41,11 @@ static int by_namespace_and_name(const void *a, const void *b)
 /* The CR's condition of `type` as "True (Reason)", or "unknown". */
 static void condition_text(const struct pcmc *cr, const char *type, char *out, size_t len)
 {
+	cJSON *status = pcmc_status(cr);
 	const cJSON *c;
 
 	snprintf(out, len, "unknown");
-	cJSON_ArrayForEach(c, cJSON_GetObjectItem(cr->status, "conditions")) {
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(status, "conditions")) {
 		const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(c, "type"));
 		const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(c, "status"));
 		const char *r = cJSON_GetStringValue(cJSON_GetObjectItem(c, "reason"));
@@ -52,6 +53,7 @@ static void condition_text(const struct pcmc *cr, const char *type, char *out, s
 		if (t && s && !strcmp(t, type))
 			snprintf(out, len, "%s%s%s%s", s, r ? " (" : "", r ? r : "", r ? ")" : "");
 	}
+	cJSON_Delete(status);
 }
 
 struct row {
