@@ -22,25 +22,33 @@ static const char *str_at(const cJSON *obj, const char *key)
 	return cJSON_GetStringValue(cJSON_GetObjectItem(obj, key));
 }
 
+/* The four strings share one allocation, owned by m->namespace (a pod's cache entry makes one
+ * malloc instead of four: 150,000 pods and their ConfigMaps are 900,000 fewer chunks). */
 static bool meta_decode(struct object_meta *m, const cJSON *obj)
 {
 	const cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
+	const char *ns = str_at(meta, "namespace") ? str_at(meta, "namespace") : "", *name = str_at(meta, "name");
+	const char *uid = str_at(meta, "uid"), *rv = str_at(meta, "resourceVersion");
+	size_t lns, lname, luid, lrv;
+	char *b;
 
-	if (!str_at(meta, "name"))
+	if (!name)
 		return false;
-	m->namespace = strdup(str_at(meta, "namespace") ? str_at(meta, "namespace") : "");
-	m->name = strdup(str_at(meta, "name"));
-	m->uid = dup_or_null(str_at(meta, "uid"));
-	m->resource_version = dup_or_null(str_at(meta, "resourceVersion"));
-	return m->namespace && m->name;
+	lns = strlen(ns) + 1, lname = strlen(name) + 1;
+	luid = uid ? strlen(uid) + 1 : 0, lrv = rv ? strlen(rv) + 1 : 0;
+	b = malloc(lns + lname + luid + lrv);
+	if (!b)
+		return false;
+	m->namespace = memcpy(b, ns, lns);
+	m->name = memcpy(b + lns, name, lname);
+	m->uid = uid ? memcpy(b + lns + lname, uid, luid) : NULL;
+	m->resource_version = rv ? memcpy(b + lns + lname + luid, rv, lrv) : NULL;
+	return true;
 }
 
 static void meta_clear(struct object_meta *m)
 {
 	free(m->namespace);
-	free(m->name);
-	free(m->uid);
-	free(m->resource_version);
 }
 
 static bool str_eq(const char *a, const char *b)

@@ -20,7 +20,8 @@
 /* Full CR name when it is longer than a label value may be (63). */
 #define ANNOTATION_PCMC_NAME "podconfig.example.com/pcmc-name"
 
-/* Every cached object starts with this, so the cache can key it by namespace/name. */
+/* Every cached object starts with this, so the cache can key it by namespace/name. Pods, CRs and
+ * ConfigMaps decoded here hold the four strings in one allocation, freed with the object. */
 struct object_meta {
 	char *namespace;
 	char *name;
