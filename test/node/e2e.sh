@@ -225,17 +225,22 @@ node_footprint "$W/footprint-down"
 tap_check "node down with pods on both shapes ($(footprint_summary "$W/footprint-down")): no process, netns, veth, route, link, cgroup, mount, iptables rule, fixed path or pin left; sysctls and mount propagation as before" \
   host_is_back "$W/host-before" "$W/footprint-down"
 # Ctrl-C (SIGINT to `up`'s process group, as a terminal sends it) once the cluster, the node's link,
-# forwarding rules, shared mounts, cgroup roots and containerd are there (up is importing images).
+# forwarding rules, shared mounts, cgroup roots and containerd are there: up holds there
+# (PCMC_NODE_UP_HOLD) until the footprint is taken and the signal sent, so it cannot finish first.
 # Job control: a process group of its own, and SIGINT not ignored as in a script's background job.
+hold=$W/up-hold; : > "$hold"
 set -m
-"$here/node" up >/dev/null 2>"$W/node-up-int.log" &
+PCMC_NODE_UP_HOLD=$hold "$here/node" up >/dev/null 2>"$W/node-up-int.log" &
 up_pid=$!
 set +m
-if wait_until 60 test -s "$PCMC_NODE_DIR/pids/containerd.pid"; then
+if wait_until 120 test -e "$hold.reached"; then
   node_footprint "$W/footprint-int"
   kill -INT -- "-$up_pid"
+else
+  rm -f "$hold" # up failed or is late: never leave it holding
 fi
 wait "$up_pid"; up_rc=$?
+rm -f "$hold"
 tap_check "Ctrl-C during node up ($(footprint_summary "$W/footprint-int" 2>/dev/null)): up exits 130 after tearing down, nothing left, host as before" \
   all_of "[ $up_rc = 130 ]" "grep -q 'node: interrupted' '$W/node-up-int.log'" "host_is_back '$W/host-before' '$W/footprint-int'"
 echo "# wall time of the suite: $(($(date +%s) - suite_t0))s (pcmc images ${t_images}s, node up ${t_up}s)"
