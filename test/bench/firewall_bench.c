@@ -79,6 +79,17 @@ static void drop_rate_best(struct drop_rate *best, struct drop_rate r)
 		best->wall = r.wall;
 }
 
+/* A pass round against the empty TC program (best of rounds: the lowest ratio, both figures of it). */
+struct pass_round {
+	double ns, empty_ns;
+};
+
+static void keep_best_round(struct pass_round *best, const double ns[2])
+{
+	if (!best->empty_ns || ns[0] / ns[1] < best->ns / best->empty_ns)
+		*best = (struct pass_round){ .ns = ns[0], .empty_ns = ns[1] };
+}
+
 /* n_blocked of the 1000 rule ports blocked; allowed: the echo and stream ports. */
 static void apply(struct dataplane *dp, struct testpod *pod, int n_blocked, bool default_block)
 {
@@ -228,8 +239,7 @@ int main(void)
 	int rounds = (int)bench_env_long("BENCH_ROUNDS", 5);
 	double seconds = (double)bench_env_long("BENCH_FW_SECONDS", 2);
 	double one = 1e9, thousand = 1e9, miss = 1e9;
-	double flow_ratio = 1e9, flow_ns = 0, empty_ns = 0, rule_ratio = 1e9, rule_ns = 0, empty_rule_ns = 0;
-	double interleaved_ratio = 1e9, interleaved_ns = 0, empty_interleaved_ns = 0;
+	struct pass_round flow = { 0 }, interleaved = { 0 }, rule = { 0 };
 	double stream_on = 0, stream_off = 0;
 	struct dataplane *dp = NULL;
 	struct tcp_sink *sink;
@@ -289,37 +299,25 @@ int main(void)
 			fail("the pod could not start its flow", pid < 0 ? pid : EIO);
 		per_packet_ns_of(fds, ns, 2, HOST_IPV4, FLOW_PEER, FLOW_PORT, packets);
 		fprintf(stderr, "# pass round %d: flow %.1f ns, empty %.1f ns", i, ns[0], ns[1]);
-		if (ns[0] / ns[1] < flow_ratio) {
-			flow_ratio = ns[0] / ns[1];
-			flow_ns = ns[0];
-			empty_ns = ns[1];
-		}
+		keep_best_round(&flow, ns);
 		per_packet_ns_of(fds, ns, 2, HOST_IPV4, 0, FLOW_PORT, packets);
 		fprintf(stderr, "; two flows interleaved %.1f ns, empty %.1f ns", ns[0], ns[1]);
-		if (ns[0] / ns[1] < interleaved_ratio) {
-			interleaved_ratio = ns[0] / ns[1];
-			interleaved_ns = ns[0];
-			empty_interleaved_ns = ns[1];
-		}
+		keep_best_round(&interleaved, ns);
 		per_packet_ns_of(fds, ns, 2, NULL, 0, SERVED_PORT, packets);
 		fprintf(stderr, "; allowed port %.1f ns, empty %.1f ns\n", ns[0], ns[1]);
-		if (ns[0] / ns[1] < rule_ratio) {
-			rule_ratio = ns[0] / ns[1];
-			rule_ns = ns[0];
-			empty_rule_ns = ns[1];
-		}
+		keep_best_round(&rule, ns);
 	}
 	if (counters_of(dp, testpod_uid(pod)).packets_allowed_flow - via_flow < (uint64_t)(rounds * packets))
 		fail("the flow's packets did not pass as part of a flow the pod started", EIO);
 	empty_tc_detach(testpod_host_veth(pod), EMPTY_PRIO, fds[1]);
 	close(fds[0]);
-	bench_print("fw_pass_flow_ns", flow_ns, "ns");
-	bench_print("fw_empty_tc_ns", empty_ns, "ns");
-	bench_print("fw_pass_vs_empty_tc", flow_ratio, "x");
-	bench_print("fw_pass_interleaved_ns", interleaved_ns, "ns");
-	bench_print("fw_pass_interleaved_vs_empty_tc", interleaved_ns / empty_interleaved_ns, "x");
-	bench_print("fw_pass_rule_ns", rule_ns, "ns");
-	bench_print("fw_pass_rule_vs_empty_tc", rule_ns / empty_rule_ns, "x");
+	bench_print("fw_pass_flow_ns", flow.ns, "ns");
+	bench_print("fw_empty_tc_ns", flow.empty_ns, "ns");
+	bench_print("fw_pass_vs_empty_tc", flow.ns / flow.empty_ns, "x");
+	bench_print("fw_pass_interleaved_ns", interleaved.ns, "ns");
+	bench_print("fw_pass_interleaved_vs_empty_tc", interleaved.ns / interleaved.empty_ns, "x");
+	bench_print("fw_pass_rule_ns", rule.ns, "ns");
+	bench_print("fw_pass_rule_vs_empty_tc", rule.ns / rule.empty_ns, "x");
 
 	/* Drops per second: ours (1000 rules), then nftables alone (our policy removed), alternating.
 	 * Per second of the sender's time on a CPU: the receive side (veth backlog, our program or
