@@ -1,6 +1,7 @@
 /* Flow state of the L4 firewall: which flows a pod started (learned from what it sends), so
  * their replies pass whatever the port policy. Inbound flows are never recorded: they are judged
- * by the policy on every packet. Included by l4_firewall.bpf.c after its maps and fw_port_blocked. */
+ * by the policy on every packet. Included by l4_firewall.bpf.c after its maps and fw_port_blocked;
+ * the CPU's memory of its last reply (fw_flow_hits, program-private) is declared here. */
 #ifndef PCMC_BPF_FW_FLOW_H
 #define PCMC_BPF_FW_FLOW_H
 
@@ -25,12 +26,13 @@
  *   never opens a port.
  * - Entries carry the slot generation: those of a removed pod never serve a later one.
  * - Each CPU remembers the last reply it let in (fw_flow_hits): further replies of that flow on
- *   that CPU pass without a lookup for PCMC_FLOW_HIT_NS (1 s), so a stream the pod receives (a
- *   download it started) costs no hash lookup per packet. A TCP FIN or RST always takes the
- *   lookup (it changes the entry). Within that second the entry cannot expire (the lookup just
- *   refreshed it and every timeout is longer) but it can be evicted from a full table: then the
- *   flow's replies still pass on that CPU for the rest of the second. Only a flow the pod
- *   started, with the pod's slot generation, is ever remembered.
+ *   that CPU pass without a lookup for FW_FLOW_HIT_JIFFIES (100 jiffies: 0.1 s at HZ=1000, 0.4 s
+ *   at 250, 1 s at 100), so a stream the pod receives (a download it started) costs no hash
+ *   lookup and no helper call per packet. A TCP FIN or RST always takes the lookup (it changes the
+ *   entry). Within that window the entry cannot expire (the lookup just refreshed it and every
+ *   timeout is 10 s or more) but it can be evicted from a full table: then the flow's replies
+ *   still pass on that CPU for the rest of the window. Only a flow the pod started, with the
+ *   pod's slot generation, is ever remembered.
  */
 
 static __always_inline bool fw_is_datagram(__u8 proto)
@@ -189,8 +191,32 @@ static __always_inline bool fw_flow_answer(void *map, const void *key, __u32 gen
 	return true;
 }
 
+/* fw_flow_hits[0] (per CPU, programs only, not pinned): the last reply this CPU let in through a
+ * flow table, as the packet had it (addresses in network byte order, IPv4 in word 0). */
+struct fw_flow_hit {
+	__u64 since;      /* bpf_jiffies64() at that lookup; 0: none */
+	__u32 slot, gen;  /* the pod's, as in its interface's claim */
+	__u32 saddr[4], daddr[4];
+	__u32 ports;      /* sport | dport << 16, host byte order */
+	__u8 family, proto;
+	__u16 pad;
+};
+
+/* How long (jiffies) a CPU takes the flow table's word for a reply it let in: 100 is 0.1 s at
+ * HZ=1000 and 1 s at HZ=100, far below every timeout in pcmc.h. Jiffies, not nanoseconds: the
+ * verifier turns bpf_jiffies64() into one load, while every clock in nanoseconds is a helper call. */
+#define FW_FLOW_HIT_JIFFIES 100
+
+/* Not pinned: nothing outside the programs reads it, and a fresh one is empty. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_flow_hit);
+} fw_flow_hits SEC(".maps");
+
 /* The CPU's last reply (hit) is this packet's flow (not yet asking whether it is still fresh). */
-static __always_inline bool fw_flow_hit(const struct pcmc_flow_hit *hit, __u32 slot, __u32 gen,
+static __always_inline bool fw_flow_hit(const struct fw_flow_hit *hit, __u32 slot, __u32 gen,
 					const struct fw_packet *p)
 {
 	__u32 diff;
@@ -206,25 +232,25 @@ static __always_inline bool fw_flow_hit(const struct pcmc_flow_hit *hit, __u32 s
 	return diff == 0;
 }
 
-/* A packet to the pod, to a port the policy blocks: true if it belongs to a flow the pod started. */
-static __always_inline bool fw_flow_lets_in(__u32 slot, __u32 gen, const struct fw_packet *p)
+/* The flow table's word on a reply (p, to the pod, to a port the policy blocks): 1 if it belongs
+ * to a live flow the pod started, which is then refreshed and remembered as this CPU's last reply. */
+static __always_inline int fw_flow_reply(__u32 slot, __u32 gen, const struct fw_packet *p)
 {
-	__u32 zero = 0;
-	struct pcmc_flow_hit *hit = bpf_map_lookup_elem(&fw_flow_hits, &zero);
-	bool same = hit && fw_flow_hit(hit, slot, gen, p), in;
 	__u64 now = bpf_ktime_get_coarse_ns();
+	struct fw_flow_hit *hit;
 	struct fw_flow_keys k;
+	__u32 zero = 0;
+	bool in;
 
-	if (same && now < hit->until_ns)
-		return true;
 	fw_flow_keys(&k, slot, p, false);
 	if (p->family == 4)
 		in = fw_flow_answer(&fw_flows4, &k.k4, gen, p, now);
 	else
 		in = fw_flow_answer(&fw_flows6, &k.k6, gen, p, now);
+	hit = bpf_map_lookup_elem(&fw_flow_hits, &zero);
 	if (!in || !hit)
 		return in;
-	hit->until_ns = now + PCMC_FLOW_HIT_NS;
+	hit->since = bpf_jiffies64();
 	hit->slot = slot;
 	hit->gen = gen;
 	__builtin_memcpy(hit->saddr, p->saddr, sizeof(hit->saddr));
@@ -232,7 +258,19 @@ static __always_inline bool fw_flow_lets_in(__u32 slot, __u32 gen, const struct 
 	hit->ports = (__u32)p->sport | (__u32)p->dport << 16;
 	hit->family = p->family;
 	hit->proto = p->proto;
-	return true;
+	return 1;
+}
+
+/* A packet to the pod, to a port the policy blocks: true if it belongs to a flow the pod started.
+ * A stream's replies are let in by the CPU's memory of the last one, without a lookup. */
+static __always_inline bool fw_flow_lets_in(__u32 slot, __u32 gen, const struct fw_packet *p)
+{
+	__u32 zero = 0;
+	struct fw_flow_hit *hit = bpf_map_lookup_elem(&fw_flow_hits, &zero);
+
+	if (hit && fw_flow_hit(hit, slot, gen, p) && bpf_jiffies64() - hit->since < FW_FLOW_HIT_JIFFIES)
+		return true;
+	return fw_flow_reply(slot, gen, p);
 }
 
 #endif

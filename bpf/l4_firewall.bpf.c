@@ -90,14 +90,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } fw_flows6 SEC(".maps");
 
-/* Not pinned: nothing outside the programs reads it, and a fresh one is empty. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pcmc_flow_hit);
-} fw_flow_hits SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

@@ -303,8 +303,9 @@ static void forget(const struct flows *t, bool v6, const char *remote, uint16_t 
 	close(flows);
 }
 
-/* Each CPU remembers the last reply it let in (PCMC_FLOW_HIT_NS): that flow only, never a FIN or
- * RST, and for a second at most once the table no longer holds it. */
+/* Each CPU remembers the last reply it let in (FW_FLOW_HIT_JIFFIES in bpf/fw_flow.h: 100 jiffies,
+ * 1 s at most): that flow only, never a FIN or RST, and for a second at most once the table no
+ * longer holds it. */
 START_TEST(a_reply_a_cpu_remembers_lets_in_only_its_flow_and_for_a_second_at_most_after_the_table_forgot_it)
 {
 	struct flows t = setup("dpflh", 5);
