@@ -166,6 +166,7 @@ def cmd_timeline(a):
                 parts.append(put(f"agent_apply_end.{node}", ap[-1]["_ts"] - t0))
             parts.append(put(f"seen_applied.{node}", run["nodes"][node]))
         parts.append(put("total", run["s"]))
+        parts.append(f"resolution_ms={run['resolution_ms']}")
         print(f"# run {i + 1}: " + " ".join(parts))
     print("# medians (s after kubectl apply starts): " +
           " ".join(f"{k}={statistics.median(v):.3f}" for k, v in phases.items()))
