@@ -295,6 +295,8 @@ static int adopt_pods(struct dataplane *dp)
 		pod->slot = rec.slot;
 		pod->want_syscalls = rec.flags & PCMC_POD_SYSCALLS;
 		pod->want_firewall = rec.flags & PCMC_POD_FIREWALL;
+		pod->record = rec;
+		pod->record_written = true;
 		adopt_ifaces(dp, pod, &rec);
 		for (int i = 0; i < PCMC_MAX_LISTED; i++)
 			pod->listed_nr[i] = -1;

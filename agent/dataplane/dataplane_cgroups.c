@@ -49,18 +49,16 @@ struct track_walk {
 	int err;
 };
 
-static int track_one(const char *path, void *arg)
+static int track_one(const char *path, int fd, void *arg)
 {
 	struct track_walk *w = arg;
 	struct pcmc_cgroup_pod value = { .slot = w->pod->slot, .gen = w->pod->gen };
 	struct pcmc_cgroup_pod old;
-	int fd, err;
+	int err;
 
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return 0; /* removed meanwhile */
 	if (w->attach) {
-		err = bpf_map_lookup_elem(w->dp->tracked_cgroups_fd, &fd, &old);
+		/* A new slot generation is in no cgroup's storage yet: nothing to look up. */
+		err = w->pod->untracked ? -ENOENT : bpf_map_lookup_elem(w->dp->tracked_cgroups_fd, &fd, &old);
 		if (err || old.slot != value.slot || old.gen != value.gen) {
 			err = bpf_map_update_elem(w->dp->tracked_cgroups_fd, &fd, &value, BPF_ANY);
 			if (err && !w->err)
@@ -74,7 +72,6 @@ static int track_one(const char *path, void *arg)
 	} else {
 		bpf_map_delete_elem(w->dp->tracked_cgroups_fd, &fd);
 	}
-	close(fd);
 	return 0;
 }
 
@@ -88,6 +85,8 @@ int dp_track_cgroups(struct dataplane *dp, struct dp_pod *pod)
 	if (err)
 		return err;
 	pod_cgroups_walk(dir, track_one, &w);
+	if (!w.err)
+		pod->untracked = false;
 	return w.err ? w.err : w.newly;
 }
 
@@ -144,7 +143,7 @@ int dataplane_refresh(struct dataplane *dp)
 				newly += n;
 		}
 		if (pod->want_firewall)
-			dp_ensure_firewall(dp, pod);
+			dp_ensure_firewall(dp, pod, NULL);
 	}
 	return newly;
 }

@@ -49,12 +49,14 @@ static int fail_iface(struct dp_pod *pod, int err, const char *what, const struc
 	return dp_pod_fail(pod, err, text);
 }
 
-int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod)
+int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod, bool *attached)
 {
 	struct pod_iface found[PCMC_MAX_POD_IFACES];
 	char why[320];
 	int n, err;
 
+	if (attached)
+		*attached = false;
 	if (!pod->want_firewall)
 		return 0;
 	if (pod->fw_attached && ifaces_unchanged(dp, pod))
@@ -99,8 +101,11 @@ int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod)
 	err = dp_write_record(dp, pod);
 	if (err)
 		return dp_pod_fail(pod, err, "writing pod record");
-	log_info("pod firewall attached", LOG_DP_POD(pod),
-		 LOG_STR("host_interface", found[0].name), LOG_INT("interfaces", n));
+	if (attached)
+		*attached = true; /* the caller's line says so */
+	else
+		log_info("pod firewall attached", LOG_DP_POD(pod),
+			 LOG_STR("host_interface", found[0].name), LOG_INT("interfaces", n));
 	return 0;
 }
 

@@ -27,6 +27,7 @@ struct dp_pod {
 	uint32_t slot;
 	uint32_t gen;                        /* sys_policy gen, also in the cgroup storage */
 	bool want_syscalls, want_firewall;   /* as last applied */
+	bool untracked;                      /* new slot generation, in no cgroup's storage yet */
 	int listed_nr[PCMC_MAX_LISTED];      /* syscall counted at index i, -1 = free */
 	struct fw_rule *rules;               /* sorted by port */
 	int n_rules;
@@ -34,6 +35,8 @@ struct dp_pod {
 	bool fw_attached;                    /* on every interface found, checked by this run */
 	struct pod_iface ifaces[PCMC_MAX_POD_IFACES]; /* host-side interfaces our filters sit on */
 	int n_ifaces;
+	struct pcmc_pod_record record;       /* as last written to the registry, if record_written */
+	bool record_written;
 	char error[256];
 };
 
@@ -66,6 +69,7 @@ struct dataplane {
 
 	struct l4_firewall *fw_skel;         /* the firewall's maps; its programs are fw_pod_*_fd */
 	int fw_pod_in_fd, fw_pod_out_fd;     /* pinned <dir>/fw_pod_in, fw_pod_out */
+	uint32_t fw_pod_in_id, fw_pod_out_id;
 	int fw_iface_slots_fd, fw_ifaces_fd, fw_rules_fd, fw_ports_fd, fw_policy_fd, fw_counters_fd;
 	int fw_flows4_fd, fw_flows6_fd, fw_flow_stats_fd;
 	uint64_t flows_evicted_seen;
@@ -95,15 +99,17 @@ int dp_pod_fail(struct dp_pod *pod, int err, const char *what);
 int dp_track_cgroups(struct dataplane *dp, struct dp_pod *pod);
 int dp_untrack_cgroups(struct dataplane *dp, struct dp_pod *pod);
 /* Makes sure the pod's filters sit on every host-side interface it has (found anew when they
- * changed); on failure the pod's error says why. 0 or -errno. */
-int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod);
+ * changed); on failure the pod's error says why. 0 or -errno. A (re)attachment is logged here
+ * unless attached is given: then *attached says whether there was one, for the caller's line. */
+int dp_ensure_firewall(struct dataplane *dp, struct dp_pod *pod, bool *attached);
 /* Takes our filters off the pod's interfaces (only if ours) and forgets its interfaces. */
 int dp_detach_firewall(struct dataplane *dp, struct dp_pod *pod);
 /* Forgets a pod: detaches, clears its map entries and pins. */
 int dp_remove_pod(struct dataplane *dp, struct dp_pod *pod);
 void dp_pod_free(struct dp_pod *pod);
 int dp_write_sys_policy(struct dataplane *dp, const struct dp_pod *pod);
-int dp_write_record(struct dataplane *dp, const struct dp_pod *pod);
+/* The pod's record in the pods registry (skipped when it holds exactly that already). 0 or -errno. */
+int dp_write_record(struct dataplane *dp, struct dp_pod *pod);
 int dp_zero_percpu(struct dataplane *dp, int map_fd, uint32_t key, size_t value_size);
 /* The same for keys first .. first + count - 1 (one batch update). 0 or -errno. */
 int dp_zero_percpu_range(struct dataplane *dp, int map_fd, uint32_t first, uint32_t count, size_t value_size);

@@ -82,20 +82,27 @@ static int validate(const struct pod_ref *ref, const struct pod_policy *p)
 	return 0;
 }
 
-int dp_write_record(struct dataplane *dp, const struct dp_pod *pod)
+int dp_write_record(struct dataplane *dp, struct dp_pod *pod)
 {
-	struct pcmc_pod_record rec = {
-		.slot = pod->slot,
-		.flags = (pod->want_syscalls ? PCMC_POD_SYSCALLS : 0) | (pod->want_firewall ? PCMC_POD_FIREWALL : 0) |
-			 PCMC_POD_FW_HOST,
-	};
+	struct pcmc_pod_record rec;
 	struct pcmc_pod_key key;
+	int err;
 
+	memset(&rec, 0, sizeof(rec));
+	rec.slot = pod->slot;
+	rec.flags = (pod->want_syscalls ? PCMC_POD_SYSCALLS : 0) | (pod->want_firewall ? PCMC_POD_FIREWALL : 0) |
+		    PCMC_POD_FW_HOST;
 	for (int i = 0; i < pod->n_ifaces && i < PCMC_MAX_POD_IFACES; i++)
 		rec.host_ifindex[i] = pod->ifaces[i].ifindex;
+	/* Only this dataplane writes the pod's record: the same one twice is one system call saved. */
+	if (pod->record_written && memcmp(&rec, &pod->record, sizeof(rec)) == 0)
+		return 0;
 	memset(&key, 0, sizeof(key));
 	memcpy(key.uid, pod->uid, strnlen(pod->uid, sizeof(key.uid) - 1));
-	return bpf_map_update_elem(dp->pods_fd, &key, &rec, BPF_ANY);
+	err = bpf_map_update_elem(dp->pods_fd, &key, &rec, BPF_ANY);
+	pod->record = rec;
+	pod->record_written = !err;
+	return err;
 }
 
 static struct dp_pod *pod_new(struct dataplane *dp, const struct pod_ref *ref, int *err)
@@ -130,6 +137,7 @@ static struct dp_pod *pod_new(struct dataplane *dp, const struct pod_ref *ref, i
 		pod->gen = old.gen + 1;
 	if (!pod->gen) /* 0 marks an interface claim as empty (pcmc_fw_iface) */
 		pod->gen = 1;
+	pod->untracked = true;
 	dp->next_slot = (slot + 1) % PCMC_MAX_PODS;
 	*err = 0;
 	return pod;
@@ -264,7 +272,7 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 {
 	struct fw_rule *rules = NULL;
 	struct dp_pod *pod;
-	bool created = false;
+	bool created = false, attached = false;
 	int n_rules = 0, err;
 
 	err = validate(ref, p);
@@ -331,7 +339,7 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 		} else {
 			pod->want_firewall = true;
 			fw_err = dp_write_record(dp, pod);
-			fw_err = fw_err ?: dp_ensure_firewall(dp, pod);
+			fw_err = fw_err ?: dp_ensure_firewall(dp, pod, &attached);
 			err = err ?: fw_err;
 		}
 	} else if (pod->want_firewall || pod->n_ifaces) {
@@ -349,9 +357,19 @@ int dataplane_apply_pod(struct dataplane *dp, const struct pod_ref *ref, const s
 	err = err ?: rec_err;
 	if (!err) {
 		pod->error[0] = '\0';
-		log_info("pod applied", LOG_DP_POD(pod),
-			 LOG_INT("slot", pod->slot), LOG_BOOL("syscalls", pod->want_syscalls),
-			 LOG_BOOL("firewall", pod->want_firewall), LOG_INT("rules", pod->n_rules));
+		/* One line a pod: where its firewall went in, if it did now. */
+		if (attached)
+			log_info("pod applied", LOG_DP_POD(pod), LOG_INT("slot", pod->slot),
+				 LOG_BOOL("syscalls", pod->want_syscalls), LOG_BOOL("firewall", pod->want_firewall),
+				 LOG_INT("rules", pod->n_rules), LOG_STR("host_interface", pod->ifaces[0].name),
+				 LOG_INT("interfaces", pod->n_ifaces));
+		else
+			log_info("pod applied", LOG_DP_POD(pod), LOG_INT("slot", pod->slot),
+				 LOG_BOOL("syscalls", pod->want_syscalls), LOG_BOOL("firewall", pod->want_firewall),
+				 LOG_INT("rules", pod->n_rules));
+	} else if (attached) {
+		log_info("pod firewall attached", LOG_DP_POD(pod), LOG_STR("host_interface", pod->ifaces[0].name),
+			 LOG_INT("interfaces", pod->n_ifaces));
 	}
 	return err;
 }

@@ -61,6 +61,15 @@ static int adopt_or_pin(const struct dataplane *dp, const char *pin, struct bpf_
 	return 0;
 }
 
+static uint32_t prog_id(int fd)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
 int fw_load(struct dataplane *dp)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp->dir);
@@ -94,6 +103,8 @@ int fw_load(struct dataplane *dp)
 		if (err)
 			return err;
 	}
+	dp->fw_pod_in_id = prog_id(dp->fw_pod_in_fd);
+	dp->fw_pod_out_id = prog_id(dp->fw_pod_out_fd);
 	dp->fw_iface_slots_fd = bpf_map__fd(dp->fw_skel->maps.fw_iface_slots);
 	dp->fw_ifaces_fd = bpf_map__fd(dp->fw_skel->maps.fw_ifaces);
 	dp->fw_rules_fd = bpf_map__fd(dp->fw_skel->maps.fw_rules);
@@ -154,6 +165,7 @@ static struct tc_filter filter_for(const struct dataplane *dp, uint32_t ifindex,
 		.our_prog_ids = ids,
 		.n_our_prog_ids = n_ids,
 		.prog_fd = pod_in ? dp->fw_pod_in_fd : dp->fw_pod_out_fd,
+		.prog_id = pod_in ? dp->fw_pod_in_id : dp->fw_pod_out_id,
 	};
 }
 
@@ -188,10 +200,10 @@ static void release_iface(struct dataplane *dp, uint32_t ifindex, uint32_t slot)
 
 /* f in one request if nothing is in the way (a new interface), else the careful way, which needs
  * the ids of our programs (a few system calls per layout pinned). */
-static int attach_filter(const struct dataplane *dp, struct tc_filter *f)
+static int attach_filter(const struct dataplane *dp, struct tc_filter *f, bool with_clsact)
 {
 	uint32_t ids[MAX_OUR_PROG_IDS];
-	int err = tc_filter_try_attach(f);
+	int err = tc_filter_try_attach(dp->rtnl_fd, f, with_clsact);
 
 	if (err != -EAGAIN)
 		return err;
@@ -211,9 +223,10 @@ int fw_attach_iface(struct dataplane *dp, uint32_t slot, uint32_t gen, uint32_t 
 
 	if ((err = claim_iface(dp, ifindex, slot, gen)))
 		return err;
-	/* What the pod sends first: its flows are known before the filter judging replies runs. */
-	err = attach_filter(dp, &out);
-	return err ?: attach_filter(dp, &in);
+	/* What the pod sends first: its flows are known before the filter judging replies runs. A new
+	 * interface has no clsact qdisc: it comes in the same round trip as the first filter. */
+	err = attach_filter(dp, &out, true);
+	return err ?: attach_filter(dp, &in, false);
 }
 
 int fw_detach_iface(struct dataplane *dp, uint32_t slot, uint32_t ifindex)

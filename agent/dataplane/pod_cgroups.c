@@ -72,43 +72,57 @@ int pod_cgroups_find(const char *root, const char *uid, char *dir, size_t len)
 	return -ENOENT;
 }
 
-int pod_cgroups_walk(const char *dir, int (*fn)(const char *path, void *arg), void *arg)
+/* One open per directory (a child's relative to its parent's fd: one path component to look up),
+ * listed with getdents64 on that fd: a pod has a handful of cgroups, each walked at every apply
+ * and refresh. */
+static int walk_at(int parent_fd, const char *name, const char *dir,
+		   int (*fn)(const char *path, int fd, void *arg), void *arg)
 {
-	struct dirent *de;
-	DIR *d;
-	int err;
+	char buf[2048] __attribute__((aligned(__alignof__(struct dirent64))));
+	ssize_t len = 0;
+	int fd, err;
 
-	err = fn(dir, arg);
-	if (err)
-		return err;
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		char path[PATH_MAX];
+	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno; /* removed meanwhile */
+	err = fn(dir, fd, arg);
+	while (!err && (len = getdents64(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < len && !err;) {
+			const struct dirent64 *de = (const struct dirent64 *)(buf + off);
+			char path[PATH_MAX];
 
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
-			continue;
-		err = pod_cgroups_walk(path, fn, arg);
-		if (err)
-			break;
+			off += de->d_reclen;
+			if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
+			    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+				continue;
+			err = walk_at(fd, de->d_name, path, fn, arg);
+		}
 	}
-	closedir(d);
+	if (!err && len < 0 && errno != ENOENT)
+		err = -errno;
+	close(fd);
 	return err;
 }
 
-static int first_pid_in(const char *dir, void *arg)
+int pod_cgroups_walk(const char *dir, int (*fn)(const char *path, int fd, void *arg), void *arg)
 {
-	char path[PATH_MAX];
+	return walk_at(AT_FDCWD, dir, dir, fn, arg);
+}
+
+static int first_pid_in(const char *dir, int dir_fd, void *arg)
+{
 	pid_t *pid = arg;
 	FILE *f;
+	int fd;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	f = fopen(path, "re");
-	if (!f)
+	(void)dir;
+	fd = openat(dir_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	f = fd >= 0 ? fdopen(fd, "re") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
+	}
 	if (fscanf(f, "%d", pid) != 1)
 		*pid = 0;
 	fclose(f);

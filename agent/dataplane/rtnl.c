@@ -15,13 +15,7 @@
 
 #define RTNL_BUF 16384
 
-struct rtnl_req {
-	struct nlmsghdr nh;
-	char body[256];
-};
-
-/* A request of type with a fixed header of hdr_len bytes (zeroed, at NLMSG_DATA). */
-static void *init_req(struct rtnl_req *r, unsigned short type, unsigned short flags, size_t hdr_len)
+void *rtnl_req_init(struct rtnl_req *r, unsigned short type, unsigned short flags, size_t hdr_len)
 {
 	memset(r, 0, sizeof(*r));
 	r->nh.nlmsg_len = NLMSG_LENGTH(hdr_len);
@@ -30,14 +24,21 @@ static void *init_req(struct rtnl_req *r, unsigned short type, unsigned short fl
 	return NLMSG_DATA(&r->nh);
 }
 
-static void add_attr(struct rtnl_req *r, unsigned short type, const void *data, size_t len)
+struct rtattr *rtnl_req_attr(struct rtnl_req *r, unsigned short type, const void *data, size_t len)
 {
 	struct rtattr *rta = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->nh.nlmsg_len));
 
 	rta->rta_type = type;
 	rta->rta_len = (unsigned short)RTA_LENGTH(len);
-	memcpy(RTA_DATA(rta), data, len);
+	if (len)
+		memcpy(RTA_DATA(rta), data, len);
 	r->nh.nlmsg_len = NLMSG_ALIGN(r->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+	return rta;
+}
+
+void rtnl_req_nest_end(struct rtnl_req *r, struct rtattr *nest)
+{
+	nest->rta_len = (unsigned short)((char *)r + r->nh.nlmsg_len - (char *)nest);
 }
 
 int rtnl_open(void)
@@ -56,9 +57,10 @@ int rtnl_open(void)
 	return fd;
 }
 
+static uint32_t next_seq;
+
 static int send_req(int fd, struct rtnl_req *r, uint32_t *seq)
 {
-	static uint32_t next_seq;
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 
 	r->nh.nlmsg_seq = *seq = ++next_seq;
@@ -135,8 +137,8 @@ static int on_link(struct nlmsghdr *nh, void *arg)
 int rtnl_get_link(int fd, int32_t target_nsid, uint32_t ifindex, const char *name, struct rtnl_link *out)
 {
 	struct rtnl_req r;
-	struct ifinfomsg *ifi = init_req(&r, RTM_GETLINK, 0, sizeof(*ifi));
-	uint32_t seq;
+	struct ifinfomsg *ifi = rtnl_req_init(&r, RTM_GETLINK, 0, sizeof(*ifi));
+	uint32_t seq, ext_mask = RTEXT_FILTER_SKIP_STATS; /* the kernel need not gather counters */
 	int err;
 
 	ifi->ifi_family = AF_UNSPEC;
@@ -144,10 +146,11 @@ int rtnl_get_link(int fd, int32_t target_nsid, uint32_t ifindex, const char *nam
 	if (!ifindex) {
 		if (!name || !name[0] || strlen(name) >= IFNAMSIZ)
 			return -EINVAL;
-		add_attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
+		rtnl_req_attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
 	}
+	rtnl_req_attr(&r, IFLA_EXT_MASK, &ext_mask, sizeof(ext_mask));
 	if (target_nsid >= 0)
-		add_attr(&r, IFLA_TARGET_NETNSID, &target_nsid, sizeof(target_nsid));
+		rtnl_req_attr(&r, IFLA_TARGET_NETNSID, &target_nsid, sizeof(target_nsid));
 	err = send_req(fd, &r, &seq);
 	err = err ?: read_replies(fd, seq, false, on_link, out);
 	return err == -ENOENT ? -ENODEV : err;
@@ -171,13 +174,13 @@ static int on_nsid(struct nlmsghdr *nh, void *arg)
 int rtnl_get_nsid(int fd, int netns_fd)
 {
 	struct rtnl_req r;
-	struct rtgenmsg *g = init_req(&r, RTM_GETNSID, 0, NLMSG_ALIGN(sizeof(struct rtgenmsg)));
+	struct rtgenmsg *g = rtnl_req_init(&r, RTM_GETNSID, 0, NLMSG_ALIGN(sizeof(struct rtgenmsg)));
 	uint32_t nsfd = (uint32_t)netns_fd, seq;
 	int32_t nsid = -1;
 	int err;
 
 	g->rtgen_family = AF_UNSPEC;
-	add_attr(&r, NETNSA_FD, &nsfd, sizeof(nsfd));
+	rtnl_req_attr(&r, NETNSA_FD, &nsfd, sizeof(nsfd));
 	err = send_req(fd, &r, &seq);
 	err = err ?: read_replies(fd, seq, false, on_nsid, &nsid);
 	if (err)
@@ -211,17 +214,72 @@ int rtnl_has_addr(int fd, int32_t target_nsid, uint32_t ifindex, int family, con
 {
 	struct addr_match m = { .family = family, .addr = addr };
 	struct rtnl_req r;
-	struct ifaddrmsg *ifa = init_req(&r, RTM_GETADDR, NLM_F_DUMP, sizeof(*ifa));
+	struct ifaddrmsg *ifa = rtnl_req_init(&r, RTM_GETADDR, NLM_F_DUMP, sizeof(*ifa));
 	uint32_t seq;
 	int err;
 
 	ifa->ifa_family = (unsigned char)family;
 	ifa->ifa_index = ifindex;
 	if (target_nsid >= 0)
-		add_attr(&r, IFA_TARGET_NETNSID, &target_nsid, sizeof(target_nsid));
+		rtnl_req_attr(&r, IFA_TARGET_NETNSID, &target_nsid, sizeof(target_nsid));
 	err = send_req(fd, &r, &seq);
 	err = err ?: read_replies(fd, seq, true, on_addr, &m);
 	if (err)
 		return err;
 	return m.found;
+}
+
+int rtnl_transact(int fd, struct rtnl_req *const *reqs, int n, int *errs)
+{
+	/* An ack repeats the request (at most sizeof(struct rtnl_req)) and the kernel's error text. */
+	enum { ACK_BUF = 4096 };
+	char bufs[RTNL_MAX_TRANSACT][ACK_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct iovec iov[RTNL_MAX_TRANSACT], ack_iov[RTNL_MAX_TRANSACT];
+	struct mmsghdr acks[RTNL_MAX_TRANSACT];
+	struct msghdr msg = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = iov };
+	uint32_t first;
+	int pending = n;
+
+	if (n < 1 || n > RTNL_MAX_TRANSACT)
+		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		ack_iov[i] = (struct iovec){ .iov_base = bufs[i], .iov_len = ACK_BUF };
+		acks[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &ack_iov[i], .msg_iovlen = 1 } };
+	}
+	first = next_seq + 1;
+	for (int i = 0; i < n; i++) {
+		reqs[i]->nh.nlmsg_flags |= NLM_F_ACK;
+		reqs[i]->nh.nlmsg_seq = ++next_seq;
+		iov[i] = (struct iovec){ .iov_base = reqs[i], .iov_len = NLMSG_ALIGN(reqs[i]->nh.nlmsg_len) };
+		errs[i] = 1; /* no answer yet */
+	}
+	msg.msg_iovlen = (size_t)n;
+	if (sendmsg(fd, &msg, 0) < 0)
+		return -errno;
+	/* The kernel ran every request inside sendmsg: the acks wait in the socket, one datagram
+	 * each, and one recvmmsg takes them all. */
+	while (pending) {
+		int got = recvmmsg(fd, acks, (unsigned int)pending, MSG_WAITFORONE, NULL);
+
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int m = 0; m < got; m++) {
+			ssize_t len = (ssize_t)acks[m].msg_len;
+
+			for (struct nlmsghdr *nh = (struct nlmsghdr *)bufs[m]; NLMSG_OK(nh, (size_t)len);
+			     nh = NLMSG_NEXT(nh, len)) {
+				uint32_t i = nh->nlmsg_seq - first;
+
+				if (nh->nlmsg_type != NLMSG_ERROR || i >= (uint32_t)n || errs[i] != 1)
+					continue; /* an answer to an earlier request, or not an ack */
+				errs[i] = ((const struct nlmsgerr *)NLMSG_DATA(nh))->error;
+				pending--;
+			}
+		}
+	}
+	return 0;
 }

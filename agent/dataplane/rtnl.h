@@ -3,6 +3,8 @@
 #ifndef PCMC_AGENT_RTNL_H
 #define PCMC_AGENT_RTNL_H
 
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,6 +16,25 @@ struct rtnl_link {
 	uint32_t link;       /* IFLA_LINK: a veth's peer ifindex (in peer_nsid's netns); 0 if none */
 	int32_t link_nsid;   /* IFLA_LINK_NETNSID: the peer's netns id; -1 if the peer is in the same netns */
 };
+
+/* One request: a netlink header, its fixed header and attributes. */
+struct rtnl_req {
+	struct nlmsghdr nh;
+	char body[256];
+};
+
+#define RTNL_MAX_TRANSACT 4
+
+/* Starts a request of type with a fixed header of hdr_len bytes; returns that header (zeroed). */
+void *rtnl_req_init(struct rtnl_req *r, unsigned short type, unsigned short flags, size_t hdr_len);
+/* Appends an attribute (len bytes of data; data may be NULL with len 0 to open a nest). */
+struct rtattr *rtnl_req_attr(struct rtnl_req *r, unsigned short type, const void *data, size_t len);
+/* Closes a nest opened with rtnl_req_attr(r, type, NULL, 0): it holds everything added since. */
+void rtnl_req_nest_end(struct rtnl_req *r, struct rtattr *nest);
+/* Sends n (<= RTNL_MAX_TRANSACT) requests in one system call, each asking for an ack, and waits for
+ * every ack: errs[i] is request i's result (0 or -errno), in the order the kernel ran them. 0, or
+ * -errno when the exchange itself failed (then errs says nothing). */
+int rtnl_transact(int fd, struct rtnl_req *const *reqs, int n, int *errs);
 
 /* A NETLINK_ROUTE socket (strict checking on) in the calling thread's netns; fd or -errno. */
 int rtnl_open(void);
