@@ -244,32 +244,36 @@ void tcp_sink_stop(struct tcp_sink *s)
 	free(s);
 }
 
-int empty_tc_attach(const char *ifname, uint16_t prio)
+int empty_tc_load(void)
 {
 	struct bpf_insn insns[] = {
 		{ .code = 0xb7, .dst_reg = 0, .imm = -1 }, /* r0 = TC_ACT_UNSPEC */
 		{ .code = 0x95 },                          /* exit */
 	};
-	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = prio);
-	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "empty_tc", "GPL", insns, 2, NULL), err;
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "empty_tc", "GPL", insns, 2, NULL);
 
 	if (fd < 0)
 		die("loading the empty TC program", errno);
-	hook.ifindex = (int)if_nametoindex(ifname);
-	bpf_tc_hook_create(&hook);
-	opts.prog_fd = fd;
-	if ((err = bpf_tc_attach(&hook, &opts)))
-		die("attaching the empty TC program", err);
 	return fd;
 }
 
-void empty_tc_detach(const char *ifname, uint16_t prio, int prog_fd)
+void empty_tc_attach(const char *ifname, uint16_t prio, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = prio, .prog_fd = prog_fd);
+	int err;
+
+	hook.ifindex = (int)if_nametoindex(ifname);
+	bpf_tc_hook_create(&hook);
+	if ((err = bpf_tc_attach(&hook, &opts)))
+		die("attaching the empty TC program", err);
+}
+
+void empty_tc_detach(const char *ifname, uint16_t prio)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = prio);
 
 	hook.ifindex = (int)if_nametoindex(ifname);
 	bpf_tc_detach(&hook, &opts);
-	close(prog_fd);
 }

@@ -32,9 +32,11 @@ struct tcp_sink *tcp_sink_start(struct testpod *pod, uint16_t port);
 double tcp_stream_gbps(struct tcp_sink *sink, const char *ip, uint16_t port, double seconds);
 void tcp_sink_stop(struct tcp_sink *sink);
 
-/* An empty TC program (returns TC_ACT_UNSPEC) on the egress of ifname at priority prio, handle 1:
- * the floor a filter on that hook costs. Returns the program's fd (for bpf_stats). */
-int empty_tc_attach(const char *ifname, uint16_t prio);
-void empty_tc_detach(const char *ifname, uint16_t prio, int prog_fd);
+/* An empty TC program (returns TC_ACT_UNSPEC): the floor a filter on a hook costs. Returns its fd
+ * (for bpf_stats; close it when done); exits the benchmark when it cannot load. */
+int empty_tc_load(void);
+/* Attaches prog_fd to the egress of ifname at priority prio, handle 1; detaches it again. */
+void empty_tc_attach(const char *ifname, uint16_t prio, int prog_fd);
+void empty_tc_detach(const char *ifname, uint16_t prio);
 
 #endif
