@@ -56,9 +56,6 @@ struct pcmc_sys_counters {
 #define PCMC_FLOW_ESTABLISHED_S 21600
 #define PCMC_FLOW_DATAGRAM_S    60
 #define PCMC_FLOW_CLOSING_S     10
-/* How long one CPU takes the flow table's word for a reply it let in: the next replies of that
- * flow on that CPU skip the lookup until then (fw_flow_hits). Far below every timeout above. */
-#define PCMC_FLOW_HIT_NS        1000000000ull
 
 /* Which pod slot the traffic of a host-side interface belongs to: fw_iface_slots[ifindex] (an
  * array: one load) for ifindex < PCMC_IFINDEX_DIRECT, fw_ifaces{ifindex} (a hash) above. Only
@@ -156,17 +153,6 @@ struct pcmc_flow {
 	__u32 gen;          /* pcmc_fw_policy.gen of the pod that started it */
 	__u8 origin;        /* enum pcmc_flow_origin */
 	__u8 state;         /* enum pcmc_flow_state */
-	__u16 pad;
-};
-
-/* fw_flow_hits[0] (per CPU, programs only, not pinned): the last reply this CPU let in through a
- * flow table, as the packet had it (addresses in network byte order, IPv4 in word 0). */
-struct pcmc_flow_hit {
-	__u64 until_ns;   /* bpf_ktime_get_coarse_ns() of the lookup + PCMC_FLOW_HIT_NS; 0: none */
-	__u32 slot, gen;  /* the pod's, as in its interface's claim */
-	__u32 saddr[4], daddr[4];
-	__u32 ports;      /* sport | dport << 16, host byte order */
-	__u8 family, proto;
 	__u16 pad;
 };
 
