@@ -138,9 +138,10 @@ static void apply(struct agent_service *svc, const struct push_job *job, struct 
 	apply_report_write(&report, n->np.want, &w);
 	apply_report_free(&report);
 	agent_node_publish(n);
+	answer(svc, job, 200, &w);
+	/* After the answer: the sender does not wait for it. */
 	if (svc->trim_after_apply)
 		malloc_trim(0); /* libbpf parses the kernel's BTF for each program it loads; glibc keeps it */
-	answer(svc, job, 200, &w);
 }
 
 static void handle(struct agent_service *svc, const struct push_job *job)
