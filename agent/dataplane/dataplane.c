@@ -83,17 +83,26 @@ int dp_zero_percpu(struct dataplane *dp, int map_fd, uint32_t key, size_t value_
 
 int dp_zero_percpu_range(struct dataplane *dp, int map_fd, uint32_t first, uint32_t count, size_t value_size)
 {
-	size_t len = (size_t)count * (size_t)dp->ncpus * ((value_size + 7) & ~(size_t)7);
-	uint32_t *keys = calloc(count, sizeof(*keys));
+	uint32_t *keys = calloc(count ? count : 1, sizeof(*keys));
+	int err;
+
+	if (!keys)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < count; i++)
+		keys[i] = first + i;
+	err = dp_zero_percpu_keys(dp, map_fd, keys, count, value_size);
+	free(keys);
+	return err;
+}
+
+int dp_zero_percpu_keys(struct dataplane *dp, int map_fd, uint32_t *keys, uint32_t count, size_t value_size)
+{
+	size_t len = (size_t)(count ? count : 1) * (size_t)dp->ncpus * ((value_size + 7) & ~(size_t)7);
 	void *zero = calloc(1, len);
 	int err = 0;
 
-	if (!keys || !zero) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (uint32_t i = 0; i < count; i++)
-		keys[i] = first + i;
+	if (!zero)
+		return -ENOMEM;
 	if (count > 1) {
 		LIBBPF_OPTS(bpf_map_batch_opts, bo);
 		uint32_t n = count;
@@ -107,7 +116,6 @@ int dp_zero_percpu_range(struct dataplane *dp, int map_fd, uint32_t first, uint3
 	for (uint32_t i = 0; i < count && !err; i++)
 		err = bpf_map_update_elem(map_fd, &keys[i], zero, BPF_ANY);
 out:
-	free(keys);
 	free(zero);
 	return err;
 }

@@ -29,6 +29,7 @@ struct dp_pod {
 	bool want_syscalls, want_firewall;   /* as last applied */
 	bool untracked;                      /* new slot generation, in no cgroup's storage yet */
 	int listed_nr[PCMC_MAX_LISTED];      /* syscall counted at index i, -1 = free */
+	uint64_t listed_zeroed;              /* bit i: index i is free and its counter known to be 0 */
 	struct fw_rule *rules;               /* sorted by port */
 	int n_rules;
 	uint32_t default_verdict;
@@ -39,6 +40,8 @@ struct dp_pod {
 	bool record_written;
 	char error[256];
 };
+
+_Static_assert(PCMC_MAX_LISTED <= 64, "dp_pod.listed_zeroed has a bit per listed index");
 
 struct dp_watch {
 	int wd;
@@ -113,6 +116,8 @@ int dp_write_record(struct dataplane *dp, struct dp_pod *pod);
 int dp_zero_percpu(struct dataplane *dp, int map_fd, uint32_t key, size_t value_size);
 /* The same for keys first .. first + count - 1 (one batch update). 0 or -errno. */
 int dp_zero_percpu_range(struct dataplane *dp, int map_fd, uint32_t first, uint32_t count, size_t value_size);
+/* The same for count keys listed in keys (one batch update). 0 or -errno. */
+int dp_zero_percpu_keys(struct dataplane *dp, int map_fd, uint32_t *keys, uint32_t count, size_t value_size);
 /* (Re)adds the inotify watch of the CNI results dir, so new sandboxes trigger a refresh. */
 void dp_watch_cni(struct dataplane *dp);
 

@@ -143,16 +143,34 @@ static struct dp_pod *pod_new(struct dataplane *dp, const struct pod_ref *ref, i
 	return pod;
 }
 
-/* A new slot starts from zero; the policy stays disabled until the pod's is written. */
+/* A new slot starts from zero; the policy stays disabled until the pod's is written. Its listed
+ * counters are zeroed one by one as apply_syscalls gives their indexes out (listed_zeroed). */
 static int reset_slot(struct dataplane *dp, struct dp_pod *pod)
 {
 	int err;
 
 	err = dp_write_sys_policy(dp, pod);
 	err = err ?: fw_reset_slot(dp, pod->slot, pod->gen);
-	err = err ?: dp_zero_percpu(dp, dp->sys_counters_fd, pod->slot, sizeof(struct pcmc_sys_counters));
-	return err ?: dp_zero_percpu_range(dp, dp->sys_listed_fd, pod->slot * PCMC_MAX_LISTED, PCMC_MAX_LISTED,
-					   sizeof(uint64_t));
+	return err ?: dp_zero_percpu(dp, dp->sys_counters_fd, pod->slot, sizeof(struct pcmc_sys_counters));
+}
+
+/* Zeroes the listed counters of the indexes apply_syscalls is about to give out (not yet in the
+ * written policy) that may hold a count: of this slot's earlier pod, or any after an adoption. */
+static int zero_given(struct dataplane *dp, struct dp_pod *pod, const int *given, int n)
+{
+	uint32_t keys[PCMC_MAX_LISTED];
+	uint32_t n_keys = 0;
+	int err;
+
+	for (int k = 0; k < n; k++)
+		if (!(pod->listed_zeroed & (1ull << given[k])))
+			keys[n_keys++] = pod->slot * PCMC_MAX_LISTED + (uint32_t)given[k];
+	err = n_keys ? dp_zero_percpu_keys(dp, dp->sys_listed_fd, keys, n_keys, sizeof(uint64_t)) : 0;
+	if (err)
+		return err;
+	for (int k = 0; k < n; k++)
+		pod->listed_zeroed &= ~(1ull << given[k]); /* in use: counting from now on */
+	return 0;
 }
 
 /* Listed counter indexes stay with their syscall across changes, so counts never jump; an index
@@ -176,11 +194,16 @@ static int apply_syscalls(struct dataplane *dp, struct dp_pod *pod, const struct
 	}
 	if (n_freed) {
 		err = dp_write_sys_policy(dp, pod);
-		for (int i = 0; !err && i < n_freed; i++)
+		for (int i = 0; !err && i < n_freed; i++) {
 			err = dp_zero_percpu(dp, dp->sys_listed_fd, pod->slot * PCMC_MAX_LISTED + freed[i], sizeof(uint64_t));
+			if (!err)
+				pod->listed_zeroed |= 1ull << freed[i];
+		}
 		if (err)
 			return dp_pod_fail(pod, err, "writing syscall policy");
 	}
+	int given[PCMC_MAX_LISTED], n_given = 0;
+
 	for (int j = 0; j < n_new; j++) {
 		int nr = p->syscall_nrs[j], free_index = -1;
 		bool listed = false;
@@ -190,8 +213,17 @@ static int apply_syscalls(struct dataplane *dp, struct dp_pod *pod, const struct
 			if (free_index < 0 && pod->listed_nr[i] < 0)
 				free_index = i;
 		}
-		if (!listed && free_index >= 0)
+		if (!listed && free_index >= 0) {
 			pod->listed_nr[free_index] = nr;
+			given[n_given++] = free_index;
+		}
+	}
+	/* Before the policy names them: nothing counts into a free index. */
+	err = zero_given(dp, pod, given, n_given);
+	if (err) {
+		for (int k = 0; k < n_given; k++)
+			pod->listed_nr[given[k]] = -1;
+		return dp_pod_fail(pod, err, "writing syscall policy");
 	}
 	pod->want_syscalls = p->syscalls_enabled;
 	err = dp_write_sys_policy(dp, pod);

@@ -80,12 +80,19 @@ static int walk_at(int parent_fd, const char *name, const char *dir,
 {
 	char buf[2048] __attribute__((aligned(__alignof__(struct dirent64))));
 	ssize_t len = 0;
+	struct stat st;
 	int fd, err;
 
 	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno; /* removed meanwhile */
 	err = fn(dir, fd, arg);
+	/* cgroup2 (kernfs) counts a directory's subdirectories in its link count: 2 is a leaf (a
+	 * container), whose twenty-odd control files need not be listed. */
+	if (!err && fstat(fd, &st) == 0 && st.st_nlink == 2) {
+		close(fd);
+		return 0;
+	}
 	while (!err && (len = getdents64(fd, buf, sizeof(buf))) > 0) {
 		for (ssize_t off = 0; off < len && !err;) {
 			const struct dirent64 *de = (const struct dirent64 *)(buf + off);
