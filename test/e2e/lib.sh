@@ -178,9 +178,10 @@ tcp_closed() { ! tcp_open "$@"; }
 # in $E2E_DIR/probe-targets; a greeting from a pod's server is recorded as a success ---------------
 e2e_prober_start() {
   : > "$E2E_DIR/probe-targets"; : > "$E2E_DIR/probe-successes"; : > "$E2E_DIR/probe-count"
+  rm -f "$E2E_DIR/probe-stop"
   (
     n=0
-    while :; do
+    while [ ! -e "$E2E_DIR/probe-stop" ]; do
       # All targets at once: a dropped SYN costs the whole timeout.
       while read -r ip; do
         [ -n "$ip" ] || continue
@@ -190,7 +191,8 @@ e2e_prober_start() {
         n=$((n + 1))
       done < "$E2E_DIR/probe-targets"
       wait
-      echo "$n" > "$E2E_DIR/probe-count"
+      # By rename: a reader never sees the file truncated and not yet written.
+      echo "$n" > "$E2E_DIR/probe-count.new" && mv -f "$E2E_DIR/probe-count.new" "$E2E_DIR/probe-count"
       sleep 0.05
     done
   ) >/dev/null 2>&1 8>&- &
@@ -201,7 +203,17 @@ e2e_probe_add() { echo "$1" >> "$E2E_DIR/probe-targets"; }
 e2e_probe_remove() { grep -vxF "$1" "$E2E_DIR/probe-targets" > "$E2E_DIR/probe-targets.new"; mv "$E2E_DIR/probe-targets.new" "$E2E_DIR/probe-targets"; }
 e2e_probe_count() { cat "$E2E_DIR/probe-count" 2>/dev/null || echo 0; }
 e2e_probe_successes() { wc -l < "$E2E_DIR/probe-successes"; }
-e2e_prober_stop() { [ -n "$E2E_PROBER_PID" ] && { kill "$E2E_PROBER_PID" 2>/dev/null; E2E_PROBER_PID=; }; return 0; }
+# e2e_prober_stop: the round in flight finishes (each of its connections judged, its successes and
+# count written) before the prober exits, so what the caller reads next is complete; killed after 10 s.
+e2e_prober_stop() {
+  local i
+  [ -n "$E2E_PROBER_PID" ] || return 0
+  touch "$E2E_DIR/probe-stop" 2>/dev/null
+  for ((i = 0; i < 200; i++)); do kill -0 "$E2E_PROBER_PID" 2>/dev/null || break; sleep 0.05; done
+  kill "$E2E_PROBER_PID" 2>/dev/null
+  E2E_PROBER_PID=
+  return 0
+}
 
 # e2e_logcheck FILE...: every line of these program logs follows docs/logging.md (test/common/logcheck.py).
 e2e_logcheck() { python3 "$E2E_REPO/test/common/logcheck.py" "$@" | tail -n 25; return "${PIPESTATUS[0]}"; }
