@@ -243,5 +243,6 @@ wait "$up_pid"; up_rc=$?
 rm -f "$hold"
 tap_check "Ctrl-C during node up ($(footprint_summary "$W/footprint-int" 2>/dev/null)): up exits 130 after tearing down, nothing left, host as before" \
   all_of "[ $up_rc = 130 ]" "grep -q 'node: interrupted' '$W/node-up-int.log'" "host_is_back '$W/host-before' '$W/footprint-int'"
+[ "$up_rc" = 130 ] || tail -n 15 "$W/node-up-int.log" | sed 's/^/# up: /'
 echo "# wall time of the suite: $(($(date +%s) - suite_t0))s (pcmc images ${t_images}s, node up ${t_up}s)"
 tap_done
