@@ -228,9 +228,12 @@ tap_check "node down with pods on both shapes ($(footprint_summary "$W/footprint
 # forwarding rules, shared mounts, cgroup roots and containerd are there: up holds there
 # (PCMC_NODE_UP_HOLD) until the footprint is taken and the signal sent, so it cannot finish first.
 # Job control: a process group of its own, and SIGINT not ignored as in a script's background job.
+# env --default-signal=INT: a shell started with SIGINT ignored cannot trap it, and a suite run from
+# a background job (nohup ... &, a CI runner) inherits it ignored; a terminal's Ctrl-C reaches a
+# node up whose SIGINT is at its default.
 hold=$W/up-hold; : > "$hold"
 set -m
-PCMC_NODE_UP_HOLD=$hold "$here/node" up >/dev/null 2>"$W/node-up-int.log" &
+PCMC_NODE_UP_HOLD=$hold env --default-signal=INT "$here/node" up >/dev/null 2>"$W/node-up-int.log" &
 up_pid=$!
 set +m
 if wait_until 120 test -e "$hold.reached"; then
