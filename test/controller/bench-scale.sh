@@ -85,6 +85,7 @@ kubectl -n pcmc-system get serviceaccount default >/dev/null 2>&1 ||
 ctl_start empty LEADER_ELECTION_ENABLED=false || fail "controller did not start on the empty cluster"
 rss_empty=$(mib "${CTL_PID[empty]}")
 declare -A c0=() c1=()
+# The 15 s is the measurement window itself (CPU used over a fixed span of idling), not a wait.
 cpu_snap c0 "${CTL_PID[empty]}"; sleep 15; cpu_snap c1 "${CTL_PID[empty]}"
 idle_empty=$(pct "$(cpu_s c0 c1 "p${CTL_PID[empty]}")" "$(awk -v a="${c0[wall]}" -v b="${c1[wall]}" 'BEGIN { print b - a }')")
 ctl_stop empty
@@ -202,6 +203,7 @@ echo "BENCH node_state_bytes $node_state bytes"
 
 # --- the leader with nothing changing ------------------------------------------------------------------
 reads=$(metric b pcmc_controller_agent_reads_total)
+# The 15 s is the measurement window (idle CPU over a fixed span, two verify rounds of 7.5 s).
 cpu_snap c0 "${CTL_PID[b]}" "$HOLLOW_PID"; sleep 15; cpu_snap c1 "${CTL_PID[b]}" "$HOLLOW_PID"
 wall=$(awk -v a="${c0[wall]}" -v b="${c1[wall]}" 'BEGIN { printf "%.2f", b - a }')
 reads=$(( $(metric b pcmc_controller_agent_reads_total) - reads ))
